@@ -1,0 +1,44 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.tap/', 'coverage/', '.fairshare/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-imports': 'off',
+    },
+  },
+  {
+    // Dependency rules of DESIGN.md §1: events and money import nothing else of the project.
+    files: ['src/events/**', 'src/money/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../*/**', '../../**'] }],
+    },
+  },
+  {
+    // Deciders are pure: no database, HTTP, projection or clock code.
+    files: ['src/commands/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['../db/**', '../api/**', '../projections/**', '../store/**', '../app/**', 'pg', 'kysely', 'fastify'] },
+      ],
+    },
+  },
+  {
+    files: ['src/projections/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../api/**', '../app/**'] }] },
+  },
+  {
+    files: ['migrations/**'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      'no-restricted-imports': ['error', { patterns: ['../src/**'] }],
+    },
+  },
+);

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Notifier } from '../app/notifier.js';
+import type { Db } from '../db/database.js';
+import type { ApiDeps } from './context.js';
+import { registerProblemHandlers } from './problem.js';
+import { expenseRoutes } from './routes/expenses.js';
+import { groupRoutes } from './routes/groups.js';
+import { groupViewRoutes } from './routes/group-views.js';
+import { healthRoutes } from './routes/health.js';
+import { userRoutes } from './routes/users.js';
+
+export interface AppOptions {
+  db: Db;
+  notifier: Notifier;
+  logger: Logger;
+  clock?: () => Date;
+  newId?: () => string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+/** Builds the HTTP app; infrastructure comes in ready-made and is closed by the caller. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    // Trust a caller's X-Request-Id when it looks like one, so logs join up across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(app);
+  app.decorateRequest('user', null);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const deps: ApiDeps = {
+    db: options.db,
+    logger: options.logger,
+    notifier: options.notifier,
+    clock: options.clock ?? (() => new Date()),
+    newId: options.newId ?? randomUUID,
+    liveStreams: new Set(),
+  };
+  // Open live streams would hold the server open forever; end them on close.
+  app.addHook('preClose', async () => {
+    for (const close of [...deps.liveStreams]) close();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'FairShare',
+        version: '0.1.0',
+        description:
+          'Event-sourced expense sharing. Amounts are decimal strings in the group currency; errors are application/problem+json.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes(deps));
+  await app.register(userRoutes(deps));
+  await app.register(groupRoutes(deps));
+  await app.register(expenseRoutes(deps));
+  await app.register(groupViewRoutes(deps));
+  await app.ready();
+  return app;
+}

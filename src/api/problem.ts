@@ -1,0 +1,90 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { DomainError, type FieldError } from '../commands/errors.js';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  detail: string,
+  errors?: FieldError[],
+): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/problem+json; charset=utf-8')
+    .send({
+      type: `https://fairshare.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+      title: TITLES[status] ?? 'Error',
+      status,
+      detail,
+      code,
+      ...(errors && errors.length > 0 ? { errors } : {}),
+    });
+}
+
+// Fastify's own request errors, with the codes clients see for them.
+const FASTIFY_CODES: Record<string, [number, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'INVALID_CONTENT_LENGTH'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'BODY_TOO_LARGE'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'MALFORMED_JSON'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'MALFORMED_JSON'],
+  FST_ERR_CTP_EMPTY_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
+  FST_ERR_CTP_INVALID_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
+};
+
+// Connection refused / reset, admin shutdown, cannot connect now, connection failure.
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08001', '08006']);
+
+const CONTEXTS: Record<string, string> = { querystring: 'query/', params: 'params/', headers: 'header/', body: '' };
+
+/** Maps every error to problem+json in one place. A 5xx never shows internals. */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DomainError) {
+      return sendProblem(reply, error.status, error.code, error.message, error.errors);
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const prefix = CONTEXTS[error.validationContext ?? 'body'] ?? '';
+      const errors = error.validation.map((v) => ({
+        path: `${prefix}${v.instancePath.replace(/^\//, '')}`.replace(/\/$/, '') || '(body)',
+        message: v.message ?? 'is invalid',
+      }));
+      const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      return sendProblem(reply, 400, 'VALIDATION_FAILED', detail, errors);
+    }
+    const known = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (known) return sendProblem(reply, known[0], known[1], error.message);
+    if (error instanceof SyntaxError || error.code === 'FST_ERR_BAD_JSON') {
+      return sendProblem(reply, 400, 'MALFORMED_JSON', 'the body is not valid JSON');
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500 && !isResponseSerializationError(error)) {
+      return sendProblem(reply, status, 'BAD_REQUEST', error.message);
+    }
+    request.log.error({ err: error }, 'request failed');
+    if (UNAVAILABLE.has(String(error.code)) || /timeout exceeded when trying to connect/.test(error.message)) {
+      return sendProblem(reply, 503, 'DATABASE_UNAVAILABLE', 'the database cannot be reached; try again shortly');
+    }
+    return sendProblem(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side');
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}

@@ -1,0 +1,167 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Present } from '../../app/command-handler.js';
+import { findExpenses, findGroup, findGroupForMember, listBalances, listExpenses, readSnapshot } from '../../app/group-reads.js';
+import { DomainError, invalid } from '../../commands/errors.js';
+import type { ExpenseInput } from '../../commands/expense-input.js';
+import { handleGroupCommand } from '../../app/command-handler.js';
+import { authenticate, currentUser } from '../auth.js';
+import { commandContext, sendResult, type ApiDeps } from '../context.js';
+import { presentBalances, presentExpense } from '../present.js';
+import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
+import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, WriteResult } from '../schemas/expenses.js';
+
+const toInput = (body: ExpenseBody): ExpenseInput => ({
+  kind: body.kind,
+  description: body.description,
+  amount: body.amount,
+  paidBy: body.paidBy,
+  payers: body.payers,
+  split: body.split,
+  occurredAt: body.occurredAt,
+});
+
+/** Write responses: the expense, the new version and the balances, all from this transaction. */
+const presentWrite =
+  (groupId: string, expenseId: string, created: number): Present =>
+  async (tx, { events, version }) => {
+    const group = await findGroup(tx, groupId);
+    const [expense] = await findExpenses(tx, groupId, [expenseId]);
+    if (!group || !expense) throw new Error('expense missing from the projection inside its own transaction');
+    return {
+      status: events.length > 0 ? created : 200,
+      body: { expense: presentExpense(expense), version, balances: presentBalances(await listBalances(tx, groupId), group.currency) },
+    };
+  };
+
+const encodeCursor = (occurredAt: Date, firstVersion: number) =>
+  Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion])).toString('base64url');
+
+function decodeCursor(cursor: string): { occurredAt: string; firstVersion: number } {
+  try {
+    const [occurredAt, firstVersion] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof occurredAt === 'string' && !Number.isNaN(Date.parse(occurredAt)) && Number.isInteger(firstVersion)) {
+      return { occurredAt, firstVersion: firstVersion as number };
+    }
+  } catch {
+    // fall through to the 400 below
+  }
+  throw invalid('INVALID_CURSOR', 'query/cursor', 'is not a cursor this API returned');
+}
+
+export const expenseRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.addHook('onRequest', authenticate(deps.db));
+    const security = [{ bearer: [] }];
+
+    app.post(
+      '/groups/:groupId/expenses',
+      {
+        schema: {
+          summary: 'Add an expense or a payment. Same expenseId and same body again: 200, nothing appended.',
+          tags: ['expenses'],
+          security,
+          params: GroupParams,
+          headers: WriteHeaders,
+          body: ExpenseBody,
+          response: { 200: WriteResult, 201: WriteResult, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 412: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const { groupId } = request.params;
+        const expenseId = request.body.expenseId ?? deps.newId();
+        const result = await handleGroupCommand(
+          deps,
+          commandContext(request, groupId),
+          { type: 'AddExpense', expenseId, input: toInput(request.body), now: deps.clock().toISOString() },
+          presentWrite(groupId, expenseId, 201),
+        );
+        return sendResult(reply, result);
+      },
+    );
+
+    app.put(
+      '/groups/:groupId/expenses/:expenseId',
+      {
+        schema: {
+          summary: 'Replace an expense (appends ExpenseDeleted + ExpenseAdded in one append)',
+          tags: ['expenses'],
+          security,
+          params: ExpenseParams,
+          headers: WriteHeaders,
+          body: ExpenseBody,
+          response: { 200: WriteResult, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 412: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const { groupId, expenseId } = request.params;
+        if (request.body.expenseId !== undefined && request.body.expenseId !== expenseId) {
+          throw invalid('VALIDATION_FAILED', 'expenseId', 'must match the expense id in the path');
+        }
+        const result = await handleGroupCommand(
+          deps,
+          commandContext(request, groupId),
+          { type: 'EditExpense', expenseId, input: toInput(request.body), now: deps.clock().toISOString() },
+          presentWrite(groupId, expenseId, 200),
+        );
+        return sendResult(reply, result);
+      },
+    );
+
+    app.delete(
+      '/groups/:groupId/expenses/:expenseId',
+      {
+        schema: {
+          summary: 'Delete an expense',
+          tags: ['expenses'],
+          security,
+          params: ExpenseParams,
+          headers: WriteHeaders,
+          response: { 200: DeleteResult, 401: Problem, 404: Problem, 409: Problem, 412: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const { groupId, expenseId } = request.params;
+        const result = await handleGroupCommand(
+          deps,
+          commandContext(request, groupId),
+          { type: 'DeleteExpense', expenseId },
+          async (tx, { version }) => {
+            const group = await findGroup(tx, groupId);
+            if (!group) throw new Error('group vanished inside its own transaction');
+            return { status: 200, body: { version, balances: presentBalances(await listBalances(tx, groupId), group.currency) } };
+          },
+        );
+        return sendResult(reply, result);
+      },
+    );
+
+    app.get(
+      '/groups/:groupId/expenses',
+      {
+        schema: {
+          summary: 'Expenses, newest first (by occurredAt), keyset-paginated',
+          tags: ['expenses'],
+          security,
+          params: GroupParams,
+          querystring: ExpenseListQuery,
+          response: { 200: ExpenseList, 400: Problem, 401: Problem, 404: Problem },
+        },
+      },
+      async (request) => {
+        const { groupId } = request.params;
+        const { limit, cursor, includeDeleted } = request.query;
+        const after = cursor === undefined ? undefined : decodeCursor(cursor);
+        const page = await readSnapshot(deps.db, async (tx) => {
+          const group = await findGroupForMember(tx, groupId, currentUser(request).userId);
+          return group ? listExpenses(tx, groupId, { limit, after, includeDeleted }) : undefined;
+        });
+        if (!page) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        const last = page.at(-1);
+        return {
+          items: page.map(presentExpense),
+          nextCursor: page.length === limit && last ? encodeCursor(last.occurredAt, last.firstVersion) : null,
+        };
+      },
+    );
+  };

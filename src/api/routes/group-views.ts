@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { findGroupForMember, listBalances, readSnapshot } from '../../app/group-reads.js';
+import { DomainError } from '../../commands/errors.js';
+import type { Db } from '../../db/database.js';
+import { streamIdOf } from '../../events/index.js';
+import { settle } from '../../money/settlements.js';
+import { readStream } from '../../store/event-store.js';
+import { authenticate, currentUser } from '../auth.js';
+import type { ApiDeps } from '../context.js';
+import { notModified } from '../http-cache.js';
+import { money, presentBalances, presentEvent } from '../present.js';
+import { Amount, Balance, GroupParams, Id, Problem } from '../schemas/common.js';
+
+const BalancesView = z.object({ groupId: Id, currency: z.string(), version: z.number().int(), balances: z.array(Balance) });
+
+/** Balances and the version they belong to, read as one snapshot; undefined for non-members. */
+export async function readBalancesView(db: Db, groupId: string, userId: string) {
+  return readSnapshot(db, async (tx) => {
+    const group = await findGroupForMember(tx, groupId, userId);
+    if (!group) return undefined;
+    const rows = await listBalances(tx, groupId);
+    return {
+      view: { groupId, currency: group.currency, version: group.version, balances: presentBalances(rows, group.currency) },
+      rows,
+    };
+  });
+}
+
+const groupNotFound = () => new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+
+export const groupViewRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.addHook('onRequest', authenticate(deps.db));
+    const security = [{ bearer: [] }];
+
+    app.get(
+      '/groups/:groupId/balances',
+      {
+        schema: {
+          summary: 'What every member is owed (positive) or owes (negative). ETag = group version.',
+          tags: ['balances'],
+          security,
+          params: GroupParams,
+          response: { 200: BalancesView, 304: z.null(), 401: Problem, 404: Problem },
+        },
+      },
+      async (request, reply) => {
+        const found = await readBalancesView(deps.db, request.params.groupId, currentUser(request).userId);
+        if (!found) throw groupNotFound();
+        if (notModified(request, reply, found.view.version)) return reply;
+        return found.view;
+      },
+    );
+
+    app.get(
+      '/groups/:groupId/settlements',
+      {
+        schema: {
+          summary: 'Transfers that settle every balance, as few as possible',
+          tags: ['balances'],
+          security,
+          params: GroupParams,
+          response: {
+            200: z.object({
+              version: z.number().int(),
+              transfers: z.array(z.object({ from: Id, to: Id, amount: Amount })),
+            }),
+            304: z.null(),
+            401: Problem,
+            404: Problem,
+          },
+        },
+      },
+      async (request, reply) => {
+        const found = await readBalancesView(deps.db, request.params.groupId, currentUser(request).userId);
+        if (!found) throw groupNotFound();
+        if (notModified(request, reply, found.view.version)) return reply;
+        const transfers = settle(found.rows.map((r) => ({ userId: r.userId, balance: r.balanceMinor })));
+        return {
+          version: found.view.version,
+          transfers: transfers.map((t) => ({ from: t.from, to: t.to, amount: money(t.amount, found.view.currency) })),
+        };
+      },
+    );
+
+    app.get(
+      '/groups/:groupId/events',
+      {
+        schema: {
+          summary: "The group's event log (audit trail), in version order",
+          tags: ['events'],
+          security,
+          params: GroupParams,
+          querystring: z.strictObject({
+            after: z.coerce.number().int().min(0).max(2_147_483_647).default(0),
+            limit: z.coerce.number().int().min(1).max(1000).default(100),
+          }),
+          response: {
+            200: z.object({
+              items: z.array(z.object({}).passthrough()),
+              nextAfter: z.number().int().describe('Pass as `after` to continue; equals `after` when nothing is new'),
+            }),
+            400: Problem,
+            401: Problem,
+            404: Problem,
+          },
+        },
+      },
+      async (request) => {
+        const { groupId } = request.params;
+        const { after, limit } = request.query;
+        if (!(await findGroupForMember(deps.db, groupId, currentUser(request).userId))) throw groupNotFound();
+        const events = await readStream(deps.db, streamIdOf(groupId), { after, limit });
+        return { items: events.map(presentEvent), nextAfter: events.at(-1)?.version ?? after };
+      },
+    );
+
+    app.get(
+      '/groups/:groupId/live',
+      {
+        schema: {
+          summary: 'Server-sent events: `event: balances` on connect and after every committed change',
+          tags: ['balances'],
+          security,
+          params: GroupParams,
+          produces: ['text/event-stream'],
+          response: { 401: Problem, 404: Problem },
+        },
+      },
+      async (request, reply) => {
+        const { groupId } = request.params;
+        const userId = currentUser(request).userId;
+        const first = await readBalancesView(deps.db, groupId, userId);
+        if (!first) throw groupNotFound();
+
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        let lastVersion = -1;
+        let running: Promise<void> | undefined;
+        let again = false;
+        const write = (view: z.infer<typeof BalancesView>) => {
+          if (view.version === lastVersion) return;
+          lastVersion = view.version;
+          res.write(`event: balances\nid: ${view.version}\ndata: ${JSON.stringify(view)}\n\n`);
+        };
+        // Coalesces bursts: at most one read in flight, one more queued behind it.
+        const refresh = () => {
+          if (running) {
+            again = true;
+            return;
+          }
+          running = (async () => {
+            do {
+              again = false;
+              const found = await readBalancesView(deps.db, groupId, userId).catch((error: unknown) => {
+                request.log.warn({ err: error }, 'live refresh failed');
+                return null;
+              });
+              if (found === undefined) return close(); // no longer visible to this user
+              if (found) write(found.view);
+            } while (again && !res.writableEnded);
+          })().finally(() => (running = undefined));
+        };
+        const unsubscribe = deps.notifier.subscribe(groupId, (change) => {
+          if (!change || change.version > lastVersion) refresh();
+        });
+        const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+        const close = () => {
+          clearInterval(heartbeat);
+          unsubscribe();
+          liveStreams.delete(close);
+          if (!res.writableEnded) res.end();
+        };
+        const liveStreams = deps.liveStreams;
+        liveStreams.add(close);
+        request.raw.on('close', close);
+        res.write('retry: 2000\n\n');
+        write(first.view);
+        // A change may have committed between the first read and subscribing.
+        refresh();
+      },
+    );
+  };

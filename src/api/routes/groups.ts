@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { handleGroupCommand } from '../../app/command-handler.js';
+import { findGroup, findGroupForMember, listMembers, readSnapshot } from '../../app/group-reads.js';
+import { findUsers } from '../../app/users.js';
+import { DomainError, invalid } from '../../commands/errors.js';
+import { isSupportedCurrency } from '../../money/currency.js';
+import { authenticate, currentUser } from '../auth.js';
+import { commandContext, sendResult, type ApiDeps } from '../context.js';
+import { notModified } from '../http-cache.js';
+import { presentGroup } from '../present.js';
+import { Group, GroupParams, Id, Name, Problem, WriteHeaders } from '../schemas/common.js';
+
+export const groupRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.addHook('onRequest', authenticate(deps.db));
+
+    app.post(
+      '/groups',
+      {
+        schema: {
+          summary: 'Create a group; the caller is always a member',
+          tags: ['groups'],
+          security: [{ bearer: [] }],
+          headers: WriteHeaders,
+          body: z.strictObject({
+            groupId: Id.optional(),
+            name: Name,
+            currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "EUR"'),
+            members: z.array(Id).max(499).optional(),
+          }),
+          response: { 201: Group, 400: Problem, 401: Problem, 409: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const me = currentUser(request);
+        const { name, currency } = request.body;
+        if (!isSupportedCurrency(currency)) {
+          throw invalid('UNSUPPORTED_CURRENCY', 'currency', `${currency} is not a currency in use`);
+        }
+        const ids = [...new Set([me.userId, ...(request.body.members ?? [])])];
+        const users = new Map((await findUsers(deps.db, ids)).map((u) => [u.userId, u]));
+        const unknown = ids.findIndex((id) => !users.has(id));
+        if (unknown >= 0) throw invalid('UNKNOWN_USER', `members`, `no user ${ids[unknown]}`);
+        const groupId = request.body.groupId ?? deps.newId();
+        const members = ids.map((id) => ({ userId: id, name: users.get(id)?.name ?? id }));
+
+        const result = await handleGroupCommand(
+          deps,
+          { ...commandContext(request, groupId), expectedVersion: undefined },
+          { type: 'CreateGroup', groupId, name, currency, members },
+          async (tx, { version }) => {
+            const group = await findGroup(tx, groupId);
+            if (!group) throw new Error('created group is missing from the projection');
+            return { status: 201, body: presentGroup({ ...group, version }, await listMembers(tx, groupId)) };
+          },
+        );
+        return sendResult(reply, result);
+      },
+    );
+
+    app.get(
+      '/groups/:groupId',
+      {
+        schema: {
+          summary: 'A group and its members (ETag = group version)',
+          tags: ['groups'],
+          security: [{ bearer: [] }],
+          params: GroupParams,
+          response: { 200: Group, 304: z.null(), 401: Problem, 404: Problem },
+        },
+      },
+      async (request, reply) => {
+        const me = currentUser(request);
+        const { groupId } = request.params;
+        const found = await readSnapshot(deps.db, async (tx) => {
+          const group = await findGroupForMember(tx, groupId, me.userId);
+          return group ? { group, members: await listMembers(tx, groupId) } : undefined;
+        });
+        if (!found) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        if (notModified(request, reply, found.group.version)) return reply;
+        return presentGroup(found.group, found.members);
+      },
+    );
+
+    app.post(
+      '/groups/:groupId/members',
+      {
+        schema: {
+          summary: 'Add a member (an existing user). Adding a current member changes nothing (200).',
+          tags: ['groups'],
+          security: [{ bearer: [] }],
+          params: GroupParams,
+          headers: WriteHeaders,
+          body: z.strictObject({ userId: Id }),
+          response: { 200: Group, 201: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 412: Problem },
+        },
+      },
+      async (request, reply) => {
+        const { groupId } = request.params;
+        const [user] = await findUsers(deps.db, [request.body.userId]);
+        if (!user) throw invalid('UNKNOWN_USER', 'userId', `no user ${request.body.userId}`);
+        const result = await handleGroupCommand(
+          deps,
+          commandContext(request, groupId),
+          { type: 'AddMember', member: { userId: user.userId, name: user.name } },
+          async (tx, { events, version }) => {
+            const group = await findGroup(tx, groupId);
+            if (!group) throw new Error('group vanished inside its own transaction');
+            const body = presentGroup({ ...group, version }, await listMembers(tx, groupId));
+            return { status: events.length > 0 ? 201 : 200, body };
+          },
+        );
+        return sendResult(reply, result);
+      },
+    );
+  };

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { createUser } from '../../app/users.js';
+import { listGroupsOfUser } from '../../app/group-reads.js';
+import { authenticate, currentUser } from '../auth.js';
+import type { ApiDeps } from '../context.js';
+import { money } from '../present.js';
+import { Id, Name, Amount, Problem } from '../schemas/common.js';
+
+export const userRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/users',
+      {
+        schema: {
+          summary: 'Sign up: creates a user and returns its bearer token (shown only this once)',
+          tags: ['users'],
+          body: z.strictObject({ userId: Id.optional(), name: Name }),
+          response: {
+            201: z.object({ userId: Id, name: z.string(), token: z.string() }),
+            400: Problem,
+            409: Problem,
+          },
+        },
+      },
+      async (request, reply) => {
+        const user = await createUser(deps.db, request.body.userId ?? deps.newId(), request.body.name);
+        request.log.info({ userId: user.userId }, 'user created');
+        return reply.code(201).header('cache-control', 'no-store').send(user);
+      },
+    );
+
+    app.get(
+      '/me',
+      {
+        onRequest: authenticate(deps.db),
+        schema: {
+          summary: 'The caller, with every group they belong to and their balance in it',
+          tags: ['users'],
+          security: [{ bearer: [] }],
+          response: {
+            200: z.object({
+              userId: Id,
+              name: z.string(),
+              groups: z.array(
+                z.object({ groupId: Id, name: z.string(), currency: z.string(), version: z.number(), balance: Amount }),
+              ),
+            }),
+            401: Problem,
+          },
+        },
+      },
+      async (request) => {
+        const user = currentUser(request);
+        const groups = await listGroupsOfUser(deps.db, user.userId);
+        return {
+          ...user,
+          groups: groups.map((g) => ({
+            groupId: g.groupId,
+            name: g.name,
+            currency: g.currency,
+            version: g.version,
+            balance: money(g.balanceMinor, g.currency),
+          })),
+        };
+      },
+    );
+  };

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { Id } from '../../events/index.js';
+
+export { Id };
+
+export const Name = z.string().trim().min(1).max(100);
+export const Amount = z
+  .string()
+  .max(40)
+  .describe('Decimal string in the group currency, e.g. "12.34" (never a JSON number)');
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .describe('application/problem+json (RFC 9457)');
+
+export const GroupParams = z.strictObject({ groupId: Id });
+export const ExpenseParams = z.strictObject({ groupId: Id, expenseId: Id });
+
+/** Write headers: optimistic concurrency and retries. */
+export const WriteHeaders = z.object({
+  'if-match': z
+    .string()
+    .regex(/^(W\/)?"[0-9]{1,10}"$/, 'must be a quoted group version such as "12"')
+    .optional(),
+  'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII').optional(),
+});
+
+export const Balance = z.object({ userId: Id, name: z.string(), balance: Amount });
+export const Member = z.object({ userId: Id, name: z.string() });
+export const Group = z.object({
+  groupId: Id,
+  name: z.string(),
+  currency: z.string(),
+  version: z.number().int(),
+  members: z.array(Member),
+});

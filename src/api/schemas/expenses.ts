@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { SplitSpec } from '../../events/index.js';
+import { Amount, Balance, Id } from './common.js';
+
+export const ExpenseBody = z
+  .strictObject({
+    expenseId: Id.optional(),
+    kind: z.enum(['expense', 'payment']).optional(),
+    description: z.string().trim().min(1).max(200),
+    amount: Amount,
+    paidBy: Id.optional(),
+    payers: z.array(z.strictObject({ userId: Id, amount: Amount })).min(1).max(500).optional(),
+    split: SplitSpec,
+    occurredAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((body) => (body.paidBy === undefined) !== (body.payers === undefined), {
+    message: 'give exactly one of paidBy or payers',
+    path: ['paidBy'],
+  });
+export type ExpenseBody = z.infer<typeof ExpenseBody>;
+
+const Allocation = z.array(z.object({ userId: Id, amount: Amount }));
+
+export const Expense = z.object({
+  expenseId: Id,
+  kind: z.enum(['expense', 'payment']),
+  description: z.string(),
+  currency: z.string(),
+  amount: Amount,
+  payers: Allocation,
+  shares: Allocation,
+  split: z.unknown(),
+  occurredAt: z.string(),
+  deleted: z.boolean(),
+  version: z.number().int().describe('Group version at which this expense last changed'),
+});
+
+export const WriteResult = z.object({
+  expense: Expense,
+  version: z.number().int(),
+  balances: z.array(Balance),
+});
+
+export const DeleteResult = z.object({ version: z.number().int(), balances: z.array(Balance) });
+
+export const ExpenseListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+  includeDeleted: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+});
+
+export const ExpenseList = z.object({ items: z.array(Expense), nextCursor: z.string().nullable() });

@@ -1,0 +1,161 @@
+import type { Db, Tx } from '../db/database.js';
+import type { Allocation } from '../db/schema.js';
+
+/** Queries over the projection. Reads never fold events and never use a cache. */
+
+export interface GroupRow {
+  groupId: string;
+  name: string;
+  currency: string;
+  version: number;
+}
+
+export interface MemberRow {
+  userId: string;
+  name: string;
+}
+
+export interface BalanceRow {
+  userId: string;
+  name: string;
+  balanceMinor: bigint;
+}
+
+export interface ExpenseRow {
+  expenseId: string;
+  kind: 'expense' | 'payment';
+  description: string;
+  currency: string;
+  amountMinor: bigint;
+  payers: Allocation;
+  shares: Allocation;
+  split: unknown;
+  occurredAt: Date;
+  deleted: boolean;
+  firstVersion: number;
+  lastVersion: number;
+}
+
+export async function findGroup(db: Db | Tx, groupId: string, forUpdate = false): Promise<GroupRow | undefined> {
+  let query = db
+    .selectFrom('groups')
+    .select(['group_id as groupId', 'name', 'currency', 'version'])
+    .where('group_id', '=', groupId);
+  if (forUpdate) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+/** The group, if `userId` is one of its members; otherwise it does not exist for them. */
+export async function findGroupForMember(db: Db | Tx, groupId: string, userId: string): Promise<GroupRow | undefined> {
+  return db
+    .selectFrom('groups as g')
+    .innerJoin('group_members as m', (join) => join.onRef('m.group_id', '=', 'g.group_id').on('m.user_id', '=', userId))
+    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version'])
+    .where('g.group_id', '=', groupId)
+    .executeTakeFirst();
+}
+
+export async function isMember(db: Db | Tx, groupId: string, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('group_members')
+    .select('user_id')
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function listMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {
+  return db
+    .selectFrom('group_members')
+    .select(['user_id as userId', 'name'])
+    .where('group_id', '=', groupId)
+    .orderBy('position')
+    .execute();
+}
+
+export async function listBalances(db: Db | Tx, groupId: string): Promise<BalanceRow[]> {
+  return db
+    .selectFrom('group_members as m')
+    .leftJoin('user_balances as b', (join) => join.onRef('b.group_id', '=', 'm.group_id').onRef('b.user_id', '=', 'm.user_id'))
+    .select(['m.user_id as userId', 'm.name', 'b.balance_minor as balanceMinor'])
+    .where('m.group_id', '=', groupId)
+    .orderBy('m.position')
+    .execute()
+    .then((rows) => rows.map((r) => ({ userId: r.userId, name: r.name, balanceMinor: r.balanceMinor ?? 0n })));
+}
+
+const expenseColumns = [
+  'expense_id as expenseId',
+  'kind',
+  'description',
+  'currency',
+  'amount_minor as amountMinor',
+  'payers',
+  'shares',
+  'split',
+  'occurred_at as occurredAt',
+  'deleted',
+  'first_version as firstVersion',
+  'last_version as lastVersion',
+] as const;
+
+export async function findExpenses(db: Db | Tx, groupId: string, expenseIds: readonly string[]): Promise<ExpenseRow[]> {
+  if (expenseIds.length === 0) return [];
+  return db
+    .selectFrom('expenses')
+    .select(expenseColumns)
+    .where('group_id', '=', groupId)
+    .where('expense_id', 'in', expenseIds)
+    .execute();
+}
+
+export interface ExpensePageCursor {
+  occurredAt: string;
+  firstVersion: number;
+}
+
+/** Newest first (by occurredAt, then by when it was first added), keyset-paginated. */
+export async function listExpenses(
+  db: Db | Tx,
+  groupId: string,
+  options: { limit: number; after?: ExpensePageCursor | undefined; includeDeleted: boolean },
+): Promise<ExpenseRow[]> {
+  let query = db.selectFrom('expenses').select(expenseColumns).where('group_id', '=', groupId);
+  if (!options.includeDeleted) query = query.where('deleted', '=', false);
+  const after = options.after;
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([
+        eb('occurred_at', '<', new Date(after.occurredAt)),
+        eb.and([eb('occurred_at', '=', new Date(after.occurredAt)), eb('first_version', '<', after.firstVersion)]),
+      ]),
+    );
+  }
+  return query.orderBy('occurred_at', 'desc').orderBy('first_version', 'desc').limit(options.limit).execute();
+}
+
+export interface MyGroupRow extends GroupRow {
+  balanceMinor: bigint;
+}
+
+export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyGroupRow[]> {
+  const rows = await db
+    .selectFrom('group_members as m')
+    .innerJoin('groups as g', 'g.group_id', 'm.group_id')
+    .leftJoin('user_balances as b', (join) => join.onRef('b.group_id', '=', 'm.group_id').onRef('b.user_id', '=', 'm.user_id'))
+    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'b.balance_minor as balanceMinor'])
+    .where('m.user_id', '=', userId)
+    .orderBy('g.created_at')
+    .orderBy('g.group_id')
+    .execute();
+  return rows.map((r) => ({ ...r, balanceMinor: r.balanceMinor ?? 0n }));
+}
+
+/**
+ * Runs several reads as one consistent snapshot (REPEATABLE READ, read only), so a
+ * version and the balances shown with it always belong together.
+ */
+export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn);
+}

@@ -1,0 +1,40 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import { DomainError } from '../commands/errors.js';
+
+export interface User {
+  userId: string;
+  name: string;
+}
+
+const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+/**
+ * Creates a user with a fresh bearer token (256 random bits). The token is returned
+ * once and only its SHA-256 is stored: a leaked database yields no usable tokens.
+ */
+export async function createUser(db: Db, userId: string, name: string): Promise<User & { token: string }> {
+  const token = `fs_${randomBytes(32).toString('base64url')}`;
+  try {
+    await db.insertInto('users').values({ user_id: userId, name, token_hash: hashToken(token) }).execute();
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      throw new DomainError(409, 'USER_ALREADY_EXISTS', `user ${userId} already exists`);
+    }
+    throw error;
+  }
+  return { userId, name, token };
+}
+
+export async function findUserByToken(db: Db, token: string): Promise<User | undefined> {
+  return db
+    .selectFrom('users')
+    .select(['user_id as userId', 'name'])
+    .where('token_hash', '=', hashToken(token))
+    .executeTakeFirst();
+}
+
+export async function findUsers(db: Db, userIds: readonly string[]): Promise<User[]> {
+  if (userIds.length === 0) return [];
+  return db.selectFrom('users').select(['user_id as userId', 'name']).where('user_id', 'in', userIds).execute();
+}

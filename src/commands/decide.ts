@@ -1,0 +1,98 @@
+import type { ExpenseAdded, GroupEvent } from '../events/index.js';
+import { conflict, DomainError, invalid, notFound } from './errors.js';
+import type { ExpenseInput } from './expense-input.js';
+import { resolveExpense } from './resolve-expense.js';
+import type { GroupState, MemberState } from './state.js';
+
+/** Commands on one group stream. Clock readings and ids come in with the command. */
+export type GroupCommand =
+  | { type: 'CreateGroup'; groupId: string; name: string; currency: string; members: MemberState[] }
+  | { type: 'AddMember'; member: MemberState }
+  | { type: 'AddExpense'; expenseId: string; input: ExpenseInput; now: string }
+  | { type: 'EditExpense'; expenseId: string; input: ExpenseInput; now: string }
+  | { type: 'DeleteExpense'; expenseId: string };
+
+export const MAX_MEMBERS = 500;
+
+/**
+ * Decides which events a command appends, or refuses it with a DomainError.
+ * An empty list means the command was already applied (a retry): nothing to append.
+ */
+export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
+  if (command.type === 'CreateGroup') {
+    if (state.group) throw conflict('GROUP_ALREADY_EXISTS', `group ${command.groupId} already exists`);
+    const { groupId, name, currency, members } = command;
+    return [{ type: 'GroupCreated', data: { groupId, name, currency, members } }];
+  }
+  if (!state.group) throw notFound('GROUP_NOT_FOUND', 'group not found');
+
+  switch (command.type) {
+    case 'AddMember': {
+      if (state.members.some((m) => m.userId === command.member.userId)) return [];
+      if (state.members.length >= MAX_MEMBERS) {
+        throw conflict('GROUP_FULL', `a group has at most ${MAX_MEMBERS} members`);
+      }
+      return [{ type: 'MemberAdded', data: command.member }];
+    }
+    case 'AddExpense': {
+      const existing = state.expenses.get(command.expenseId);
+      const occurredAt = normalizeInstant(command.input.occurredAt) ?? existing?.data.occurredAt ?? command.now;
+      const data = resolveExpense(command.expenseId, command.input, state, occurredAt);
+      if (existing) {
+        if (sameExpense(existing.data, data)) return [];
+        throw conflict('EXPENSE_ID_CONFLICT', `expense ${command.expenseId} exists with other content`);
+      }
+      return [{ type: 'ExpenseAdded', data }];
+    }
+    case 'EditExpense': {
+      const existing = state.expenses.get(command.expenseId);
+      if (!existing) throw notFound('EXPENSE_NOT_FOUND', `expense ${command.expenseId} not found`);
+      if (existing.deleted) {
+        throw conflict('EXPENSE_ALREADY_DELETED', `expense ${command.expenseId} is deleted`);
+      }
+      const occurredAt = normalizeInstant(command.input.occurredAt) ?? existing.data.occurredAt;
+      const data = resolveExpense(command.expenseId, command.input, state, occurredAt);
+      if (sameExpense(existing.data, data)) return [];
+      return [
+        { type: 'ExpenseDeleted', data: { expenseId: command.expenseId } },
+        { type: 'ExpenseAdded', data },
+      ];
+    }
+    case 'DeleteExpense': {
+      const existing = state.expenses.get(command.expenseId);
+      if (!existing) throw notFound('EXPENSE_NOT_FOUND', `expense ${command.expenseId} not found`);
+      if (existing.deleted) {
+        throw conflict('EXPENSE_ALREADY_DELETED', `expense ${command.expenseId} is already deleted`);
+      }
+      return [{ type: 'ExpenseDeleted', data: { expenseId: command.expenseId } }];
+    }
+    default: {
+      const never: never = command;
+      throw new DomainError(400, 'UNKNOWN_COMMAND', `unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Instants are kept to the millisecond, in UTC, so every reader sees the same value. */
+function normalizeInstant(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const instant = new Date(text);
+  const year = instant.getUTCFullYear();
+  if (Number.isNaN(instant.getTime()) || year < 1900 || year > 9999) {
+    throw invalid('VALIDATION_FAILED', 'occurredAt', 'must be a real date between the years 1900 and 9999');
+  }
+  return instant.toISOString();
+}
+
+/** Same fact, so a retry: compares every field that moves money or shows to people. */
+function sameExpense(a: ExpenseAdded, b: ExpenseAdded): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1)))
+      : v,
+  );
+}

@@ -1,0 +1,29 @@
+import type { ExpenseAdded } from '../events/index.js';
+
+export interface MemberState {
+  userId: string;
+  name: string;
+}
+
+export interface ExpenseState {
+  deleted: boolean;
+  data: ExpenseAdded;
+}
+
+/**
+ * What a decision needs to know about a group.
+ *
+ * Folded from the events (`evolve`) in tests and by the verifier. At run time the
+ * command handler loads the same shape from the projection inside the locked
+ * transaction, and `expenses` then holds only the expenses the command names: a
+ * decision never needs the others, and loading them would make every command cost
+ * more as a group's history grows.
+ */
+export interface GroupState {
+  group: { groupId: string; name: string; currency: string; version: number } | null;
+  /** In the order they joined. */
+  members: MemberState[];
+  expenses: ReadonlyMap<string, ExpenseState>;
+}
+
+export const emptyState = (): GroupState => ({ group: null, members: [], expenses: new Map() });

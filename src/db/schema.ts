@@ -1,0 +1,85 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Int8 = ColumnType<bigint, bigint | number | string, bigint | number | string>;
+
+export interface EventsTable {
+  global_position: ColumnType<bigint, never, never>;
+  transaction_id: ColumnType<string, never, never>;
+  stream_id: string;
+  version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: ColumnType<unknown, string, never>;
+  metadata: ColumnType<unknown, string, never>;
+  recorded_at: ColumnType<Date, never, never>;
+}
+
+export interface UsersTable {
+  user_id: string;
+  name: string;
+  token_hash: Buffer;
+  created_at: Generated<Date>;
+}
+
+export interface GroupsTable {
+  group_id: string;
+  name: string;
+  currency: string;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+  name: string;
+  /** 0-based order of joining; equal splits without `among` follow it. */
+  position: number;
+  joined_version: number;
+}
+
+export interface UserBalancesTable {
+  group_id: string;
+  user_id: string;
+  balance_minor: Int8;
+}
+
+export interface ExpensesTable {
+  group_id: string;
+  expense_id: string;
+  kind: 'expense' | 'payment';
+  description: string;
+  currency: string;
+  amount_minor: Int8;
+  payers: ColumnType<Allocation, string, string>;
+  shares: ColumnType<Allocation, string, string>;
+  split: ColumnType<unknown, string, string>;
+  occurred_at: Timestamp;
+  deleted: boolean;
+  first_version: number;
+  last_version: number;
+}
+
+export type Allocation = { userId: string; amountMinor: number }[];
+
+export interface IdempotencyKeysTable {
+  actor_user_id: string;
+  key: string;
+  request_hash: string;
+  status: number;
+  response: ColumnType<unknown, string, never>;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  events: EventsTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  user_balances: UserBalancesTable;
+  expenses: ExpensesTable;
+  idempotency_keys: IdempotencyKeysTable;
+}

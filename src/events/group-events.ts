@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { Id } from './ids.js';
+import { SplitSpec } from './split.js';
+
+/** Largest amount of one expense, in minor units (DESIGN.md §5). */
+export const MAX_EXPENSE_MINOR = 1_000_000_000_000;
+
+const Minor = z.number().int().min(0).max(MAX_EXPENSE_MINOR);
+const Allocation = z.array(z.strictObject({ userId: Id, amountMinor: Minor }));
+const Member = z.strictObject({ userId: Id, name: z.string() });
+
+export const GroupCreated = z.strictObject({
+  groupId: Id,
+  name: z.string(),
+  currency: z.string().length(3),
+  members: z.array(Member),
+});
+export const MemberAdded = Member;
+export const ExpenseAdded = z.strictObject({
+  expenseId: Id,
+  kind: z.enum(['expense', 'payment']),
+  description: z.string(),
+  currency: z.string().length(3),
+  amountMinor: Minor,
+  payers: Allocation,
+  shares: Allocation,
+  split: SplitSpec,
+  occurredAt: z.iso.datetime({ offset: true }),
+});
+export const ExpenseDeleted = z.strictObject({ expenseId: Id });
+
+export type GroupCreated = z.infer<typeof GroupCreated>;
+export type MemberAdded = z.infer<typeof MemberAdded>;
+export type ExpenseAdded = z.infer<typeof ExpenseAdded>;
+export type ExpenseDeleted = z.infer<typeof ExpenseDeleted>;
+
+/** One group stream's events: `{ type, data }`, discriminated by `type`. */
+export type GroupEvent =
+  | { type: 'GroupCreated'; data: GroupCreated }
+  | { type: 'MemberAdded'; data: MemberAdded }
+  | { type: 'ExpenseAdded'; data: ExpenseAdded }
+  | { type: 'ExpenseDeleted'; data: ExpenseDeleted };
+export type GroupEventType = GroupEvent['type'];
+
+/** The schema version new events are written with, per type. */
+export const CURRENT_SCHEMA_VERSION: Record<GroupEventType, number> = {
+  GroupCreated: 1,
+  MemberAdded: 1,
+  ExpenseAdded: 1,
+  ExpenseDeleted: 1,
+};
+
+const dataSchemas = { GroupCreated, MemberAdded, ExpenseAdded, ExpenseDeleted } as const;
+
+/**
+ * Upcasters lift stored data one schema version up: `upcasters[type][v]` turns a
+ * version-v payload into version v+1. Old shapes stay readable forever this way;
+ * none exist yet because every type is still at version 1.
+ */
+const upcasters: Partial<Record<GroupEventType, Record<number, (data: unknown) => unknown>>> = {};
+
+export class UnreadableEventError extends Error {}
+
+/** Reads a stored event into its current shape, upcasting older schema versions. */
+export function decodeGroupEvent(type: string, schemaVersion: number, data: unknown): GroupEvent {
+  if (!(type in dataSchemas)) throw new UnreadableEventError(`unknown event type ${type}`);
+  const eventType = type as GroupEventType;
+  const current = CURRENT_SCHEMA_VERSION[eventType];
+  if (schemaVersion > current) {
+    throw new UnreadableEventError(`${type} v${schemaVersion} is newer than this code (v${current})`);
+  }
+  let payload = data;
+  for (let v = schemaVersion; v < current; v++) {
+    const up = upcasters[eventType]?.[v];
+    if (!up) throw new UnreadableEventError(`no upcaster for ${type} v${v}`);
+    payload = up(payload);
+  }
+  return { type: eventType, data: dataSchemas[eventType].parse(payload) } as GroupEvent;
+}

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './api/app.js';
+import { Notifier } from './app/notifier.js';
+import type { Config } from './config.js';
+import { connectDatabase } from './db/connect.js';
+import { migrateToLatest } from './db/migrate.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts everything `fairshare serve` runs: database, migrations, LISTEN, HTTP. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const connection = await connectDatabase(config, logger);
+  let notifier: Notifier | undefined;
+  let app: FastifyInstance | undefined;
+  const close = async () => {
+    await app?.close();
+    await notifier?.close();
+    await connection.close();
+  };
+  try {
+    const { applied } = await migrateToLatest(connection.db);
+    logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
+    notifier = new Notifier(connection.url, logger);
+    await notifier.start();
+    app = await buildApp({ db: connection.db, notifier, logger });
+    const url = await app.listen({ port: config.port, host: config.host });
+    logger.info({ url, embedded: config.databaseUrl === undefined }, 'FairShare is listening');
+    return { app, url, close };
+  } catch (error) {
+    await close().catch((closeError: unknown) => logger.error({ err: closeError }, 'shutdown after failed start'));
+    throw error;
+  }
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import pino from 'pino';
+import { buildApp } from '../../src/api/app.js';
+import { Notifier } from '../../src/app/notifier.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: TestDatabase;
+  notifier: Notifier;
+  close(): Promise<void>;
+}
+
+export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+export async function startTestApp(options: { clock?: () => Date } = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const logger = quietLogger();
+  const notifier = new Notifier(database.url, logger);
+  await notifier.start();
+  const app = await buildApp({ db: database.db, notifier, logger, ...options });
+  return {
+    app,
+    database,
+    notifier,
+    async close() {
+      await app.close();
+      await notifier.close();
+      await database.close();
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+/** A tiny client over app.inject: `as(token)` adds the bearer header. */
+export class Api {
+  constructor(
+    readonly app: FastifyInstance,
+    readonly token?: string,
+  ) {}
+
+  as(token: string): Api {
+    return new Api(this.app, token);
+  }
+
+  async request<T = any>(method: InjectOptions['method'], url: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const response = await this.app.inject({
+      method,
+      url,
+      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers },
+      ...(body === undefined ? {} : { payload: body as InjectOptions['payload'] }),
+    });
+    const text = response.body;
+    return { status: response.statusCode, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  }
+
+  get<T = any>(url: string, headers?: Record<string, string>) {
+    return this.request<T>('GET', url, undefined, headers);
+  }
+  post<T = any>(url: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('POST', url, body, headers);
+  }
+  put<T = any>(url: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('PUT', url, body, headers);
+  }
+  delete<T = any>(url: string, headers?: Record<string, string>) {
+    return this.request<T>('DELETE', url, undefined, headers);
+  }
+
+  /** Signs up a user and returns a client acting as them. */
+  async signUp(name: string, userId?: string): Promise<{ api: Api; userId: string; token: string }> {
+    const res = await this.post('/users', { name, ...(userId ? { userId } : {}) });
+    if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return { api: this.as(res.body.token), userId: res.body.userId, token: res.body.token };
+  }
+}

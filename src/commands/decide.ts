@@ -77,8 +77,11 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
 function normalizeInstant(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   const instant = new Date(text);
-  const year = instant.getUTCFullYear();
-  if (Number.isNaN(instant.getTime()) || year < 1900 || year > 9999) {
+  // Date() rolls 2026-02-30 over into March; a calendar date must exist as written.
+  const [, y, m, d] = /^(\d{4})-(\d{2})-(\d{2})T/.exec(text) ?? [];
+  const daysInMonth = new Date(Date.UTC(Number(y), Number(m), 0)).getUTCDate();
+  const year = Number(y);
+  if (Number.isNaN(instant.getTime()) || year < 1900 || year > 9999 || Number(d) > daysInMonth || Number(d) < 1) {
     throw invalid('VALIDATION_FAILED', 'occurredAt', 'must be a real date between the years 1900 and 9999');
   }
   return instant.toISOString();

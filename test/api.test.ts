@@ -1,0 +1,306 @@
+import t from 'tap';
+import { Api, startTestApp, type TestApp } from './helpers/app.js';
+import { foldBalances, projectedBalances, toMinor } from './helpers/fold.js';
+
+let env: TestApp;
+let api: Api;
+t.before(async () => {
+  env = await startTestApp();
+  api = new Api(env.app);
+});
+t.teardown(() => env.close());
+
+/** After every write: response balances == projection == an independent fold of the log. */
+async function assertConsistent(t: Tap.Test, groupId: string, response: { body: any }, digits = 2) {
+  const folded = await foldBalances(env.database, groupId);
+  const projected = await projectedBalances(env.database, groupId);
+  t.equal(response.body.version, projected.eventCount, 'version = number of events in the stream');
+  t.equal(projected.version, projected.eventCount, 'projection applied every event');
+  const fromResponse = new Map<string, bigint>(response.body.balances.map((b: any) => [b.userId, toMinor(b.balance, digits)]));
+  t.same(fromResponse, folded, 'response balances equal the fold of the event log');
+  t.same(projected.balances, folded, 'projection equals the fold of the event log');
+  t.equal([...folded.values()].reduce((a, b) => a + b, 0n), 0n, 'balances sum to zero');
+}
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Tap {
+    type Test = import('tap').Test;
+  }
+}
+
+t.test('two users share a group: every write answers with the new version and exact balances', async (t) => {
+  const ann = await api.signUp('Ann', 'ann');
+  const bob = await api.signUp('Bob', 'bob');
+  await api.signUp('Cy', 'cy');
+
+  const group = await ann.api.post('/groups', { groupId: 'trip', name: 'Trip', currency: 'EUR', members: ['bob', 'cy'] });
+  t.equal(group.status, 201);
+  t.same(group.body.members.map((m: any) => m.userId), ['ann', 'bob', 'cy'], 'caller first, then members in order');
+  t.equal(group.body.version, 1);
+
+  const dinner = await ann.api.post('/groups/trip/expenses', { expenseId: 'dinner', description: 'Dinner', amount: '10.00', paidBy: 'ann', split: { mode: 'equal' } });
+  t.equal(dinner.status, 201);
+  t.equal(dinner.body.version, 2);
+  t.same(dinner.body.expense.shares, [{ userId: 'ann', amount: '3.34' }, { userId: 'bob', amount: '3.33' }, { userId: 'cy', amount: '3.33' }]);
+  t.same(dinner.body.balances.map((b: any) => b.balance), ['6.66', '-3.33', '-3.33']);
+  await assertConsistent(t, 'trip', dinner);
+
+  const taxi = await bob.api.post('/groups/trip/expenses', {
+    description: 'Taxi',
+    amount: '30',
+    payers: [{ userId: 'bob', amount: '20' }, { userId: 'cy', amount: '10.00' }],
+    split: { mode: 'percent', shares: [{ userId: 'ann', percent: '50' }, { userId: 'bob', percent: '25' }, { userId: 'cy', percent: '25' }] },
+  });
+  t.equal(taxi.status, 201);
+  t.match(taxi.body.expense.expenseId, /^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'server made an id');
+  await assertConsistent(t, 'trip', taxi);
+  const read = await bob.api.get('/groups/trip/balances');
+  t.same(read.body.balances, taxi.body.balances, 'a read right after the write sees exactly the write’s balances');
+  t.equal(read.body.version, taxi.body.version);
+
+  const edit = await bob.api.put('/groups/trip/expenses/dinner', { description: 'Dinner (tip incl.)', amount: '12.00', paidBy: 'ann', split: { mode: 'shares', shares: [{ userId: 'ann', weight: 1 }, { userId: 'bob', weight: 2 }] } });
+  t.equal(edit.status, 200);
+  t.equal(edit.body.version, 5, 'an edit appends two events');
+  t.equal(edit.body.expense.description, 'Dinner (tip incl.)');
+  await assertConsistent(t, 'trip', edit);
+
+  const del = await ann.api.delete(`/groups/trip/expenses/${taxi.body.expense.expenseId}`);
+  t.equal(del.status, 200);
+  t.equal(del.body.version, 6);
+  await assertConsistent(t, 'trip', del);
+
+  const payment = await api.as(bob.token).post('/groups/trip/expenses', { kind: 'payment', description: 'Settle', amount: '8.00', paidBy: 'bob', split: { mode: 'exact', shares: [{ userId: 'ann', amount: '8.00' }] } });
+  t.equal(payment.status, 201);
+  await assertConsistent(t, 'trip', payment);
+  t.same(payment.body.balances.map((b: any) => b.balance), ['0.00', '0.00', '0.00']);
+
+  const list = await ann.api.get('/groups/trip/expenses?includeDeleted=true');
+  t.equal(list.body.items.length, 3);
+  t.same(list.body.items.filter((e: any) => e.deleted).length, 1);
+  const live = await ann.api.get('/groups/trip/expenses');
+  t.equal(live.body.items.length, 2, 'deleted expenses are hidden by default');
+
+  const events = await ann.api.get('/groups/trip/events?after=0&limit=3');
+  t.same(events.body.items.map((e: any) => e.type), ['GroupCreated', 'ExpenseAdded', 'ExpenseAdded']);
+  t.equal(events.body.nextAfter, 3);
+  t.equal(events.body.items[1].metadata.actorUserId, 'ann');
+  const rest = await ann.api.get('/groups/trip/events?after=3');
+  t.same(rest.body.items.map((e: any) => e.version), [4, 5, 6, 7]);
+  t.same(rest.body.items.slice(0, 2).map((e: any) => e.type), ['ExpenseDeleted', 'ExpenseAdded']);
+
+  const me = await ann.api.get('/me');
+  t.same(me.body.groups, [{ groupId: 'trip', name: 'Trip', currency: 'EUR', version: 7, balance: '0.00' }]);
+});
+
+t.test('auth: no token 401, bad token 401, non-member 404, same answer as a missing group', async (t) => {
+  const owner = await api.signUp('Owner');
+  const stranger = await api.signUp('Stranger');
+  const g = await owner.api.post('/groups', { name: 'Private', currency: 'USD' });
+  const id = g.body.groupId;
+  const noToken = await api.get(`/groups/${id}/balances`);
+  t.equal(noToken.status, 401);
+  t.equal(noToken.headers['content-type'], 'application/problem+json; charset=utf-8');
+  t.equal(noToken.body.code, 'UNAUTHENTICATED');
+  t.equal((await api.as('fs_not-a-real-token').get('/me')).status, 401);
+  t.equal((await api.get('/me', { authorization: 'Basic abc' })).status, 401);
+  for (const [method, url, body] of [
+    ['GET', `/groups/${id}`],
+    ['GET', `/groups/${id}/balances`],
+    ['GET', `/groups/${id}/expenses`],
+    ['GET', `/groups/${id}/settlements`],
+    ['GET', `/groups/${id}/events`],
+    ['POST', `/groups/${id}/expenses`, { description: 'x', amount: '1', paidBy: stranger.userId, split: { mode: 'equal' } }],
+    ['POST', `/groups/${id}/members`, { userId: stranger.userId }],
+    ['DELETE', `/groups/${id}/expenses/any`],
+  ] as const) {
+    const res = await stranger.api.request(method, url, body);
+    t.equal(res.status, 404, `${method} ${url} by a non-member is 404`);
+    t.equal(res.body.code, 'GROUP_NOT_FOUND');
+  }
+  t.equal((await stranger.api.get('/groups/does-not-exist')).body.code, 'GROUP_NOT_FOUND');
+  const after = await projectedBalances(env.database, id);
+  t.equal(after.eventCount, 1, 'nothing was appended by the stranger');
+});
+
+t.test('ETag is the group version; If-None-Match gives 304; If-Match guards writes', async (t) => {
+  const u = await api.signUp('Etta');
+  const g = (await u.api.post('/groups', { name: 'E', currency: 'USD' })).body;
+  const first = await u.api.get(`/groups/${g.groupId}/balances`);
+  t.equal(first.headers.etag, '"1"');
+  const cached = await u.api.get(`/groups/${g.groupId}/balances`, { 'if-none-match': '"1"' });
+  t.equal(cached.status, 304);
+  t.equal((await u.api.get(`/groups/${g.groupId}/balances`, { 'if-none-match': 'W/"1", "7"' })).status, 304);
+  t.equal((await u.api.get(`/groups/${g.groupId}`, { 'if-none-match': '"1"' })).status, 304);
+
+  const stale = await u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': '"0"' });
+  t.equal(stale.status, 412);
+  t.equal(stale.body.code, 'VERSION_CONFLICT');
+  const ok = await u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': '"1"' });
+  t.equal(ok.status, 201);
+  const changed = await u.api.get(`/groups/${g.groupId}/balances`, { 'if-none-match': '"1"' });
+  t.equal(changed.status, 200, 'a new version is not served from the client cache');
+  t.equal(changed.headers.etag, '"2"');
+  t.equal((await u.api.get(`/groups/${g.groupId}/balances`, { 'if-match': 'nonsense' })).status, 200, 'If-Match is ignored on reads');
+  t.equal((await u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': 'nonsense' })).status, 400);
+});
+
+t.test('retries append nothing: same expenseId, same Idempotency-Key', async (t) => {
+  const u = await api.signUp('Rita');
+  const v = await api.signUp('Vic');
+  const g = (await u.api.post('/groups', { name: 'R', currency: 'USD', members: [v.userId] })).body;
+  const body = { expenseId: 'lunch', description: 'Lunch', amount: '9.99', paidBy: u.userId, split: { mode: 'equal' } };
+  const first = await u.api.post(`/groups/${g.groupId}/expenses`, body);
+  t.equal(first.status, 201);
+  const again = await v.api.post(`/groups/${g.groupId}/expenses`, body);
+  t.equal(again.status, 200, 'same id and body: 200');
+  t.same(again.body.expense, first.body.expense);
+  t.equal(again.body.version, first.body.version, 'nothing appended');
+  const other = await u.api.post(`/groups/${g.groupId}/expenses`, { ...body, amount: '10.00' });
+  t.equal(other.status, 409);
+  t.equal(other.body.code, 'EXPENSE_ID_CONFLICT');
+
+  const key = { 'idempotency-key': 'k-123' };
+  const noId = { description: 'Coffee', amount: '3.00', paidBy: v.userId, split: { mode: 'equal' } };
+  const k1 = await v.api.post(`/groups/${g.groupId}/expenses`, noId, key);
+  const k2 = await v.api.post(`/groups/${g.groupId}/expenses`, noId, key);
+  t.equal(k1.status, 201);
+  t.equal(k2.status, 201, 'the stored response is replayed as it was');
+  t.same(k2.body, k1.body);
+  const reused = await v.api.post(`/groups/${g.groupId}/expenses`, { ...noId, amount: '4.00' }, key);
+  t.equal(reused.status, 422);
+  t.equal(reused.body.code, 'IDEMPOTENCY_KEY_REUSED');
+  const d1 = await v.api.delete(`/groups/${g.groupId}/expenses/lunch`, { 'idempotency-key': 'del-1' });
+  const d2 = await v.api.delete(`/groups/${g.groupId}/expenses/lunch`, { 'idempotency-key': 'del-1' });
+  t.equal(d1.status, 200);
+  t.same(d2, { ...d2, status: 200, body: d1.body }, 'a retried delete is not a 409');
+  const state = await projectedBalances(env.database, g.groupId);
+  t.equal(state.eventCount, 4, 'GroupCreated + 2 ExpenseAdded + 1 ExpenseDeleted');
+  const member = await u.api.post(`/groups/${g.groupId}/members`, { userId: v.userId });
+  t.equal(member.status, 200, 'adding an existing member changes nothing');
+  t.equal(member.body.version, 4);
+});
+
+t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) => {
+  const u = await api.signUp('Bea');
+  const w = await api.signUp('Wes');
+  await api.signUp('Outsider', 'outsider');
+  const g = (await u.api.post('/groups', { name: 'B', currency: 'USD', members: [w.userId] })).body;
+  const good = { description: 'Ok', amount: '10.00', paidBy: u.userId, split: { mode: 'equal' } };
+  const url = `/groups/${g.groupId}/expenses`;
+  const before = await projectedBalances(env.database, g.groupId);
+  const cases: [string, unknown, number, string, Record<string, string>?][] = [
+    ['malformed JSON', '{"description": "x",', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
+    ['empty JSON body', '', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
+    ['wrong content type', 'description=x', 415, 'UNSUPPORTED_MEDIA_TYPE', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['oversized body', JSON.stringify({ ...good, description: 'x'.repeat(70_000) }), 413, 'BODY_TOO_LARGE', { 'content-type': 'application/json' }],
+    ['number where a string belongs', { ...good, amount: 10 }, 400, 'VALIDATION_FAILED'],
+    ['float amount', { ...good, amount: 10.5 }, 400, 'VALIDATION_FAILED'],
+    ['array body', [good], 400, 'VALIDATION_FAILED'],
+    ['unknown field', { ...good, currency: 'EUR' }, 400, 'VALIDATION_FAILED'],
+    ['missing description', { ...good, description: undefined }, 400, 'VALIDATION_FAILED'],
+    ['blank description', { ...good, description: '   ' }, 400, 'VALIDATION_FAILED'],
+    ['description too long', { ...good, description: 'x'.repeat(201) }, 400, 'VALIDATION_FAILED'],
+    ['too many decimals', { ...good, amount: '10.001' }, 400, 'TOO_MANY_DECIMALS'],
+    ['negative amount', { ...good, amount: '-10.00' }, 400, 'INVALID_AMOUNT'],
+    ['exponent amount', { ...good, amount: '1e3' }, 400, 'INVALID_AMOUNT'],
+    ['zero amount', { ...good, amount: '0.00' }, 400, 'AMOUNT_OUT_OF_RANGE'],
+    ['huge amount', { ...good, amount: '99999999999999' }, 400, 'AMOUNT_OUT_OF_RANGE'],
+    ['unknown member paying', { ...good, paidBy: 'outsider' }, 400, 'UNKNOWN_MEMBER'],
+    ['unknown member sharing', { ...good, split: { mode: 'equal', among: ['outsider'] } }, 400, 'UNKNOWN_MEMBER'],
+    ['bad id', { ...good, paidBy: 'bad id!' }, 400, 'VALIDATION_FAILED'],
+    ['exact shares not adding up', { ...good, split: { mode: 'exact', shares: [{ userId: u.userId, amount: '9.99' }] } }, 400, 'SPLIT_SUM_MISMATCH'],
+    ['percent not adding up', { ...good, split: { mode: 'percent', shares: [{ userId: u.userId, percent: '99.99' }] } }, 400, 'SPLIT_SUM_MISMATCH'],
+    ['payers not adding up', { ...good, paidBy: undefined, payers: [{ userId: u.userId, amount: '1.00' }] }, 400, 'PAYERS_SUM_MISMATCH'],
+    ['both paidBy and payers', { ...good, payers: [{ userId: u.userId, amount: '10.00' }] }, 400, 'VALIDATION_FAILED'],
+    ['neither paidBy nor payers', { ...good, paidBy: undefined }, 400, 'VALIDATION_FAILED'],
+    ['zero weight', { ...good, split: { mode: 'shares', shares: [{ userId: u.userId, weight: 0 }] } }, 400, 'VALIDATION_FAILED'],
+    ['fractional weight', { ...good, split: { mode: 'shares', shares: [{ userId: u.userId, weight: 1.5 }] } }, 400, 'VALIDATION_FAILED'],
+    ['unknown split mode', { ...good, split: { mode: 'random' } }, 400, 'VALIDATION_FAILED'],
+    ['payment to oneself', { ...good, kind: 'payment', split: { mode: 'equal', among: [u.userId] } }, 400, 'INVALID_PAYMENT'],
+    ['bad occurredAt', { ...good, occurredAt: 'yesterday' }, 400, 'VALIDATION_FAILED'],
+    ['prototype pollution', '{"__proto__": {"x": 1}, "description": "x"}', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
+  ];
+  for (const [name, body, status, code, headers] of cases) {
+    const res = await u.api.request('POST', url, body, headers);
+    t.equal(res.status, status, `${name}: ${status}`);
+    t.equal(res.body?.code, code, `${name}: ${code}`);
+    t.match(res.headers['content-type'], /^application\/problem\+json/, `${name}: problem+json`);
+    t.match(res.body, { type: String, title: String, status, detail: String }, `${name}: RFC 9457 fields`);
+  }
+  const validation = await u.api.post(url, { ...good, amount: 10 });
+  t.same(validation.body.errors, [{ path: 'amount', message: validation.body.errors[0].message }], 'field errors name the path');
+  t.equal((await u.api.post(url, { ...good, amount: '10.001' })).body.errors[0].path, 'amount');
+
+  t.equal((await u.api.get(`${url}?limit=0`)).status, 400);
+  t.equal((await u.api.get(`${url}?limit=abc`)).status, 400);
+  t.equal((await u.api.get(`${url}?cursor=garbage`)).body.code, 'INVALID_CURSOR');
+  t.equal((await u.api.get(`/groups/${g.groupId}/events?after=-1`)).status, 400);
+  t.equal((await u.api.get('/groups/bad%20id/balances')).status, 400);
+  t.equal((await u.api.post('/groups', { name: 'X', currency: 'ABC' })).body.code, 'UNSUPPORTED_CURRENCY');
+  t.equal((await u.api.post('/groups', { name: 'X', currency: 'usd' })).status, 400);
+  t.equal((await u.api.post('/groups', { name: 'X', currency: 'USD', members: ['nobody-here'] })).body.code, 'UNKNOWN_USER');
+  t.equal((await u.api.post(`/groups/${g.groupId}/members`, { userId: 'nobody-here' })).body.code, 'UNKNOWN_USER');
+  t.equal((await u.api.put(`${url}/nope`, good)).body.code, 'EXPENSE_NOT_FOUND');
+  t.equal((await u.api.delete(`${url}/nope`)).body.code, 'EXPENSE_NOT_FOUND');
+  t.equal((await api.post('/users', { name: '' })).status, 400);
+  t.equal((await api.post('/users', { name: 'Dup', userId: 'outsider' })).body.code, 'USER_ALREADY_EXISTS');
+  t.equal((await api.get('/no/such/route')).body.code, 'NOT_FOUND');
+
+  const after = await projectedBalances(env.database, g.groupId);
+  t.same(after, before, 'no event appended, no balance moved');
+});
+
+t.test('pagination of expenses, newest first', async (t) => {
+  const u = await api.signUp('Page');
+  const g = (await u.api.post('/groups', { name: 'P', currency: 'JPY' })).body;
+  for (let day = 1; day <= 7; day++) {
+    await u.api.post(`/groups/${g.groupId}/expenses`, { expenseId: `d${day}`, description: `Day ${day}`, amount: `${day * 100}`, paidBy: u.userId, split: { mode: 'equal' }, occurredAt: `2026-01-0${day}T12:00:00+09:00` });
+  }
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: any = await u.api.get(`/groups/${g.groupId}/expenses?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+    t.equal(page.status, 200);
+    seen.push(...page.body.items.map((e: any) => e.expenseId));
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  t.same(seen, ['d7', 'd6', 'd5', 'd4', 'd3', 'd2', 'd1']);
+  t.equal((await u.api.get(`/groups/${g.groupId}/expenses?limit=1`)).body.items[0].amount, '700', 'JPY has no decimals');
+});
+
+t.test('settlements bring every balance to zero with the fewest transfers', async (t) => {
+  const names = ['s1', 's2', 's3', 's4', 's5'];
+  const users: Awaited<ReturnType<Api["signUp"]>>[] = [];
+  for (const n of names) users.push(await api.signUp(n, `settle-${n}`));
+  const [a, b, c, d, e] = users.map((u) => u.userId) as [string, string, string, string, string];
+  const g = (await users[0]!.api.post('/groups', { name: 'S', currency: 'USD', members: [b, c, d, e] })).body;
+  // Balances a +6, b +5, c −5, d −3, e −3: greedy would need 4 transfers, the minimum is 3.
+  const pay = (payer: string, shares: [string, string][]) =>
+    users[0]!.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: shares.reduce((s, [, v]) => s + Number(v), 0).toFixed(2), paidBy: payer, split: { mode: 'exact', shares: shares.map(([userId, amount]) => ({ userId, amount })) } });
+  await pay(a, [[d, '3.00'], [e, '3.00']]);
+  await pay(b, [[c, '5.00']]);
+  const s = await users[1]!.api.get(`/groups/${g.groupId}/settlements`);
+  t.equal(s.status, 200);
+  t.equal(s.body.transfers.length, 3);
+  t.equal(s.body.version, 3);
+  for (const tr of s.body.transfers) {
+    const res = await users[0]!.api.post(`/groups/${g.groupId}/expenses`, { kind: 'payment', description: 'settle', amount: tr.amount, paidBy: tr.from, split: { mode: 'equal', among: [tr.to] } });
+    t.equal(res.status, 201);
+  }
+  const after = await users[0]!.api.get(`/groups/${g.groupId}/balances`);
+  t.ok(after.body.balances.every((x: any) => x.balance === '0.00'), 'all settled');
+  t.same((await users[0]!.api.get(`/groups/${g.groupId}/settlements`)).body.transfers, []);
+});
+
+t.test('OpenAPI document, docs page and health', async (t) => {
+  const doc = await api.get('/openapi.json');
+  t.equal(doc.status, 200);
+  t.match(doc.body.openapi, /^3\./);
+  t.ok(doc.body.paths['/groups/{groupId}/expenses'].post, 'expense route documented');
+  t.ok(doc.body.paths['/groups/{groupId}/balances'].get);
+  const docs = await env.app.inject({ method: 'GET', url: '/docs/' });
+  t.equal(docs.statusCode, 200);
+  t.match(docs.body, /swagger/i);
+  t.same((await api.get('/health/live')).body, { status: 'ok' });
+  t.same((await api.get('/health/ready')).body, { status: 'ok' });
+});

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Api, startTestApp, type TestApp } from './helpers/app.js';
 import { foldBalances, projectedBalances, toMinor } from './helpers/fold.js';
 
@@ -11,7 +11,7 @@ t.before(async () => {
 t.teardown(() => env.close());
 
 /** After every write: response balances == projection == an independent fold of the log. */
-async function assertConsistent(t: Tap.Test, groupId: string, response: { body: any }, digits = 2) {
+async function assertConsistent(t: Test, groupId: string, response: { body: any }, digits = 2) {
   const folded = await foldBalances(env.database, groupId);
   const projected = await projectedBalances(env.database, groupId);
   t.equal(response.body.version, projected.eventCount, 'version = number of events in the stream');
@@ -20,12 +20,6 @@ async function assertConsistent(t: Tap.Test, groupId: string, response: { body: 
   t.same(fromResponse, folded, 'response balances equal the fold of the event log');
   t.same(projected.balances, folded, 'projection equals the fold of the event log');
   t.equal([...folded.values()].reduce((a, b) => a + b, 0n), 0n, 'balances sum to zero');
-}
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap {
-    type Test = import('tap').Test;
-  }
 }
 
 t.test('two users share a group: every write answers with the new version and exact balances', async (t) => {

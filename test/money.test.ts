@@ -2,7 +2,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { allocate } from '../src/money/allocate.js';
 import { isSupportedCurrency, minorDigits } from '../src/money/currency.js';
-import { AmountFormatError, formatMinor, parseDecimal } from '../src/money/decimal.js';
+import type { AmountFormatError} from '../src/money/decimal.js';
+import { formatMinor, parseDecimal } from '../src/money/decimal.js';
 import { settle, type Balance } from '../src/money/settlements.js';
 
 t.test('minor-unit digits come from ICU', async (t) => {
@@ -63,7 +64,7 @@ t.test('largest remainder: leftover units to the largest fractions, ties in give
   t.throws(() => allocate(5n, [0n, 0n]));
 });
 
-t.test('allocate always sums to the total and never strays a unit from the exact share', async (t) => {
+t.test('allocate always sums to the total and never strays a unit from the exact share', async () => {
   fc.assert(
     fc.property(
       fc.bigInt({ min: 0n, max: 10n ** 12n }),
@@ -115,7 +116,7 @@ const balancesArb = (maxMembers: number, maxAmount: bigint) =>
     return [...values, last].map((balance, i) => ({ userId: `u${String(i).padStart(2, '0')}`, balance }));
   });
 
-t.test('settlements zero every balance with the exact minimum number of transfers', async (t) => {
+t.test('settlements zero every balance with the exact minimum number of transfers', async () => {
   fc.assert(
     fc.property(balancesArb(8, 30n), (balances) => {
       const transfers = settle(balances);

@@ -1,0 +1,79 @@
+import t from 'tap';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { call, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+
+// Real server processes (the built CLI) on one database: what one acknowledges, the
+// other serves at once, and live updates cross processes through LISTEN/NOTIFY.
+let database: TestDatabase;
+const servers: ServerProcess[] = [];
+t.before(async () => {
+  database = await createTestDatabase();
+});
+t.teardown(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  await database.close();
+});
+
+/** Reads server-sent events from a live stream until `until` is satisfied. */
+async function* sse(url: string, token: string, signal: AbortSignal) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+  if (!res.ok || !res.body) throw new Error(`live stream answered ${res.status}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) yield { event, data: JSON.parse(data) };
+    }
+  }
+}
+
+t.test('read-your-writes across processes, and live balances fed only after commit', async (t) => {
+  const one = await startServerProcess({ DATABASE_URL: database.url });
+  servers.push(one);
+  const two = await startServerProcess({ DATABASE_URL: database.url });
+  servers.push(two);
+
+  const ann = (await call(one.url, 'POST', '/users', undefined, { name: 'Ann' })).body;
+  const bob = (await call(two.url, 'POST', '/users', undefined, { name: 'Bob' })).body;
+  const group = await call(one.url, 'POST', '/groups', ann.token, { name: 'Flat', currency: 'USD', members: [bob.userId] });
+  t.equal(group.status, 201);
+  const g = group.body.groupId;
+
+  const controller = new AbortController();
+  const stream = sse(`${two.url}/groups/${g}/live`, bob.token, controller.signal);
+  const first = await stream.next();
+  t.equal(first.value?.event, 'balances');
+  t.equal(first.value?.data.version, 1, 'the stream opens with the current balances');
+
+  for (let i = 1; i <= 10; i++) {
+    const writer = i % 2 ? one : two;
+    const token = i % 2 ? ann.token : bob.token;
+    const payer = i % 2 ? ann.userId : bob.userId;
+    const res = await call(writer.url, 'POST', `/groups/${g}/expenses`, token, { description: `#${i}`, amount: `${i}.00`, paidBy: payer, split: { mode: 'equal' } });
+    t.equal(res.status, 201);
+    const reader = writer === one ? two : one;
+    const read = await call(reader.url, 'GET', `/groups/${g}/balances`, ann.token);
+    t.equal(read.body.version, res.body.version, `write ${i}: the other process serves the acknowledged version at once`);
+    t.same(read.body.balances, res.body.balances);
+    const pushed = await stream.next();
+    t.equal(pushed.value?.data.version, res.body.version, `write ${i}: pushed to the live stream on the other process`);
+    t.same(pushed.value?.data.balances, res.body.balances);
+  }
+  const refused = await call(one.url, 'POST', `/groups/${g}/expenses`, ann.token, { description: 'bad', amount: '1.001', paidBy: ann.userId, split: { mode: 'equal' } });
+  t.equal(refused.status, 400);
+  const del = await call(one.url, 'DELETE', `/groups/${g}/expenses/nope`, ann.token);
+  t.equal(del.status, 404);
+  const nextPush = await Promise.race([stream.next(), new Promise((resolve) => setTimeout(() => resolve('quiet'), 500))]);
+  t.equal(nextPush, 'quiet', 'refused commands push nothing');
+  controller.abort();
+
+  const logs = one.output().split('\n').filter((l) => l.includes('"command committed"')).map((l) => JSON.parse(l));
+  t.ok(logs.length >= 5, 'one structured log line per committed command');
+  t.match(logs.at(-1), { command: 'AddExpense', stream: `group-${g}`, outcome: 'commit', rowsProjected: Number, fromVersion: Number, toVersion: Number, reqId: String, actor: String });
+});

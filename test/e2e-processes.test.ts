@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { call, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { spawnSync } from 'node:child_process';
+import { call, CLI, plainEnv, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 // Real server processes (the built CLI) on one database: what one acknowledges, the
 // other serves at once, and live updates cross processes through LISTEN/NOTIFY.
@@ -76,4 +77,23 @@ t.test('read-your-writes across processes, and live balances fed only after comm
   const logs = one.output().split('\n').filter((l) => l.includes('"command committed"')).map((l) => JSON.parse(l));
   t.ok(logs.length >= 5, 'one structured log line per committed command');
   t.match(logs.at(-1), { command: 'AddExpense', stream: `group-${g}`, outcome: 'commit', rowsProjected: Number, fromVersion: Number, toVersion: Number, reqId: String, actor: String });
+});
+
+t.test('fairshare migrate brings a fresh database up to date, then reports nothing to do', async (t) => {
+  const fresh = await createTestDatabase();
+  try {
+    await fresh.query('drop table events, users, groups, group_members, user_balances, expenses, idempotency_keys, kysely_migration, kysely_migration_lock cascade');
+    await fresh.query('drop function events_are_immutable()');
+    const run = () => spawnSync(process.execPath, [CLI, 'migrate'], { env: plainEnv({ DATABASE_URL: fresh.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+    const first = run();
+    t.equal(first.status, 0, first.stderr);
+    t.match(first.stdout, /applied: 20261124T0900_init/);
+    const second = run();
+    t.equal(second.status, 0);
+    t.match(second.stdout, /schema is up to date/);
+    const tables = await fresh.query(`select count(*)::int n from pg_tables where schemaname = 'public' and tablename in ('events', 'user_balances')`);
+    t.equal(tables.rows[0]?.n, 2);
+  } finally {
+    await fresh.close();
+  }
 });

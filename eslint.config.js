@@ -31,6 +31,11 @@ export default tseslint.config(
     },
   },
   {
+    // The verifier's whole value is its independence from the projector.
+    files: ['src/replay/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../projections/**', '../api/**'] }] },
+  },
+  {
     files: ['src/projections/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['../api/**', '../app/**'] }] },
   },

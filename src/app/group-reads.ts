@@ -152,10 +152,5 @@ export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyG
   return rows.map((r) => ({ ...r, balanceMinor: r.balanceMinor ?? 0n }));
 }
 
-/**
- * Runs several reads as one consistent snapshot (REPEATABLE READ, read only), so a
- * version and the balances shown with it always belong together.
- */
-export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn);
-}
+
+export { readSnapshot } from '../db/database.js';

@@ -41,3 +41,12 @@ export function createDb(pool: pg.Pool): Db {
 export function createClient(connectionString: string): pg.Client {
   return new pg.Client({ connectionString, types, application_name: 'fairshare-listen' });
 }
+
+/**
+ * Runs several reads as one consistent snapshot (REPEATABLE READ, read only), so a
+ * version and the balances shown with it always belong together, and an audit sees
+ * the log and the projection as of one instant while writes go on.
+ */
+export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn);
+}

@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.js';
+import { readSnapshot, type Db } from '../db/database.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { foldEvent, newFold } from './fold-group.js';
@@ -32,50 +32,46 @@ export interface AuditReport {
  * projection serves, read in the same snapshot, and whether the two agree.
  */
 export async function auditUser(db: Db, groupId: string, userId: string): Promise<AuditReport | undefined> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .setAccessMode('read only')
-    .execute(async (tx) => {
-      const fold = newFold(groupId);
-      const descriptions = new Map<string, { description: string; kind: string }>();
-      const entries: AuditEntry[] = [];
-      let digits = 2;
-      for await (const { version, event } of readGroupLog(tx, { streamId: `group-${groupId}` })) {
-        const before = fold.balances.get(userId) ?? 0n;
-        foldEvent(fold, version, event);
-        if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);
-        if (event.type === 'ExpenseAdded') descriptions.set(event.data.expenseId, { description: event.data.description, kind: event.data.kind });
-        const after = fold.balances.get(userId) ?? 0n;
-        if (after !== before && (event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted')) {
-          const about = descriptions.get(event.data.expenseId);
-          entries.push({
-            version,
-            type: event.type,
-            expenseId: event.data.expenseId,
-            description: about?.description ?? '',
-            kind: about?.kind ?? '',
-            delta: formatMinor(after - before, digits),
-            balance: formatMinor(after, digits),
-          });
-        }
+  return readSnapshot(db, async (tx) => {
+    const fold = newFold(groupId);
+    const descriptions = new Map<string, { description: string; kind: string }>();
+    const entries: AuditEntry[] = [];
+    let digits = 2;
+    for await (const { version, event } of readGroupLog(tx, { streamId: `group-${groupId}` })) {
+      const before = fold.balances.get(userId) ?? 0n;
+      foldEvent(fold, version, event);
+      if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);
+      if (event.type === 'ExpenseAdded') descriptions.set(event.data.expenseId, { description: event.data.description, kind: event.data.kind });
+      const after = fold.balances.get(userId) ?? 0n;
+      if (after !== before && (event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted')) {
+        const about = descriptions.get(event.data.expenseId);
+        entries.push({
+          version,
+          type: event.type,
+          expenseId: event.data.expenseId,
+          description: about?.description ?? '',
+          kind: about?.kind ?? '',
+          delta: formatMinor(after - before, digits),
+          balance: formatMinor(after, digits),
+        });
       }
-      if (fold.version === 0) return undefined;
-      const served = await tx
-        .selectFrom('user_balances')
-        .select('balance_minor')
-        .where('group_id', '=', groupId)
-        .where('user_id', '=', userId)
-        .executeTakeFirst();
-      const balance = fold.balances.get(userId) ?? 0n;
-      return {
-        groupId,
-        userId,
-        currency: fold.currency,
-        entries,
-        balance: formatMinor(balance, digits),
-        served: served ? formatMinor(BigInt(served.balance_minor), digits) : null,
-        matches: served !== undefined && BigInt(served.balance_minor) === balance,
-      };
-    });
+    }
+    if (fold.version === 0) return undefined;
+    const served = await tx
+      .selectFrom('user_balances')
+      .select('balance_minor')
+      .where('group_id', '=', groupId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    const balance = fold.balances.get(userId) ?? 0n;
+    return {
+      groupId,
+      userId,
+      currency: fold.currency,
+      entries,
+      balance: formatMinor(balance, digits),
+      served: served ? formatMinor(BigInt(served.balance_minor), digits) : null,
+      matches: served !== undefined && BigInt(served.balance_minor) === balance,
+    };
+  });
 }

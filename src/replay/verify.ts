@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import { readSnapshot, type Db, type Tx } from '../db/database.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { foldEvent, newFold, type FoldedGroup } from './fold-group.js';
@@ -34,40 +34,36 @@ export interface VerifyOptions {
  * and the check sees the log and the projection as of one instant.
  */
 export async function verifyProjection(db: Db, options: VerifyOptions = {}): Promise<VerifyReport> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .setAccessMode('read only')
-    .execute(async (tx) => {
-      const report: VerifyReport = { groups: 0, events: 0, mismatches: [] };
-      let current: FoldedGroup | undefined;
-      const finish = async () => {
-        if (!current) return;
-        report.groups += 1;
-        report.mismatches.push(...(await compareGroup(tx, current)));
-        options.onProgress?.({ events: report.events, groups: report.groups });
-      };
-      const streamId = options.groupId === undefined ? undefined : `group-${options.groupId}`;
-      for await (const { streamId: stream, version, event } of readGroupLog(tx, { streamId })) {
-        if (stream !== `group-${current?.groupId}`) {
-          await finish();
-          current = newFold(stream.slice('group-'.length));
-        }
-        foldEvent(current as FoldedGroup, version, event);
-        report.events += 1;
+  return readSnapshot(db, async (tx) => {
+    const report: VerifyReport = { groups: 0, events: 0, mismatches: [] };
+    let current: FoldedGroup | undefined;
+    const finish = async () => {
+      if (!current) return;
+      report.groups += 1;
+      report.mismatches.push(...(await compareGroup(tx, current)));
+      options.onProgress?.({ events: report.events, groups: report.groups });
+    };
+    const streamId = options.groupId === undefined ? undefined : `group-${options.groupId}`;
+    for await (const { streamId: stream, version, event } of readGroupLog(tx, { streamId })) {
+      if (stream !== `group-${current?.groupId}`) {
+        await finish();
+        current = newFold(stream.slice('group-'.length));
       }
-      await finish();
+      foldEvent(current as FoldedGroup, version, event);
+      report.events += 1;
+    }
+    await finish();
 
-      // Projected groups with no events behind them at all.
-      const orphans = await sql<{ group_id: string }>`
-        select g.group_id from groups g
-         where (${options.groupId ?? null}::text is null or g.group_id = ${options.groupId ?? null})
-           and not exists (select 1 from events e where e.stream_id = 'group-' || g.group_id)`.execute(tx);
-      for (const { group_id } of orphans.rows) {
-        report.mismatches.push({ groupId: group_id, kind: 'orphan-group', expected: 'no group (no events)', actual: 'a projected group' });
-      }
-      return report;
-    });
+    // Projected groups with no events behind them at all.
+    const orphans = await sql<{ group_id: string }>`
+      select g.group_id from groups g
+       where (${options.groupId ?? null}::text is null or g.group_id = ${options.groupId ?? null})
+         and not exists (select 1 from events e where e.stream_id = 'group-' || g.group_id)`.execute(tx);
+    for (const { group_id } of orphans.rows) {
+      report.mismatches.push({ groupId: group_id, kind: 'orphan-group', expected: 'no group (no events)', actual: 'a projected group' });
+    }
+    return report;
+  });
 }
 
 async function compareGroup(tx: Tx, folded: FoldedGroup): Promise<Mismatch[]> {
@@ -109,17 +105,25 @@ async function compareGroup(tx: Tx, folded: FoldedGroup): Promise<Mismatch[]> {
   for (const expenseId of [...new Set([...folded.expenses.keys(), ...rows.keys()])].sort()) {
     const want = folded.expenses.get(expenseId);
     const have = rows.get(expenseId);
-    const describe = (e: { amount: string; deleted: boolean; version: number; split: string } | undefined) =>
-      e ? `${e.amount}${e.deleted ? ' deleted' : ''} at version ${e.version} ${e.split}` : '(no expense)';
-    const allocation = (payers: Map<string, bigint> | { userId: string; amountMinor: number }[], shares: typeof payers) => {
-      const list = (x: typeof payers) => (x instanceof Map ? [...x] : x.map((a) => [a.userId, BigInt(a.amountMinor)] as const)).map(([u, m]) => `${u}:${m}`).sort().join(',');
-      return `paid ${list(payers)} owed ${list(shares)}`;
-    };
-    const expected = want && { amount: money(want.amountMinor), deleted: want.deleted, version: want.lastVersion, split: allocation(want.payers, want.shares) };
-    const actual = have && { amount: money(BigInt(have.amount_minor)), deleted: have.deleted, version: have.last_version, split: allocation(have.payers, have.shares) };
-    if (describe(expected) !== describe(actual)) {
-      out.push({ groupId, kind: 'expense', expenseId, expected: describe(expected), actual: describe(actual) });
-    }
+    const expected = want
+      ? describeExpense(money(want.amountMinor), want.deleted, want.lastVersion, [...want.payers], [...want.shares])
+      : NO_EXPENSE;
+    const actual = have
+      ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, pairs(have.payers), pairs(have.shares))
+      : NO_EXPENSE;
+    if (expected !== actual) out.push({ groupId, kind: 'expense', expenseId, expected, actual });
   }
   return out;
+}
+
+const NO_EXPENSE = '(no expense)';
+
+// Projected allocations are listed entry by entry (not summed), so a duplicated row shows.
+const pairs = (allocation: { userId: string; amountMinor: number }[]): [string, bigint][] =>
+  allocation.map((a) => [a.userId, BigInt(a.amountMinor)]);
+
+/** One comparable line per expense: amount, state, version and who paid / owes what. */
+function describeExpense(amount: string, deleted: boolean, version: number, payers: [string, bigint][], shares: [string, bigint][]): string {
+  const list = (entries: [string, bigint][]) => entries.map(([u, m]) => `${u}:${m}`).sort().join(',');
+  return `${amount}${deleted ? ' deleted' : ''} at version ${version} paid ${list(payers)} owed ${list(shares)}`;
 }

@@ -3,6 +3,7 @@ import t from 'tap';
 import { auditUser } from '../src/replay/audit.js';
 import { verifyProjection } from '../src/replay/verify.js';
 import { Api, startTestApp, type TestApp } from './helpers/app.js';
+import { busyGroup as busyGroupOf } from './helpers/scenarios.js';
 import { CLI, plainEnv } from './helpers/server-process.js';
 
 let env: TestApp;
@@ -16,20 +17,7 @@ t.teardown(() => env.close());
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
 
-async function busyGroup(prefix: string) {
-  const ann = await api.signUp('Ann', `${prefix}-ann`);
-  const bob = await api.signUp('Bob', `${prefix}-bob`);
-  const g = (await ann.api.post('/groups', { groupId: `${prefix}-g`, name: 'G', currency: 'USD', members: [bob.userId] })).body.groupId as string;
-  const add = (id: string, amount: string, paidBy: string) =>
-    ann.api.post(`/groups/${g}/expenses`, { expenseId: id, description: `Item ${id}`, amount, paidBy, split: { mode: 'equal' } });
-  await add('e1', '10.00', ann.userId);
-  await add('e2', '3.01', bob.userId);
-  await add('e3', '7.00', ann.userId);
-  await ann.api.delete(`/groups/${g}/expenses/e3`);
-  await ann.api.put(`/groups/${g}/expenses/e2`, { description: 'Item e2', amount: '4.00', paidBy: bob.userId, split: { mode: 'equal' } });
-  await bob.api.post(`/groups/${g}/expenses`, { kind: 'payment', description: 'Pay back', amount: '1.00', paidBy: bob.userId, split: { mode: 'equal', among: [ann.userId] } });
-  return { g, ann, bob };
-}
+const busyGroup = (prefix: string) => busyGroupOf(api, prefix);
 
 t.test('verify passes on an honest projection, and names exactly what was corrupted', async (t) => {
   const { g, bob } = await busyGroup('v');

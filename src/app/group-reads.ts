@@ -8,6 +8,8 @@ export interface GroupRow {
   name: string;
   currency: string;
   version: number;
+  /** Rebuilds of the group's rows (see the projection_epoch migration). */
+  epoch: number;
 }
 
 export interface MemberRow {
@@ -39,7 +41,7 @@ export interface ExpenseRow {
 export async function findGroup(db: Db | Tx, groupId: string, forUpdate = false): Promise<GroupRow | undefined> {
   let query = db
     .selectFrom('groups')
-    .select(['group_id as groupId', 'name', 'currency', 'version'])
+    .select(['group_id as groupId', 'name', 'currency', 'version', 'projection_epoch as epoch'])
     .where('group_id', '=', groupId);
   if (forUpdate) query = query.forUpdate();
   return query.executeTakeFirst();
@@ -50,7 +52,7 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
   return db
     .selectFrom('groups as g')
     .innerJoin('group_members as m', (join) => join.onRef('m.group_id', '=', 'g.group_id').on('m.user_id', '=', userId))
-    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version'])
+    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch'])
     .where('g.group_id', '=', groupId)
     .executeTakeFirst();
 }
@@ -144,7 +146,7 @@ export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyG
     .selectFrom('group_members as m')
     .innerJoin('groups as g', 'g.group_id', 'm.group_id')
     .leftJoin('user_balances as b', (join) => join.onRef('b.group_id', '=', 'm.group_id').onRef('b.user_id', '=', 'm.user_id'))
-    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'b.balance_minor as balanceMinor'])
+    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch', 'b.balance_minor as balanceMinor'])
     .where('m.user_id', '=', userId)
     .orderBy('g.created_at')
     .orderBy('g.group_id')

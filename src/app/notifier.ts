@@ -6,6 +6,8 @@ import { createClient } from '../db/database.js';
 export interface GroupChanged {
   groupId: string;
   version: number;
+  /** A rebuild rewrote the group's rows at this version. */
+  rebuilt?: boolean;
 }
 
 /**

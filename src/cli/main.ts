@@ -3,8 +3,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config.js';
 import { connectDatabase, type Connection } from '../db/connect.js';
 import { releaseEmbeddedExitHooks } from '../db/embedded.js';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.js';
+import { rebuildProjection } from '../projections/rebuild.js';
 import { auditUser } from '../replay/audit.js';
-import { verifyProjection } from '../replay/verify.js';
+import { verifyProjection, type VerifyReport } from '../replay/verify.js';
+import { eventProgress } from './progress.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
@@ -56,12 +61,12 @@ program
   });
 
 /** Runs a tool against the configured database; logs go to stderr, results to stdout. */
-async function withDatabase<T>(fn: (connection: Connection) => Promise<T>): Promise<T> {
+async function withDatabase<T>(fn: (connection: Connection, logger: Logger) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2);
   const connection = await connectDatabase({ ...config, attach: true }, logger);
   try {
-    return await fn(connection);
+    return await fn(connection, logger);
   } finally {
     await connection.close();
   }
@@ -75,34 +80,75 @@ replay
   .option('-g, --group <groupId>', 'check only this group')
   .option('--json', 'print the report as JSON')
   .action(async (options: { group?: string; json?: boolean }) => {
-    const showProgress = process.stderr.isTTY && !options.json;
-    let last = 0;
-    const report = await withDatabase(({ db }) =>
-      verifyProjection(db, {
-        groupId: options.group,
-        onProgress: ({ events, groups }) => {
-          if (!showProgress || Date.now() - last < 500) return;
-          last = Date.now();
-          process.stderr.write(`\rverified ${groups} groups, ${events} events`);
-        },
-      }),
-    );
-    if (showProgress && last > 0) process.stderr.write('\n');
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ok: report.mismatches.length === 0, ...report }, null, 2)}\n`);
-    } else {
-      for (const m of report.mismatches) {
-        const who = m.userId ? ` user=${m.userId}` : m.expenseId ? ` expense=${m.expenseId}` : '';
-        process.stdout.write(`DRIFT group=${m.groupId}${who} ${m.kind}: expected ${m.expected}, projection has ${m.actual}\n`);
-      }
-      process.stdout.write(
-        report.mismatches.length === 0
-          ? `OK: ${report.groups} groups, ${report.events} events; the projection matches the event log\n`
-          : `DRIFT: ${report.mismatches.length} mismatches in ${new Set(report.mismatches.map((m) => m.groupId)).size} of ${report.groups} groups (${report.events} events)\n`,
-      );
-    }
-    process.exitCode = report.mismatches.length === 0 ? 0 : 1;
+    await withDatabase(async ({ db }) => {
+      await requireGroup(db, options.group);
+      const report = await verifyWithProgress(db, options);
+      printVerifyReport(report, options.json);
+      process.exitCode = report.mismatches.length === 0 ? 0 : 1;
+    });
   });
+
+replay
+  .command('rebuild')
+  .description('rebuild the projection from the event log while serving, then verify it (exit 0 match, 1 drift, 2 error)')
+  .option('-g, --group <groupId>', 'rebuild only this group')
+  .option('--batch <events>', 'events per swap transaction (groups are never split)', positiveInteger, 5000)
+  .option('--json', 'print the reports as JSON')
+  .action(async (options: { group?: string; batch: number; json?: boolean }) => {
+    await withDatabase(async ({ db }, logger) => {
+      await requireGroup(db, options.group);
+      const progress = await eventProgress(db, 'rebuild', { groupId: options.group, quiet: options.json });
+      const rebuilt = await rebuildProjection(db, { groupId: options.group, batchEvents: options.batch, onProgress: progress.update, logger }).finally(progress.stop);
+      const verified = await verifyWithProgress(db, options);
+      const ok = verified.mismatches.length === 0;
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ ok, rebuild: rebuilt, verify: verified }, null, 2)}\n`);
+      } else {
+        process.stdout.write(
+          `rebuilt ${rebuilt.groups} groups from ${rebuilt.events} events (${rebuilt.tailEvents} committed during the rebuild), ` +
+            `${rebuilt.rows} rows written, ${rebuilt.removedGroups} groups without events removed\n`,
+        );
+        printVerifyReport(verified, false);
+      }
+      process.exitCode = ok ? 0 : 1;
+    });
+  });
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('not a positive integer');
+  return n;
+}
+
+async function verifyWithProgress(db: Db, options: { group?: string; json?: boolean }): Promise<VerifyReport> {
+  const progress = await eventProgress(db, 'verify', { groupId: options.group, quiet: options.json });
+  return verifyProjection(db, { groupId: options.group, onProgress: progress.update }).finally(progress.stop);
+}
+
+function printVerifyReport(report: VerifyReport, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ok: report.mismatches.length === 0, ...report }, null, 2)}\n`);
+    return;
+  }
+  for (const m of report.mismatches) {
+    const who = m.userId ? ` user=${m.userId}` : m.expenseId ? ` expense=${m.expenseId}` : '';
+    process.stdout.write(`DRIFT group=${m.groupId}${who} ${m.kind}: expected ${m.expected}, projection has ${m.actual}\n`);
+  }
+  process.stdout.write(
+    report.mismatches.length === 0
+      ? `OK: ${report.groups} groups, ${report.events} events; the projection matches the event log\n`
+      : `DRIFT: ${report.mismatches.length} mismatches in ${new Set(report.mismatches.map((m) => m.groupId)).size} of ${report.groups} groups (${report.events} events)\n`,
+  );
+}
+
+/** A mistyped --group must not pass as "0 groups, all fine". */
+async function requireGroup(db: Db, groupId: string | undefined): Promise<void> {
+  if (groupId === undefined) return;
+  const known = await sql<{ found: boolean }>`
+    select exists (select 1 from events where stream_id = ${`group-${groupId}`})
+        or exists (select 1 from groups where group_id = ${groupId}) as found`.execute(db);
+  if (!known.rows[0]?.found) throw new Error(`no group ${groupId} in the event log or the projection`);
+}
 
 program
   .command('audit')

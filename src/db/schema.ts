@@ -28,6 +28,8 @@ export interface GroupsTable {
   name: string;
   currency: string;
   version: number;
+  /** How many times a rebuild has rewritten this group's rows; part of its ETag. */
+  projection_epoch: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

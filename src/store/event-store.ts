@@ -112,6 +112,7 @@ export async function readStream(
 }
 
 /** Tells listeners (in any process) that a group changed; delivered only on commit. */
-export async function notifyGroupChanged(tx: Tx, groupId: string, version: number): Promise<void> {
-  await sql`select pg_notify('group_changed', ${JSON.stringify({ groupId, version })})`.execute(tx);
+export async function notifyGroupChanged(tx: Tx, groupId: string, version: number, rebuilt = false): Promise<void> {
+  const payload = rebuilt ? { groupId, version, rebuilt } : { groupId, version };
+  await sql`select pg_notify('group_changed', ${JSON.stringify(payload)})`.execute(tx);
 }

@@ -8,7 +8,7 @@ import { settle } from '../../money/settlements.js';
 import { readStream } from '../../store/event-store.js';
 import { authenticate, currentUser } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { notModified } from '../http-cache.js';
+import { etagOf, notModified } from '../http-cache.js';
 import { money, presentBalances, presentEvent } from '../present.js';
 import { Amount, Balance, GroupParams, Id, Problem } from '../schemas/common.js';
 
@@ -23,6 +23,7 @@ export async function readBalancesView(db: Db, groupId: string, userId: string) 
     return {
       view: { groupId, currency: group.currency, version: group.version, balances: presentBalances(rows, group.currency) },
       rows,
+      group,
     };
   });
 }
@@ -49,7 +50,7 @@ export const groupViewRoutes =
       async (request, reply) => {
         const found = await readBalancesView(deps.db, request.params.groupId, currentUser(request).userId);
         if (!found) throw groupNotFound();
-        if (notModified(request, reply, found.view.version)) return reply;
+        if (notModified(request, reply, found.group)) return reply;
         return found.view;
       },
     );
@@ -76,7 +77,7 @@ export const groupViewRoutes =
       async (request, reply) => {
         const found = await readBalancesView(deps.db, request.params.groupId, currentUser(request).userId);
         if (!found) throw groupNotFound();
-        if (notModified(request, reply, found.view.version)) return reply;
+        if (notModified(request, reply, found.group)) return reply;
         const transfers = settle(found.rows.map((r) => ({ userId: r.userId, balance: r.balanceMinor })));
         return {
           version: found.view.version,
@@ -144,10 +145,13 @@ export const groupViewRoutes =
           'x-accel-buffering': 'no',
         });
         let lastVersion = -1;
+        let lastTag = '';
         let running: Promise<void> | undefined;
         let again = false;
-        const write = (view: z.infer<typeof BalancesView>) => {
-          if (view.version === lastVersion) return;
+        const write = ({ view, group }: { view: z.infer<typeof BalancesView>; group: { version: number; epoch: number } }) => {
+          const tag = etagOf(group.version, group.epoch);
+          if (tag === lastTag) return;
+          lastTag = tag;
           lastVersion = view.version;
           res.write(`event: balances\nid: ${view.version}\ndata: ${JSON.stringify(view)}\n\n`);
         };
@@ -165,12 +169,13 @@ export const groupViewRoutes =
                 return null;
               });
               if (found === undefined) return close(); // no longer visible to this user
-              if (found) write(found.view);
+              if (found) write(found);
             } while (again && !res.writableEnded);
           })().finally(() => (running = undefined));
         };
         const unsubscribe = deps.notifier.subscribe(groupId, (change) => {
-          if (!change || change.version > lastVersion) refresh();
+          // A rebuild announces a repair at the same version (`rebuilt`).
+          if (!change || change.version > lastVersion || change.rebuilt) refresh();
         });
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
         const close = () => {
@@ -183,7 +188,7 @@ export const groupViewRoutes =
         liveStreams.add(close);
         request.raw.on('close', close);
         res.write('retry: 2000\n\n');
-        write(first.view);
+        write(first);
         // A change may have committed between the first read and subscribing.
         refresh();
       },

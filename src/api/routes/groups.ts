@@ -79,7 +79,7 @@ export const groupRoutes =
           return group ? { group, members: await listMembers(tx, groupId) } : undefined;
         });
         if (!found) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
-        if (notModified(request, reply, found.group.version)) return reply;
+        if (notModified(request, reply, found.group)) return reply;
         return presentGroup(found.group, found.members);
       },
     );

@@ -27,7 +27,7 @@ export const ExpenseParams = z.strictObject({ groupId: Id, expenseId: Id });
 export const WriteHeaders = z.object({
   'if-match': z
     .string()
-    .regex(/^(W\/)?"[0-9]{1,10}"$/, 'must be a quoted group version such as "12"')
+    .regex(/^(W\/)?"[0-9]{1,10}(\.[0-9]{1,10})?"$/, 'must be the group\'s ETag, such as "12"')
     .optional(),
   'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII').optional(),
 });

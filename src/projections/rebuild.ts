@@ -1,0 +1,192 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db, Tx } from '../db/database.js';
+import { streamIdOf, type EventEnvelope } from '../events/index.js';
+import { notifyGroupChanged, toEnvelope } from '../store/event-store.js';
+import { readLogInStreamOrder } from '../store/read-log.js';
+import { emptyProjection, projectEvent, type ProjectedGroup } from './project-group.js';
+
+export interface RebuildOptions {
+  /** Rebuild only this group. */
+  groupId?: string | undefined;
+  /** Events per swap transaction (a group is never split); default 5,000. */
+  batchEvents?: number | undefined;
+  onProgress?: ((progress: { events: number; groups: number }) => void) | undefined;
+  /** Runs after a batch is built and before it is swapped in; tests write meanwhile. */
+  beforeSwap?: ((groupIds: readonly string[]) => Promise<void>) | undefined;
+  logger?: Logger | undefined;
+}
+
+export interface RebuildReport {
+  /** Groups whose rows were rebuilt from their events. */
+  groups: number;
+  /** Events read while building beside the serving tables. */
+  events: number;
+  /** Events that committed during the build and were applied at swap time. */
+  tailEvents: number;
+  /** Projected groups that had no events at all, removed. */
+  removedGroups: number;
+  /** Rows written. */
+  rows: number;
+}
+
+/**
+ * Rebuilds the read model from the event log while the service keeps running.
+ *
+ * The log is read in stream order without locks and each group's rows are built in
+ * memory (the "beside" copy). A batch of finished groups is then swapped in by one
+ * short transaction that locks those groups' rows (the lock every command takes first,
+ * so writers to those groups queue and lose nothing; other groups and all readers
+ * carry on), applies any events committed since the build read them, and replaces the
+ * rows. Readers see a group's old rows until that commit and its new rows after it,
+ * never a mix. Interrupting the rebuild rolls back the batch in flight: every group is
+ * either still on its old rows or on complete rebuilt rows.
+ */
+export async function rebuildProjection(db: Db, options: RebuildOptions = {}): Promise<RebuildReport> {
+  const report: RebuildReport = { groups: 0, events: 0, tailEvents: 0, removedGroups: 0, rows: 0 };
+  const batchEvents = options.batchEvents ?? 5_000;
+  const started = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
+  const startXmin = (started.rows[0] as { xmin: string }).xmin;
+
+  let batch: Building[] = [];
+  let batchSize = 0;
+  const swap = async () => {
+    if (batch.length === 0) return;
+    await swapIn(db, batch, report, options);
+    batch = [];
+    batchSize = 0;
+    options.onProgress?.({ events: report.events, groups: report.groups });
+  };
+  const build = async (events: AsyncIterable<EventEnvelope>) => {
+    let current: Building | undefined;
+    for await (const event of events) {
+      if (event.streamId !== current?.streamId) {
+        if (batchSize >= batchEvents) await swap();
+        current = { ...emptyProjection(event.streamId.slice('group-'.length)), streamId: event.streamId };
+        batch.push(current);
+      }
+      projectEvent(current, event);
+      batchSize += 1;
+      report.events += 1;
+    }
+    await swap();
+  };
+
+  const only = options.groupId === undefined ? undefined : streamIdOf(options.groupId);
+  await build(readLogInStreamOrder(db, { streamId: only }));
+
+  // Groups created while the pass ran may sit behind its cursor: rebuild them too.
+  const late = await sql<{ stream_id: string }>`
+    select stream_id from events
+     where transaction_id >= ${startXmin}::xid8 and version = 1 and stream_id like 'group-%'
+       and (${only ?? null}::text is null or stream_id = ${only ?? null})
+     order by stream_id`.execute(db);
+  for (const { stream_id } of late.rows) await build(readLogInStreamOrder(db, { streamId: stream_id }));
+
+  report.removedGroups = await removeOrphanGroups(db, options.groupId);
+  options.logger?.info({ ...report }, 'projection rebuilt');
+  return report;
+}
+
+type Building = ProjectedGroup & { streamId: string };
+
+async function swapIn(db: Db, batch: Building[], report: RebuildReport, options: RebuildOptions): Promise<void> {
+  const groupIds = batch.map((g) => g.groupId).sort();
+  await options.beforeSwap?.(groupIds);
+  await db.transaction().execute(async (tx) => {
+    // The lock every command takes first; groups not yet projected have no row to lock,
+    // and no command can append to them (commands need the row), except a create,
+    // which would collide with the existing first event.
+    await tx.selectFrom('groups').select('group_id').where('group_id', 'in', groupIds).orderBy('group_id').forUpdate().execute();
+
+    const tail = await sql<Parameters<typeof toEnvelope>[0]>`
+      select e.global_position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
+        from events e
+        join unnest(${batch.map((g) => g.streamId)}::text[], ${batch.map((g) => g.group?.version ?? 0)}::int[]) as b(stream_id, version)
+          on e.stream_id = b.stream_id and e.version > b.version
+       order by e.stream_id, e.version`.execute(tx);
+    const byStream = new Map(batch.map((g) => [g.streamId, g]));
+    for (const row of tail.rows) projectEvent(byStream.get(row.stream_id) as Building, toEnvelope(row));
+    report.tailEvents += tail.rows.length;
+
+    const rows = await writeRows(tx, batch, groupIds);
+    for (const g of batch) await notifyGroupChanged(tx, g.groupId, g.group?.version ?? 0, true);
+    report.rows += rows;
+    options.logger?.debug({ groups: batch.length, from: groupIds[0], to: groupIds.at(-1), tailEvents: tail.rows.length, rows }, 'rebuilt groups swapped in');
+  });
+  report.groups += batch.length;
+}
+
+/** Replaces the groups' read-model rows with the built ones; returns rows written. */
+async function writeRows(tx: Tx, batch: readonly ProjectedGroup[], groupIds: readonly string[]): Promise<number> {
+  for (const table of ['group_members', 'user_balances', 'expenses'] as const) {
+    await tx.deleteFrom(table).where('group_id', 'in', groupIds).execute();
+  }
+  const groups = batch.map((g) => {
+    const group = g.group as NonNullable<ProjectedGroup['group']>;
+    return { group_id: g.groupId, name: group.name, currency: group.currency, version: group.version, created_at: group.createdAt, updated_at: group.updatedAt };
+  });
+  const members = batch.flatMap((g) =>
+    g.members.map((m, position) => ({ group_id: g.groupId, user_id: m.userId, name: m.name, position, joined_version: m.joinedVersion })),
+  );
+  const balances = batch.flatMap((g) =>
+    [...g.balances].map(([userId, balance]) => ({ group_id: g.groupId, user_id: userId, balance_minor: balance.toString() })),
+  );
+  const expenses = batch.flatMap((g) =>
+    [...g.expenses].map(([expenseId, e]) => ({
+      group_id: g.groupId,
+      expense_id: expenseId,
+      kind: e.kind,
+      description: e.description,
+      currency: e.currency,
+      amount_minor: e.amountMinor,
+      payers: e.payers,
+      shares: e.shares,
+      split: e.split,
+      occurred_at: e.occurredAt,
+      deleted: e.deleted,
+      first_version: e.firstVersion,
+      last_version: e.lastVersion,
+    })),
+  );
+  // One statement per table, the rows passed as one JSON document.
+  await sql`
+    insert into groups (group_id, name, currency, version, created_at, updated_at)
+    select group_id, name, currency, version, created_at, updated_at
+      from jsonb_populate_recordset(null::groups, ${JSON.stringify(groups)}::jsonb)
+    on conflict (group_id) do update
+       set name = excluded.name, currency = excluded.currency, version = excluded.version,
+           created_at = excluded.created_at, updated_at = excluded.updated_at,
+           projection_epoch = groups.projection_epoch + 1`.execute(tx);
+  await sql`
+    insert into group_members (group_id, user_id, name, position, joined_version)
+    select group_id, user_id, name, position, joined_version
+      from jsonb_populate_recordset(null::group_members, ${JSON.stringify(members)}::jsonb)`.execute(tx);
+  await sql`
+    insert into user_balances (group_id, user_id, balance_minor)
+    select group_id, user_id, balance_minor
+      from jsonb_populate_recordset(null::user_balances, ${JSON.stringify(balances)}::jsonb)`.execute(tx);
+  await sql`
+    insert into expenses (group_id, expense_id, kind, description, currency, amount_minor, payers, shares, split, occurred_at, deleted, first_version, last_version)
+    select group_id, expense_id, kind, description, currency, amount_minor, payers, shares, split, occurred_at, deleted, first_version, last_version
+      from jsonb_populate_recordset(null::expenses, ${JSON.stringify(expenses)}::jsonb)`.execute(tx);
+  return groups.length + members.length + balances.length + expenses.length;
+}
+
+/** Deletes projected groups that have no events behind them; returns how many. */
+async function removeOrphanGroups(db: Db, groupId: string | undefined): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const orphans = await sql<{ group_id: string }>`
+      select g.group_id from groups g
+       where (${groupId ?? null}::text is null or g.group_id = ${groupId ?? null})
+         and not exists (select 1 from events e where e.stream_id = 'group-' || g.group_id)
+       order by g.group_id
+         for update of g`.execute(tx);
+    const ids = orphans.rows.map((r) => r.group_id);
+    if (ids.length === 0) return 0;
+    for (const table of ['group_members', 'user_balances', 'expenses', 'groups'] as const) {
+      await tx.deleteFrom(table).where('group_id', 'in', ids).execute();
+    }
+    return ids.length;
+  });
+}

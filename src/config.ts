@@ -6,6 +6,11 @@ const Env = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   FAIRSHARE_DATA_DIR: z.string().min(1).default('./.fairshare'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FAIRSHARE_OPERATOR_TOKENS: z
+    .string()
+    .transform((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/=-]{32,200}$/, 'operator tokens must be 32-200 URL-safe characters')))
+    .default([]),
 });
 
 export interface Config {
@@ -15,6 +20,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
+  /** Bearer tokens that may read operator routes (the global event feed); several allow rotation. */
+  operatorTokens: string[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -32,5 +39,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.FAIRSHARE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
+    operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
   };
 }

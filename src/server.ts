@@ -27,7 +27,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
     notifier = new Notifier(connection.url, logger);
     await notifier.start();
-    app = await buildApp({ db: connection.db, notifier, logger });
+    app = await buildApp({ db: connection.db, notifier, logger, operatorTokens: config.operatorTokens });
     const url = await app.listen({ port: config.port, host: config.host });
     logger.info({ url, embedded: config.databaseUrl === undefined }, 'FairShare is listening');
     return { app, url, close };

@@ -35,7 +35,8 @@ async function* sse(url: string, token: string, signal: AbortSignal) {
 }
 
 t.test('read-your-writes across processes, and live balances fed only after commit', async (t) => {
-  const one = await startServerProcess({ DATABASE_URL: database.url });
+  const operatorToken = 'op_e2e_0123456789abcdef0123456789';
+  const one = await startServerProcess({ DATABASE_URL: database.url, FAIRSHARE_OPERATOR_TOKENS: operatorToken });
   servers.push(one);
   const two = await startServerProcess({ DATABASE_URL: database.url });
   servers.push(two);
@@ -70,9 +71,23 @@ t.test('read-your-writes across processes, and live balances fed only after comm
   t.equal(refused.status, 400);
   const del = await call(one.url, 'DELETE', `/groups/${g}/expenses/nope`, ann.token);
   t.equal(del.status, 404);
-  const nextPush = await Promise.race([stream.next(), new Promise((resolve) => setTimeout(() => resolve('quiet'), 500))]);
+  const pending = stream.next();
+  const nextPush = await Promise.race([pending, new Promise((resolve) => setTimeout(() => resolve('quiet'), 500))]);
   t.equal(nextPush, 'quiet', 'refused commands push nothing');
+
+  // A repair by an operator reaches open pages too, at the same version.
+  await database.query('update user_balances set balance_minor = balance_minor + 1 where group_id = $1 and user_id = $2', [g, bob.userId]);
+  const rebuild = spawnSync(process.execPath, [CLI, 'replay', 'rebuild', '--group', g], { env: plainEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+  t.equal(rebuild.status, 0, rebuild.stdout + rebuild.stderr);
+  const repaired = await pending;
+  t.equal(repaired.value?.data.version, 11, 'the rebuilt group is pushed again at the same version');
+  t.same(repaired.value?.data.balances, (await call(one.url, 'GET', `/groups/${g}/balances`, ann.token)).body.balances);
   controller.abort();
+
+  const feed = await call(one.url, 'GET', '/events?limit=1000', operatorToken);
+  t.equal(feed.status, 200, 'the operator token from the environment opens the global feed');
+  t.equal(feed.body.items.length, 11);
+  t.equal((await call(two.url, 'GET', '/events', operatorToken)).status, 403, 'a server started without operator tokens has no feed');
 
   const logs = one.output().split('\n').filter((l) => l.includes('"command committed"')).map((l) => JSON.parse(l));
   t.ok(logs.length >= 5, 'one structured log line per committed command');

@@ -13,6 +13,7 @@ import type { Notifier } from '../app/notifier.js';
 import type { Db } from '../db/database.js';
 import type { ApiDeps } from './context.js';
 import { registerProblemHandlers } from './problem.js';
+import { eventFeedRoutes } from './routes/event-feed.js';
 import { expenseRoutes } from './routes/expenses.js';
 import { groupRoutes } from './routes/groups.js';
 import { groupViewRoutes } from './routes/group-views.js';
@@ -25,6 +26,8 @@ export interface AppOptions {
   logger: Logger;
   clock?: () => Date;
   newId?: () => string;
+  /** Bearer tokens for operator routes; none → those routes answer 403. */
+  operatorTokens?: readonly string[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -56,6 +59,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock: options.clock ?? (() => new Date()),
     newId: options.newId ?? randomUUID,
     liveStreams: new Set(),
+    operatorTokens: options.operatorTokens ?? [],
   };
   // Open live streams would hold the server open forever; end them on close.
   app.addHook('preClose', async () => {
@@ -70,7 +74,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description:
           'Event-sourced expense sharing. Amounts are decimal strings in the group currency; errors are application/problem+json.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A user token from POST /users' },
+          operator: { type: 'http', scheme: 'bearer', description: 'An operator token from FAIRSHARE_OPERATOR_TOKENS' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });
@@ -82,6 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupRoutes(deps));
   await app.register(expenseRoutes(deps));
   await app.register(groupViewRoutes(deps));
+  await app.register(eventFeedRoutes(deps));
   await app.ready();
   return app;
 }

@@ -14,6 +14,7 @@ export interface ApiDeps extends HandlerDeps {
   newId: () => string;
   /** Closers of open server-sent-event streams, ended when the server shuts down. */
   liveStreams: Set<() => void>;
+  operatorTokens: readonly string[];
 }
 
 /** The command context of a write request: who, which group, retry and concurrency headers. */

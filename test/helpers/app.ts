@@ -13,7 +13,7 @@ export interface TestApp {
 
 export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-export async function startTestApp(options: { clock?: () => Date } = {}): Promise<TestApp> {
+export async function startTestApp(options: { clock?: () => Date; operatorTokens?: string[] } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const logger = quietLogger();
   const notifier = new Notifier(database.url, logger);

@@ -15,7 +15,6 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `fairshare serve` (the built CLI) as a real process and waits until it listens. */
 /**
  * The environment of this test process minus tap's coverage and process-info hooks:
  * a server process runs the built JavaScript as users run it, and must not write into
@@ -28,6 +27,7 @@ export function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** Starts `fairshare serve` (the built CLI) as a real process and waits until it listens. */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [CLI, 'serve'], {

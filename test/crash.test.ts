@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import t from 'tap';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { call, CLI, plainEnv, startServerProcess } from './helpers/server-process.js';
+
+// A real server under concurrent write load, killed with SIGKILL at random moments.
+// After every restart: each write acknowledged with 2xx is in the log exactly once and
+// visible; an unacknowledged write is either wholly there or wholly absent; a client
+// retrying it with the same expenseId gets a consistent answer; replay verify exits 0.
+
+let database: TestDatabase;
+t.before(async () => {
+  database = await createTestDatabase();
+});
+t.teardown(() => database.close());
+
+const ROUNDS = 4;
+const WRITERS = 8;
+
+interface Write {
+  kind: 'add' | 'delete';
+  groupId: string;
+  expenseId: string;
+  body?: unknown;
+  /** 'ack' = 2xx received; 'unknown' = no answer (the server died mid-flight). */
+  outcome: 'ack' | 'unknown';
+}
+
+t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-applied', async (t) => {
+  let server = await startServerProcess({ DATABASE_URL: database.url });
+  const users: any[] = [];
+  for (const name of ['Ann', 'Bob', 'Cat']) users.push((await call(server.url, 'POST', '/users', undefined, { name })).body);
+  const [ann, ...rest] = users;
+  const groups: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await call(server.url, 'POST', '/groups', ann.token, { groupId: `crash-${i}`, name: `G${i}`, currency: 'USD', members: rest.map((u) => u.userId) });
+    t.equal(res.status, 201);
+    groups.push(res.body.groupId);
+  }
+
+  const writes: Write[] = [];
+  let serial = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    let dead = false;
+    const url = server.url;
+    const writer = async (w: number) => {
+      const mine: [groupId: string, expenseId: string][] = [];
+      while (!dead) {
+        const deleting = mine.length > 2 && serial % 4 === 0;
+        const [groupId, expenseId] = deleting
+          ? (mine.shift() as [string, string])
+          : [groups[(w + serial) % groups.length] as string, `r${round}-w${w}-${serial++}`];
+        const body = { expenseId, description: `load ${expenseId}`, amount: `${(serial % 97) + 1}.${String(serial % 100).padStart(2, '0')}`, paidBy: users[w % 3].userId, split: { mode: 'equal' } };
+        const write: Write = deleting ? { kind: 'delete', groupId, expenseId, outcome: 'unknown' } : { kind: 'add', groupId, expenseId, body, outcome: 'unknown' };
+        writes.push(write);
+        try {
+          const res = deleting
+            ? await call(url, 'DELETE', `/groups/${groupId}/expenses/${expenseId}`, ann.token)
+            : await call(url, 'POST', `/groups/${groupId}/expenses`, ann.token, body);
+          if (res.status >= 200 && res.status < 300) write.outcome = 'ack';
+          else throw new Error(`unexpected ${res.status} ${JSON.stringify(res.body)}`);
+          if (!deleting) mine.push([groupId, expenseId]);
+          else if (res.body.version === undefined) throw new Error('delete without version');
+        } catch (error) {
+          if (!dead) throw error; // only a dying server may leave a write unanswered
+          return;
+        }
+      }
+    };
+    const running = Array.from({ length: WRITERS }, (_, w) => writer(w).then((v) => v, (e: Error) => { dead = true; throw e; }));
+    const delay = 300 + Math.floor(Math.random() * 900);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    dead = true;
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await Promise.all(running);
+    const acked = writes.filter((w) => w.outcome === 'ack').length;
+    t.ok(acked > 0, `round ${round}: killed after ${delay} ms, ${acked} writes acknowledged so far, ${writes.length - acked} unanswered`);
+
+    server = await startServerProcess({ DATABASE_URL: database.url });
+    t.same(await checkEveryWrite(writes), [], `round ${round}: all ${writes.length} writes checked against the log and the projection`);
+    const verify = spawnSync(process.execPath, [CLI, 'replay', 'verify'], { env: plainEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+    t.equal(verify.status, 0, `round ${round}: ${verify.stdout.trim()}`);
+  }
+
+  // A client that never heard back retries with the same expenseId: the server either
+  // applies it now (201) or says it already has it (200). Either way, once.
+  // A delete retried answers 200 (done now) or 409 EXPENSE_ALREADY_DELETED (done before).
+  const answers = new Map<string, number>();
+  for (const w of writes.filter((x) => x.outcome === 'unknown')) {
+    const res =
+      w.kind === 'add'
+        ? await call(server.url, 'POST', `/groups/${w.groupId}/expenses`, ann.token, w.body)
+        : await call(server.url, 'DELETE', `/groups/${w.groupId}/expenses/${w.expenseId}`, ann.token);
+    const key = `${w.kind} ${res.status}`;
+    answers.set(key, (answers.get(key) ?? 0) + 1);
+  }
+  const allowed = new Set(['add 200', 'add 201', 'delete 200', 'delete 409']);
+  t.ok([...answers.keys()].every((k) => allowed.has(k)), `retries of unanswered writes: ${JSON.stringify(Object.fromEntries(answers))}`);
+  const dupes = await database.query(`select data->>'expenseId' as id from events where type = 'ExpenseAdded' group by 1 having count(*) > 1`);
+  t.same(dupes.rows, [], 'after the retries every expense was added exactly once');
+  await server.stop();
+});
+
+/** What is wrong with the log and the projection, given what each client was told. */
+async function checkEveryWrite(writes: Write[]): Promise<string[]> {
+  const adds = await database.query<{ id: string; n: number }>(`select data->>'expenseId' as id, count(*)::int as n from events where type = 'ExpenseAdded' group by 1`);
+  const deletes = await database.query<{ id: string; n: number }>(`select data->>'expenseId' as id, count(*)::int as n from events where type = 'ExpenseDeleted' group by 1`);
+  const rows = await database.query<{ id: string; deleted: boolean }>('select expense_id as id, deleted from expenses');
+  const added = new Map(adds.rows.map((r) => [r.id, r.n]));
+  const deleted = new Map(deletes.rows.map((r) => [r.id, r.n]));
+  const projected = new Map(rows.rows.map((r) => [r.id, r.deleted]));
+  const problems: string[] = [];
+  for (const w of writes) {
+    const inLog = w.kind === 'add' ? (added.get(w.expenseId) ?? 0) : (deleted.get(w.expenseId) ?? 0);
+    if (w.outcome === 'ack' && inLog !== 1) problems.push(`acknowledged ${w.kind} ${w.expenseId} is in the log ${inLog} times`);
+    if (w.outcome === 'unknown' && inLog > 1) problems.push(`unanswered ${w.kind} ${w.expenseId} is in the log ${inLog} times`);
+    // Whatever the log holds, the projection holds: nothing half-applied.
+    const row = projected.get(w.expenseId);
+    if (w.kind === 'add' && inLog === 1 && row === undefined) problems.push(`${w.expenseId} is in the log but not projected`);
+    if (w.kind === 'add' && inLog === 0 && row !== undefined) problems.push(`${w.expenseId} is projected but not in the log`);
+    if (w.kind === 'delete' && (row === true) !== (inLog === 1)) problems.push(`delete of ${w.expenseId}: log ${inLog}, projected deleted=${row}`);
+  }
+  return problems;
+}

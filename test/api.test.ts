@@ -58,7 +58,8 @@ t.test('two users share a group: every write answers with the new version and ex
   t.equal(edit.body.expense.description, 'Dinner (tip incl.)');
   await assertConsistent(t, 'trip', edit);
 
-  const del = await ann.api.delete(`/groups/trip/expenses/${taxi.body.expense.expenseId}`);
+  // Sent the way many HTTP clients do: a JSON content type on every request, no body.
+  const del = await ann.api.delete(`/groups/trip/expenses/${taxi.body.expense.expenseId}`, { 'content-type': 'application/json' });
   t.equal(del.status, 200);
   t.equal(del.body.version, 6);
   await assertConsistent(t, 'trip', del);

@@ -54,7 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' && (request.method === 'DELETE' || request.method === 'GET')) return done(null, undefined);
-    return json(request, body, done);
+    return json(request, body as string, done);
   });
   app.decorateRequest('user', null);
   app.addHook('onSend', async (request, reply) => {

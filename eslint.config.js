@@ -40,6 +40,14 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['../api/**', '../app/**'] }] },
   },
   {
+    // The web page runs in browsers and talks to the server only over HTTP.
+    files: ['src/web/**'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', navigator: 'readonly', fetch: 'readonly', AbortController: 'readonly', TextDecoder: 'readonly', Intl: 'readonly', HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', Event: 'readonly', Response: 'readonly', ReadableStream: 'readonly', AbortSignal: 'readonly' },
+    },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../*/**', 'node:*'] }] },
+  },
+  {
     // Tests read JSON bodies whose shape each assertion checks.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -19,6 +19,7 @@ import { groupRoutes } from './routes/groups.js';
 import { groupViewRoutes } from './routes/group-views.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
+import { registerWebUi } from './web-ui.js';
 
 export interface AppOptions {
   db: Db;
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(expenseRoutes(deps));
   await app.register(groupViewRoutes(deps));
   await app.register(eventFeedRoutes(deps));
+  await registerWebUi(app, options.logger);
   await app.ready();
   return app;
 }

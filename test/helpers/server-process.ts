@@ -28,8 +28,8 @@ export function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** Starts `fairshare serve` (the built CLI) as a real process and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const port = await freePort();
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000, port?: number): Promise<ServerProcess> {
+  port ??= await freePort();
   const child = spawn(process.execPath, [CLI, 'serve'], {
     env: plainEnv({ LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,14 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Present } from '../../app/command-handler.js';
-import { findExpenses, findGroup, findGroupForMember, listBalances, listExpenses, readSnapshot } from '../../app/group-reads.js';
+import { findExpenses, findGroup, findGroupForMember, listBalances, listExpenses, listMembers, readSnapshot } from '../../app/group-reads.js';
+import { resolveExpense } from '../../commands/resolve-expense.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
 import { handleGroupCommand } from '../../app/command-handler.js';
 import { authenticate, currentUser } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
-import { presentBalances, presentExpense } from '../present.js';
+import { money, presentBalances, presentExpense } from '../present.js';
 import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
-import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, WriteResult } from '../schemas/expenses.js';
+import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
 
 const toInput = (body: ExpenseBody): ExpenseInput => ({
   kind: body.kind,
@@ -53,6 +54,43 @@ export const expenseRoutes =
   async (app) => {
     app.addHook('onRequest', authenticate(deps.db));
     const security = [{ bearer: [] }];
+
+    app.post(
+      '/groups/:groupId/expenses/preview',
+      {
+        schema: {
+          summary: 'Resolve an expense as the server would store it (who pays and owes what, after rounding), without saving it',
+          description: 'Lets a form show the resolved split, and the server\'s own error next to the field, before anything is saved.',
+          tags: ['expenses'],
+          security,
+          params: GroupParams,
+          body: ExpenseBody,
+          response: { 200: PreviewResult, 400: Problem, 401: Problem, 404: Problem },
+        },
+      },
+      async (request) => {
+        const { groupId } = request.params;
+        const state = await readSnapshot(deps.db, async (tx) => {
+          const group = await findGroupForMember(tx, groupId, currentUser(request).userId);
+          return group ? { group, members: await listMembers(tx, groupId), expenses: new Map() } : undefined;
+        });
+        if (!state) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        const resolved = resolveExpense(request.body.expenseId ?? 'preview', toInput(request.body), state, deps.clock().toISOString());
+        const amount = (minor: number) => money(minor, resolved.currency);
+        return {
+          expense: {
+            kind: resolved.kind,
+            description: resolved.description,
+            currency: resolved.currency,
+            amount: amount(resolved.amountMinor),
+            payers: resolved.payers.map((p) => ({ userId: p.userId, amount: amount(p.amountMinor) })),
+            shares: resolved.shares.map((s) => ({ userId: s.userId, amount: amount(s.amountMinor) })),
+            split: resolved.split,
+          },
+          version: state.group.version,
+        };
+      },
+    );
 
     app.post(
       '/groups/:groupId/expenses',

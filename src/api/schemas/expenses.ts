@@ -41,6 +41,11 @@ export const WriteResult = z.object({
   balances: z.array(Balance),
 });
 
+export const PreviewResult = z.object({
+  expense: Expense.pick({ kind: true, description: true, currency: true, amount: true, payers: true, shares: true, split: true }),
+  version: z.number().int().describe('The group version the preview was resolved against'),
+});
+
 export const DeleteResult = z.object({ version: z.number().int(), balances: z.array(Balance) });
 
 export const ExpenseListQuery = z.strictObject({

@@ -1,0 +1,132 @@
+/** The FairShare HTTP API as the page uses it: JSON in, JSON or problem+json out. */
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+  errors?: FieldError[];
+}
+
+export class ApiError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail);
+  }
+}
+
+export interface Balance {
+  userId: string;
+  name: string;
+  /** Decimal string in the group currency, e.g. "-12.34". */
+  balance: string;
+}
+
+export interface BalancesView {
+  groupId: string;
+  currency: string;
+  version: number;
+  balances: Balance[];
+}
+
+export interface Allocation {
+  userId: string;
+  amount: string;
+}
+
+export type SplitSpec =
+  | { mode: 'equal'; among?: string[] }
+  | { mode: 'exact'; shares: { userId: string; amount: string }[] }
+  | { mode: 'percent'; shares: { userId: string; percent: string }[] }
+  | { mode: 'shares'; shares: { userId: string; weight: number }[] };
+
+export interface ExpenseInput {
+  kind?: 'expense' | 'payment';
+  description: string;
+  amount: string;
+  paidBy?: string;
+  payers?: Allocation[];
+  split: SplitSpec;
+}
+
+export interface Expense {
+  expenseId: string;
+  kind: 'expense' | 'payment';
+  description: string;
+  currency: string;
+  amount: string;
+  payers: Allocation[];
+  shares: Allocation[];
+  split: SplitSpec;
+  occurredAt: string;
+  deleted: boolean;
+  version: number;
+}
+
+export interface Group {
+  groupId: string;
+  name: string;
+  currency: string;
+  version: number;
+  members: { userId: string; name: string }[];
+}
+
+export interface Me {
+  userId: string;
+  name: string;
+  groups: { groupId: string; name: string; currency: string; version: number; balance: string }[];
+}
+
+export interface WriteResult {
+  version: number;
+  balances: Balance[];
+  expense?: Expense;
+}
+
+export interface Transfer {
+  from: string;
+  to: string;
+  amount: string;
+}
+
+export class Api {
+  constructor(readonly token: string | null) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    } catch {
+      throw new ApiError({ status: 0, code: 'OFFLINE', detail: 'The server cannot be reached. Check your connection and try again.' });
+    }
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const problem = json as Partial<Problem> | undefined;
+      throw new ApiError({ status: res.status, code: problem?.code ?? 'ERROR', detail: problem?.detail ?? res.statusText, ...(problem?.errors ? { errors: problem.errors } : {}) });
+    }
+    return json as T;
+  }
+
+  signUp = (name: string) => this.request<{ userId: string; name: string; token: string }>('POST', '/users', { name });
+  me = () => this.request<Me>('GET', '/me');
+  createGroup = (name: string, currency: string) => this.request<Group>('POST', '/groups', { name, currency });
+  group = (g: string) => this.request<Group>('GET', `/groups/${enc(g)}`);
+  addMember = (g: string, userId: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId });
+  balances = (g: string) => this.request<BalancesView>('GET', `/groups/${enc(g)}/balances`);
+  settlements = (g: string) => this.request<{ version: number; transfers: Transfer[] }>('GET', `/groups/${enc(g)}/settlements`);
+  expenses = (g: string) => this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?includeDeleted=true&limit=200`);
+  preview = (g: string, input: ExpenseInput) =>
+    this.request<{ expense: Omit<Expense, 'expenseId' | 'occurredAt' | 'deleted' | 'version'>; version: number }>('POST', `/groups/${enc(g)}/expenses/preview`, input);
+  addExpense = (g: string, input: ExpenseInput) => this.request<WriteResult>('POST', `/groups/${enc(g)}/expenses`, input);
+  editExpense = (g: string, e: string, input: ExpenseInput) => this.request<WriteResult>('PUT', `/groups/${enc(g)}/expenses/${enc(e)}`, input);
+  deleteExpense = (g: string, e: string) => this.request<WriteResult>('DELETE', `/groups/${enc(g)}/expenses/${enc(e)}`);
+}
+
+const enc = encodeURIComponent;

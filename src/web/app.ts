@@ -1,0 +1,329 @@
+import { html, render } from 'htm/preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { Api, ApiError, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
+import { ExpenseForm } from './expense-form.js';
+import { absolute, formatMoney, signOf } from './format.js';
+import { followGroup, type LiveStatus } from './live.js';
+
+const TOKEN_KEY = 'fairshare.token';
+const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
+
+const parseRoute = (): { groupId: string | null } => {
+  const match = /^#\/groups\/([^/]+)$/.exec(window.location.hash);
+  return { groupId: match?.[1] ? decodeURIComponent(match[1]) : null };
+};
+
+function App() {
+  const [token, setToken] = useState<string | null>(() => localStorage.getItem(TOKEN_KEY));
+  const [me, setMe] = useState<Me | null>(null);
+  const [route, setRoute] = useState(parseRoute);
+  const [problem, setProblem] = useState<string | null>(null);
+  const api = new Api(token);
+
+  useEffect(() => {
+    const onHash = () => setRoute(parseRoute());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  const refreshMe = useCallback(() => {
+    if (!token) return;
+    new Api(token).me().then(setMe, (error: unknown) => {
+      if (error instanceof ApiError && error.problem.status === 401) signOut('That token is not valid any more. Sign up or paste another token.');
+      else setProblem(message(error));
+    });
+  }, [token]);
+  useEffect(refreshMe, [token, route.groupId]);
+
+  const signIn = (next: string) => {
+    localStorage.setItem(TOKEN_KEY, next);
+    setProblem(null);
+    setMe(null);
+    setToken(next);
+  };
+  const signOut = (why: string | null = null) => {
+    localStorage.removeItem(TOKEN_KEY);
+    setToken(null);
+    setMe(null);
+    setProblem(why);
+    window.location.hash = '#/';
+  };
+
+  if (!token) return html`<${SignIn} onToken=${signIn} problem=${problem} />`;
+  if (!me) return html`<main><p class="loading">${problem ?? 'Loading…'}</p></main>`;
+  return html`<header class="top">
+      <a href="#/" class="brand">FairShare</a>
+      <div class="who">
+        <span>Signed in as <strong>${me.name}</strong></span>
+        <span>Your user id: <code data-testid="my-user-id">${me.userId}</code></span>
+        <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(me.userId)}>Copy id</button>
+        <details class="token"><summary>Your token</summary><p>Keep it secret. Paste it on another device to sign in there.</p><code>${token}</code></details>
+        <button type="button" class="secondary" onClick=${() => signOut()}>Sign out</button>
+      </div>
+    </header>
+    <main>
+      ${route.groupId ? html`<${GroupPage} key=${route.groupId} api=${api} token=${token} me=${me} groupId=${route.groupId} />` : html`<${Home} api=${api} me=${me} onChanged=${refreshMe} />`}
+    </main>`;
+}
+
+function SignIn({ onToken, problem }: { onToken: (token: string) => void; problem: string | null }) {
+  const [name, setName] = useState('');
+  const [pasted, setPasted] = useState('');
+  const [error, setError] = useState<{ field: string; text: string } | null>(null);
+  const signUp = async (event: Event) => {
+    event.preventDefault();
+    try {
+      onToken((await new Api(null).signUp(name.trim())).token);
+    } catch (e) {
+      setError({ field: 'name', text: message(e) });
+    }
+  };
+  const useToken = async (event: Event) => {
+    event.preventDefault();
+    try {
+      await new Api(pasted.trim()).me();
+      onToken(pasted.trim());
+    } catch (e) {
+      setError({ field: 'token', text: e instanceof ApiError && e.problem.status === 401 ? 'That token is not valid.' : message(e) });
+    }
+  };
+  return html`<main class="sign-in">
+    <h1>FairShare</h1>
+    <p>Share costs with friends and always see exactly who owes what.</p>
+    ${problem ? html`<p class="notice" role="status">${problem}</p>` : null}
+    <form onSubmit=${signUp} aria-labelledby="signup-h">
+      <h2 id="signup-h">New here?</h2>
+      <div class="row">
+        <label for="signup-name">Your name</label>
+        <input id="signup-name" value=${name} maxlength="100" autocomplete="name" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
+        ${error?.field === 'name' ? html`<span class="field-error" role="alert">${error.text}</span>` : null}
+      </div>
+      <button type="submit">Sign up</button>
+    </form>
+    <form onSubmit=${useToken} aria-labelledby="token-h">
+      <h2 id="token-h">Have a token?</h2>
+      <div class="row">
+        <label for="signin-token">Your token</label>
+        <input id="signin-token" value=${pasted} autocomplete="off" onInput=${(e: Event) => setPasted((e.target as HTMLInputElement).value)} />
+        ${error?.field === 'token' ? html`<span class="field-error" role="alert">${error.text}</span>` : null}
+      </div>
+      <button type="submit">Sign in</button>
+    </form>
+  </main>`;
+}
+
+function Amount({ amount, currency }: { amount: string; currency: string }) {
+  const sign = signOf(amount);
+  const label = sign > 0 ? 'is owed' : sign < 0 ? 'owes' : 'settled up';
+  return html`<span class=${`amount ${sign > 0 ? 'owed' : sign < 0 ? 'owing' : 'even'}`} data-balance=${amount}>
+    <span class="label">${label}</span> ${sign === 0 ? null : formatMoney(absolute(amount), currency)}
+  </span>`;
+}
+
+function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () => void }) {
+  const [name, setName] = useState('');
+  const [currency, setCurrency] = useState('EUR');
+  const [error, setError] = useState<string | null>(null);
+  const create = async (event: Event) => {
+    event.preventDefault();
+    try {
+      const group = await api.createGroup(name.trim(), currency.trim().toUpperCase());
+      setName('');
+      onChanged();
+      window.location.hash = `#/groups/${encodeURIComponent(group.groupId)}`;
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  return html`<section aria-labelledby="groups-h">
+      <h1 id="groups-h">Your groups</h1>
+      ${me.groups.length === 0
+        ? html`<p>No groups yet. Create one below, or give a friend your user id so they can add you.</p>`
+        : html`<ul class="groups">${me.groups.map(
+            (g) => html`<li key=${g.groupId} data-group-id=${g.groupId}><a href=${`#/groups/${encodeURIComponent(g.groupId)}`}>${g.name}</a>
+              <${Amount} amount=${g.balance} currency=${g.currency} /></li>`,
+          )}</ul>`}
+    </section>
+    <form onSubmit=${create} aria-labelledby="new-group-h">
+      <h2 id="new-group-h">New group</h2>
+      <div class="row">
+        <label for="group-name">Name</label>
+        <input id="group-name" value=${name} maxlength="100" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
+      </div>
+      <div class="row">
+        <label for="group-currency">Currency (ISO code)</label>
+        <input id="group-currency" value=${currency} maxlength="3" list="currencies" autocomplete="off"
+          onInput=${(e: Event) => setCurrency((e.target as HTMLInputElement).value)} />
+        <datalist id="currencies">${['EUR', 'USD', 'GBP', 'JPY', 'CHF', 'SEK', 'KWD'].map((c) => html`<option value=${c} />`)}</datalist>
+      </div>
+      ${error ? html`<p class="field-error" role="alert">${error}</p>` : null}
+      <button type="submit">Create group</button>
+    </form>`;
+}
+
+const STATUS_TEXT: Record<LiveStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Not available' };
+
+function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: Me; groupId: string }) {
+  const [view, setView] = useState<BalancesView | null>(null);
+  const [status, setStatus] = useState<LiveStatus>('connecting');
+  const [group, setGroup] = useState<Group | null>(null);
+  const [expenses, setExpenses] = useState<Expense[]>([]);
+  const [transfers, setTransfers] = useState<Transfer[]>([]);
+  /** The version the expense list and settlements were read at. */
+  const [loadedAt, setLoadedAt] = useState(0);
+  const [editing, setEditing] = useState<Expense | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  // Balances only ever come from the server: a write's own response, or the live stream.
+  // A view never replaces a newer one (a slow response must not undo a pushed update).
+  const accept = useCallback((next: BalancesView) => setView((cur) => (!cur || next.version >= cur.version ? next : cur)), []);
+  const acceptWrite = (result: WriteResult) => accept({ groupId, currency: view?.currency ?? group?.currency ?? '', version: result.version, balances: result.balances });
+
+  useEffect(() => followGroup(groupId, token, accept, setStatus), [groupId, token]);
+
+  // Everything else on the page is re-read whenever the balances move on.
+  useEffect(() => {
+    if (!view) return;
+    let current = true;
+    Promise.all([api.group(groupId), api.expenses(groupId), api.settlements(groupId)]).then(
+      ([g, list, settle]) => {
+        if (!current) return;
+        setGroup(g);
+        setExpenses(list.items);
+        setTransfers(settle.transfers);
+        setLoadedAt(settle.version);
+      },
+      (error: unknown) => current && setNotice(message(error)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [view]);
+
+  const run = async (what: () => Promise<WriteResult | void>): Promise<boolean> => {
+    setNotice(null);
+    try {
+      const result = await what();
+      if (result) acceptWrite(result);
+      return true;
+    } catch (error) {
+      setNotice(message(error));
+      return false;
+    }
+  };
+
+  if (status === 'closed' && !view) return html`<p class="notice" role="alert">This group does not exist, or you are not one of its members. <a href="#/">Back to your groups</a></p>`;
+  if (!view) return html`<p class="loading">Loading the group…</p>`;
+  const currency = view.currency;
+  const names = new Map(view.balances.map((b) => [b.userId, b.name]));
+  const nameOf = (u: string) => names.get(u) ?? u;
+  const members = group?.members ?? view.balances.map((b) => ({ userId: b.userId, name: b.name }));
+
+  return html`<div class="group">
+    <h1>${group?.name ?? groupId} <span class="currency">${currency}</span></h1>
+    <p class="meta">
+      <span data-testid="version">Version ${view.version}</span>
+      <span class=${`live ${status}`} data-testid="live-status" role="status">${STATUS_TEXT[status]}</span>
+      <a href="#/">All groups</a>
+    </p>
+    ${notice ? html`<p class="notice" role="alert">${notice}</p>` : null}
+    <div class="columns">
+      <div>
+        <section aria-labelledby="balances-h">
+          <h2 id="balances-h">Balances</h2>
+          <ul class="balances" data-testid="balances" data-version=${view.version} aria-live="polite">
+            ${view.balances.map(
+              (b) => html`<li key=${b.userId} data-user-id=${b.userId}><span class="name">${b.name}${b.userId === me.userId ? ' (you)' : ''}</span>
+                <${Amount} amount=${b.balance} currency=${currency} /></li>`,
+            )}
+          </ul>
+          <${AddMember} onAdd=${(userId: string) => run(async () => {
+            await api.addMember(groupId, userId);
+            accept(await api.balances(groupId));
+          })} />
+        </section>
+        <section aria-labelledby="settle-h">
+          <h2 id="settle-h">Settle up</h2>
+          ${transfers.length === 0
+            ? html`<p>Everyone is settled up.</p>`
+            : html`<ul class="settlements" data-testid="settlements">${transfers.map(
+                (t) => html`<li key=${`${t.from}>${t.to}`}><span>${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
+                  <button type="button" onClick=${() => run(() => api.addExpense(groupId, { kind: 'payment', description: `${nameOf(t.from)} paid ${nameOf(t.to)}`, amount: t.amount, paidBy: t.from, split: { mode: 'equal', among: [t.to] } }))}>
+                    Record payment<span class="sr-only">: ${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
+                  </button></li>`,
+              )}</ul>`}
+        </section>
+      </div>
+      <div>
+        <${ExpenseForm} key=${editing?.expenseId ?? 'new'} api=${api} groupId=${groupId} currency=${currency} members=${members} me=${me.userId} editing=${editing}
+          onSaved=${(result: WriteResult) => {
+            setEditing(null);
+            acceptWrite(result);
+          }}
+          onCancel=${() => setEditing(null)} />
+      </div>
+    </div>
+    <section aria-labelledby="expenses-h">
+      <h2 id="expenses-h">Expenses</h2>
+      ${expenses.length === 0 ? html`<p>No expenses yet.</p>` : null}
+      <ol class="expenses" data-testid="expenses" data-version=${loadedAt}>
+        ${expenses.map(
+          (e) => html`<li key=${e.expenseId} class=${e.deleted ? 'deleted' : ''} data-expense-id=${e.expenseId}>
+            <div class="what">
+              <span class="description">${e.deleted ? html`<s>${e.description}</s> <em>(deleted)</em>` : e.description}</span>
+              <span class="total">${formatMoney(e.amount, currency)}</span>
+            </div>
+            <div class="how">
+              ${e.kind === 'payment'
+                ? `Payment: ${nameOf(e.payers[0]?.userId ?? '')} paid ${nameOf(e.shares[0]?.userId ?? '')}`
+                : `Paid by ${e.payers.map((p) => (e.payers.length > 1 ? `${nameOf(p.userId)} ${formatMoney(p.amount, currency)}` : nameOf(p.userId))).join(', ')}
+                   · split ${splitLabel(e)}: ${e.shares.map((s) => `${nameOf(s.userId)} ${formatMoney(s.amount, currency)}`).join(', ')}`}
+              <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString()}</time>
+            </div>
+            ${e.deleted
+              ? null
+              : html`<div class="actions">
+                  <button type="button" class="secondary" onClick=${() => {
+                    setEditing(e);
+                    document.getElementById('exp-description')?.focus();
+                  }}>Edit<span class="sr-only"> ${e.description}</span></button>
+                  ${confirming === e.expenseId
+                    ? html`<button type="button" class="danger" onClick=${() => {
+                          setConfirming(null);
+                          void run(() => api.deleteExpense(groupId, e.expenseId));
+                        }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
+                        <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Keep it</button>`
+                    : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`}
+                </div>`}
+          </li>`,
+        )}
+      </ol>
+    </section>
+  </div>`;
+}
+
+const splitLabel = (e: Expense) =>
+  e.split.mode === 'equal' ? 'equally' : e.split.mode === 'exact' ? 'by amounts' : e.split.mode === 'percent' ? 'by percent' : 'by shares';
+
+function AddMember({ onAdd }: { onAdd: (userId: string) => Promise<boolean> }) {
+  const [userId, setUserId] = useState('');
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const submitted = userId.trim();
+    if (!submitted) return;
+    // Clear only what was sent: the person may already be typing the next id.
+    if (await onAdd(submitted)) setUserId((current) => (current.trim() === submitted ? '' : current));
+  };
+  return html`<form class="add-member" onSubmit=${submit}>
+    <label for="member-id">Add a member by user id</label>
+    <div class="inline-form">
+      <input id="member-id" value=${userId} autocomplete="off" onInput=${(e: Event) => setUserId((e.target as HTMLInputElement).value)} />
+      <button type="submit">Add member</button>
+    </div>
+  </form>`;
+}
+
+const root = document.getElementById('root') as HTMLElement;
+root.textContent = '';
+render(html`<${App} />`, root);

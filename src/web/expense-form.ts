@@ -1,0 +1,259 @@
+import { html } from 'htm/preact';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, type Api, type Expense, type ExpenseInput, type FieldError, type WriteResult } from './api.js';
+import { formatMoney } from './format.js';
+
+type SplitMode = 'equal' | 'exact' | 'percent' | 'shares';
+type Preview = Awaited<ReturnType<Api['preview']>>['expense'];
+
+interface Member {
+  userId: string;
+  name: string;
+}
+
+interface Props {
+  api: Api;
+  groupId: string;
+  currency: string;
+  members: Member[];
+  me: string;
+  /** The expense being edited; absent for a new one. */
+  editing: Expense | null;
+  onSaved: (result: WriteResult) => void;
+  onCancel: () => void;
+}
+
+interface FormState {
+  /** A payment stays a payment when edited. */
+  kind: 'expense' | 'payment';
+  description: string;
+  amount: string;
+  severalPayers: boolean;
+  paidBy: string;
+  payerAmounts: Record<string, string>;
+  mode: SplitMode;
+  among: Record<string, boolean>;
+  values: Record<string, string>;
+}
+
+function initialState(members: Member[], me: string, editing: Expense | null): FormState {
+  const all = Object.fromEntries(members.map((m) => [m.userId, true]));
+  if (!editing) {
+    return { kind: 'expense', description: '', amount: '', severalPayers: false, paidBy: me, payerAmounts: {}, mode: 'equal', among: all, values: {} };
+  }
+  const split = editing.split;
+  const values: Record<string, string> = {};
+  let among = all;
+  if (split.mode === 'equal') {
+    if (split.among) among = Object.fromEntries(members.map((m) => [m.userId, split.among?.includes(m.userId) ?? false]));
+  } else {
+    for (const s of split.shares) values[s.userId] = 'amount' in s ? s.amount : 'percent' in s ? s.percent : String(s.weight);
+  }
+  return {
+    kind: editing.kind,
+    description: editing.description,
+    amount: editing.amount,
+    severalPayers: editing.payers.length > 1,
+    paidBy: editing.payers[0]?.userId ?? me,
+    payerAmounts: Object.fromEntries(editing.payers.map((p) => [p.userId, p.amount])),
+    mode: split.mode,
+    among,
+    values,
+  };
+}
+
+/** The request body, and which member each array index names (to place errors). */
+function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerIds: string[]; shareIds: string[] } {
+  const filled = (record: Record<string, string>) => members.filter((m) => (record[m.userId] ?? '').trim() !== '').map((m) => m.userId);
+  const payerIds = s.severalPayers ? filled(s.payerAmounts) : [s.paidBy];
+  const payers = s.severalPayers ? { payers: payerIds.map((u) => ({ userId: u, amount: (s.payerAmounts[u] ?? '').trim() })) } : { paidBy: s.paidBy };
+  let shareIds: string[];
+  let split: ExpenseInput['split'];
+  switch (s.mode) {
+    case 'equal':
+      shareIds = members.filter((m) => s.among[m.userId]).map((m) => m.userId);
+      split = { mode: 'equal', among: shareIds };
+      break;
+    case 'exact':
+      shareIds = filled(s.values);
+      split = { mode: 'exact', shares: shareIds.map((u) => ({ userId: u, amount: (s.values[u] ?? '').trim() })) };
+      break;
+    case 'percent':
+      shareIds = filled(s.values);
+      split = { mode: 'percent', shares: shareIds.map((u) => ({ userId: u, percent: (s.values[u] ?? '').trim() })) };
+      break;
+    case 'shares':
+      shareIds = filled(s.values);
+      split = { mode: 'shares', shares: shareIds.map((u) => ({ userId: u, weight: Number((s.values[u] ?? '').trim()) })) };
+      break;
+  }
+  const input: ExpenseInput = { ...(s.kind === 'payment' ? { kind: 'payment' as const } : {}), description: s.description.trim(), amount: s.amount.trim(), ...payers, split };
+  return { input, payerIds, shareIds };
+}
+
+/** Which field a server error belongs next to. */
+function fieldOf(path: string, payerIds: string[], shareIds: string[]): string {
+  const parts = path.split('/');
+  if (parts[0] === 'payers' && parts[1] !== undefined) return `payer:${payerIds[Number(parts[1])] ?? ''}`;
+  if (parts[0] === 'split' && parts[1] === 'shares' && parts[2] !== undefined) return `share:${shareIds[Number(parts[2])] ?? ''}`;
+  if (parts[0] === 'split') return 'split';
+  if (['description', 'amount', 'paidBy', 'payers'].includes(parts[0] ?? '')) return parts[0] as string;
+  return 'form';
+}
+
+const byField = (errors: FieldError[], payerIds: string[], shareIds: string[]) => {
+  const out: Record<string, string> = {};
+  for (const e of errors) {
+    const key = fieldOf(e.path, payerIds, shareIds);
+    out[key] = out[key] ? `${out[key]}; ${e.message}` : e.message;
+  }
+  return out;
+};
+
+const MODE_LABELS: Record<SplitMode, string> = { equal: 'Equally', exact: 'Exact amounts', percent: 'Percentages', shares: 'Shares' };
+
+/**
+ * Add or edit an expense. While the user types, the server resolves the expense
+ * (POST …/expenses/preview) and the form shows who owes what after rounding, or the
+ * server's own error next to the field. Nothing here computes a share or a balance.
+ * The parent keys it by the expense being edited, so a new edit starts from a fresh
+ * form filled in its first render (never a frame with the old values).
+ */
+export function ExpenseForm({ api, groupId, currency, members, me, editing, onSaved, onCancel }: Props) {
+  const [state, setState] = useState<FormState>(() => initialState(members, me, editing));
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [saving, setSaving] = useState(false);
+  const names = useMemo(() => new Map(members.map((m) => [m.userId, m.name])), [members]);
+  const built = toInput(state, members);
+  const key = JSON.stringify(built.input);
+
+  useEffect(() => {
+    if (!built.input.description || !built.input.amount) {
+      setPreview(null);
+      setErrors({});
+      return undefined;
+    }
+    let current = true;
+    const timer = setTimeout(() => {
+      api.preview(groupId, built.input).then(
+        (result) => {
+          if (!current) return;
+          setPreview(result.expense);
+          setErrors({});
+        },
+        (error: unknown) => {
+          if (!current) return;
+          setPreview(null);
+          setErrors(problemFields(error, built.payerIds, built.shareIds));
+        },
+      );
+    }, 250);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [key]);
+
+  const update = (patch: Partial<FormState>) => setState((s) => ({ ...s, ...patch }));
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setSaving(true);
+    try {
+      const result = editing ? await api.editExpense(groupId, editing.expenseId, built.input) : await api.addExpense(groupId, built.input);
+      setState(initialState(members, me, null));
+      setPreview(null);
+      setErrors({});
+      onSaved(result);
+    } catch (error) {
+      setErrors(problemFields(error, built.payerIds, built.shareIds));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const error = (field: string) =>
+    errors[field] ? html`<span class="field-error" id=${`err-${field}`} role="alert">${errors[field]}</span>` : null;
+  const described = (field: string) => (errors[field] ? `err-${field}` : undefined);
+  const perMember = (kind: 'payer' | 'share', value: (u: string) => string, set: (u: string, v: string) => void, label: string, inputMode: string) =>
+    html`<div class="per-member">
+      ${members.map(
+        (m) => html`<div class="row" key=${m.userId}>
+          <label for=${`${kind}-${m.userId}`}>${m.name} <span class="sr-only">${label}</span></label>
+          <input id=${`${kind}-${m.userId}`} inputmode=${inputMode} autocomplete="off" value=${value(m.userId)}
+            aria-invalid=${errors[`${kind}:${m.userId}`] ? 'true' : undefined} aria-describedby=${described(`${kind}:${m.userId}`)}
+            onInput=${(e: Event) => set(m.userId, (e.target as HTMLInputElement).value)} />
+          ${error(`${kind}:${m.userId}`)}
+        </div>`,
+      )}
+    </div>`;
+
+  return html`<form class="expense-form" onSubmit=${submit} aria-labelledby="expense-form-h" novalidate>
+    <h2 id="expense-form-h">${editing ? `Edit “${editing.description}”` : 'Add an expense'}</h2>
+    <div class="row">
+      <label for="exp-description">Description</label>
+      <input id="exp-description" value=${state.description} maxlength="200" required aria-invalid=${errors.description ? 'true' : undefined}
+        aria-describedby=${described('description')} onInput=${(e: Event) => update({ description: (e.target as HTMLInputElement).value })} />
+      ${error('description')}
+    </div>
+    <div class="row">
+      <label for="exp-amount">Amount (${currency})</label>
+      <input id="exp-amount" inputmode="decimal" autocomplete="off" value=${state.amount} required aria-invalid=${errors.amount ? 'true' : undefined}
+        aria-describedby=${described('amount')} onInput=${(e: Event) => update({ amount: (e.target as HTMLInputElement).value })} />
+      ${error('amount')}
+    </div>
+    <fieldset>
+      <legend>Paid by</legend>
+      <label class="inline"><input type="checkbox" id="exp-several" checked=${state.severalPayers}
+        onChange=${(e: Event) => update({ severalPayers: (e.target as HTMLInputElement).checked })} /> Several people paid</label>
+      ${state.severalPayers
+        ? perMember('payer', (u) => state.payerAmounts[u] ?? '', (u, v) => update({ payerAmounts: { ...state.payerAmounts, [u]: v } }), 'paid', 'decimal')
+        : html`<div class="row"><label for="exp-paid-by" class="sr-only">Who paid</label>
+            <select id="exp-paid-by" value=${state.paidBy} onChange=${(e: Event) => update({ paidBy: (e.target as HTMLSelectElement).value })}>
+              ${members.map((m) => html`<option value=${m.userId}>${m.name}</option>`)}
+            </select></div>`}
+      ${error('paidBy')} ${error('payers')}
+    </fieldset>
+    <fieldset>
+      <legend>Split</legend>
+      <div class="row">
+        <label for="exp-mode">How</label>
+        <select id="exp-mode" value=${state.mode} onChange=${(e: Event) => update({ mode: (e.target as HTMLSelectElement).value as SplitMode, values: {} })}>
+          ${(Object.keys(MODE_LABELS) as SplitMode[]).map((m) => html`<option value=${m}>${MODE_LABELS[m]}</option>`)}
+        </select>
+      </div>
+      ${state.mode === 'equal'
+        ? html`<div class="per-member">${members.map(
+            (m) => html`<label class="inline" key=${m.userId}><input type="checkbox" id=${`among-${m.userId}`} checked=${state.among[m.userId] ?? false}
+              onChange=${(e: Event) => update({ among: { ...state.among, [m.userId]: (e.target as HTMLInputElement).checked } })} /> ${m.name}</label>`,
+          )}</div>`
+        : perMember(
+            'share',
+            (u) => state.values[u] ?? '',
+            (u, v) => update({ values: { ...state.values, [u]: v } }),
+            state.mode === 'exact' ? 'owes' : state.mode === 'percent' ? 'percent' : 'shares',
+            state.mode === 'shares' ? 'numeric' : 'decimal',
+          )}
+      ${error('split')}
+    </fieldset>
+    ${error('form')}
+    <div class="preview" aria-live="polite" data-testid="preview">
+      ${preview
+        ? html`<p><strong>Resolved:</strong> ${preview.payers.map((p) => `${names.get(p.userId) ?? p.userId} pays ${formatMoney(p.amount, currency)}`).join(', ')};
+            ${' '}${preview.shares.map((s) => `${names.get(s.userId) ?? s.userId} owes ${formatMoney(s.amount, currency)}`).join(', ')}</p>`
+        : null}
+    </div>
+    <div class="actions">
+      <button type="submit" disabled=${saving}>${editing ? 'Save changes' : 'Add expense'}</button>
+      ${editing ? html`<button type="button" class="secondary" onClick=${onCancel}>Cancel edit</button>` : null}
+    </div>
+  </form>`;
+}
+
+function problemFields(error: unknown, payerIds: string[], shareIds: string[]): Record<string, string> {
+  if (error instanceof ApiError) {
+    const { errors, detail } = error.problem;
+    return errors && errors.length > 0 ? byField(errors, payerIds, shareIds) : { form: detail };
+  }
+  return { form: 'Something went wrong; try again.' };
+}

@@ -1,0 +1,305 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import t from 'tap';
+
+interface Asserts {
+  equal(found: unknown, wanted: unknown, message: string): unknown;
+  pass(message: string): unknown;
+}
+// The callbacks given to page.evaluate / waitForFunction run in the browser.
+declare const document: any;
+declare const window: any;
+declare const localStorage: any;
+import { formatMinor } from '../src/money/decimal.js';
+import { foldEvent, newFold } from '../src/replay/fold-group.js';
+import { readLogInStreamOrder } from '../src/store/read-log.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+
+// Three people in three browsers (one phone-sized) share a group through the web page.
+// After every operation, every screen must show, within one second and without a
+// reload, exactly the balances that replay's fold of the event log gives for the
+// group's current version: read from the database, never from a page.
+
+const SHOTS = path.resolve('artifacts/screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let database: TestDatabase;
+let server: ServerProcess;
+let port: number;
+let browser: Browser;
+t.before(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  database = await createTestDatabase();
+  port = await freePort();
+  server = await startServerProcess({ DATABASE_URL: database.url }, 60_000, port);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+t.teardown(async () => {
+  await browser?.close();
+  await server?.stop();
+  await database?.close();
+});
+
+interface Person {
+  name: string;
+  page: Page;
+  userId: string;
+}
+
+const euros = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'EUR' });
+
+/** The group's version and balances as replay's independent fold of the log gives them. */
+async function fromTheLog(groupId: string) {
+  const fold = newFold(groupId);
+  for await (const event of readLogInStreamOrder(database.db, { streamId: `group-${groupId}` })) foldEvent(fold, event.version, event);
+  const balances: Record<string, { decimal: string; text: string }> = {};
+  for (const [userId, minor] of fold.balances) {
+    const decimal = formatMinor(minor, 2);
+    const abs = decimal.replace(/^-/, '');
+    const text = minor === 0n ? 'settled up' : `${minor > 0n ? 'is owed' : 'owes'} ${euros.format(abs as `${number}`)}`;
+    balances[userId] = { decimal, text };
+  }
+  return { version: fold.version, balances };
+}
+
+async function waitForLogVersion(groupId: string, atLeast: number) {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await database.query<{ v: number }>('select coalesce(max(version), 0) as v from events where stream_id = $1', [`group-${groupId}`]);
+    if ((rows[0]?.v ?? 0) >= atLeast) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the log never reached version ${atLeast}`);
+}
+
+/** Every screen shows the log's current version and balances within one second. */
+async function everyScreenShowsTheLog(t: Asserts, people: Person[], groupId: string, what: string) {
+  const expected = await fromTheLog(groupId);
+  const started = Date.now();
+  await Promise.all(
+    people.map(async (p) => {
+      try {
+        await p.page.waitForFunction(
+          ({ version, balances }) => {
+            const list = document.querySelector('[data-testid="balances"]');
+            if (!list || list.getAttribute('data-version') !== String(version)) return false;
+            const items = [...list.querySelectorAll('li[data-user-id]')];
+            return (
+              items.length === Object.keys(balances).length &&
+              items.every((li) => {
+                const want = balances[li.getAttribute('data-user-id') ?? ''];
+                const amount = li.querySelector('[data-balance]');
+                return want && amount?.getAttribute('data-balance') === want.decimal && amount.textContent?.replace(/\s+/g, ' ').trim() === want.text;
+              })
+            );
+          },
+          expected,
+          { timeout: 1_000 },
+        );
+      } catch {
+        const shown = await p.page.locator('[data-testid="balances"]').evaluate((el) => el.outerHTML).catch(() => '(no balances on screen)');
+        throw new Error(`${what}: ${p.name}'s screen did not show version ${expected.version} ${JSON.stringify(expected.balances)} within 1 s; it shows ${shown}`);
+      }
+      t.equal(await p.page.getByTestId('version').textContent(), `Version ${expected.version}`, `${p.name} sees the version`);
+      // The rest of the page (expense list, settlements) follows; wait so the next action
+      // does not click into a list that is about to re-render.
+      await p.page.locator(`[data-testid="expenses"][data-version="${expected.version}"]`).waitFor({ state: 'attached', timeout: 5_000 });
+    }),
+  );
+  t.pass(`${what}: all ${people.length} screens show version ${expected.version} from the log (${Date.now() - started} ms)`);
+  return expected;
+}
+
+async function signUp(name: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<Person> {
+  const context = await browser.newContext({ locale: 'en-US', ...options });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  const userId = (await page.getByTestId('my-user-id').textContent()) ?? '';
+  if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
+  return { name, page, userId };
+}
+
+interface ExpenseEntry {
+  description: string;
+  amount: string;
+  paidBy?: Person;
+  payers?: [Person, string][];
+  mode: 'equal' | 'exact' | 'percent' | 'shares';
+  among?: Person[];
+  values?: [Person, string][];
+}
+
+/** Fills the expense form the way a person would, and waits for the server's preview. */
+async function fillExpense(page: Page, e: ExpenseEntry, everyone: Person[]) {
+  await page.getByLabel('Description').fill(e.description);
+  await page.getByLabel(/^Amount/).fill(e.amount);
+  const several = page.getByLabel('Several people paid');
+  if (e.payers) {
+    await several.check();
+    for (const [who, amount] of e.payers) await page.locator(`#payer-${who.userId}`).fill(amount);
+  } else {
+    await several.uncheck();
+    await page.getByLabel('Who paid').selectOption({ label: (e.paidBy ?? everyone[0])!.name });
+  }
+  await page.getByLabel('How').selectOption(e.mode);
+  if (e.mode === 'equal') {
+    for (const p of everyone) await page.locator(`#among-${p.userId}`).setChecked(!e.among || e.among.includes(p));
+  } else {
+    for (const [who, value] of e.values ?? []) await page.locator(`#share-${who.userId}`).fill(value);
+  }
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+t.test('three people, three browsers: every screen shows the log-derived balances after every operation', async (t) => {
+  const ann = await signUp('Ann', { viewport: { width: 1280, height: 900 } });
+  const bob = await signUp('Bob', { viewport: { width: 1280, height: 900 } });
+  const cat = await signUp('Cat', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const people = [ann, bob, cat];
+
+  // Ann creates the group and adds Bob and Cat by the user ids their pages show.
+  await shot(ann.page, '1-home');
+  await ann.page.getByLabel('Name', { exact: true }).fill('Lisbon trip');
+  await ann.page.getByLabel('Currency (ISO code)').fill('EUR');
+  await ann.page.getByRole('button', { name: 'Create group' }).click();
+  await ann.page.waitForURL(/#\/groups\//);
+  const groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
+  for (const [i, friend] of [bob, cat].entries()) {
+    await ann.page.getByLabel('Add a member by user id').fill(friend.userId);
+    await ann.page.getByRole('button', { name: 'Add member' }).click();
+    await waitForLogVersion(groupId, 2 + i);
+  }
+  for (const friend of [bob, cat]) {
+    await friend.page.reload(); // their group list was loaded before they were added
+    await friend.page.getByRole('link', { name: 'Lisbon trip' }).click();
+  }
+  let version = (await everyScreenShowsTheLog(t, people, groupId, 'group with three members')).version;
+
+  const step = async (who: Person, what: string, act: () => Promise<void>, appends = 1) => {
+    await act();
+    await waitForLogVersion(groupId, version + appends);
+    version = (await everyScreenShowsTheLog(t, people, groupId, `${who.name}: ${what}`)).version;
+  };
+
+  await step(ann, 'adds Dinner 90.00 split equally', async () => {
+    await fillExpense(ann.page, { description: 'Dinner', amount: '90.00', paidBy: ann, mode: 'equal' }, people);
+    await ann.page.getByTestId('preview').getByText('Resolved:').waitFor();
+    t.match(await ann.page.getByTestId('preview').textContent(), /Ann pays €90\.00; Ann owes €30\.00, Bob owes €30\.00, Cat owes €30\.00/, 'the form shows the resolved split before saving');
+    await ann.page.getByRole('button', { name: 'Add expense' }).click();
+  });
+
+  await step(bob, 'adds Taxi 25.00 paid by two, split by exact amounts', async () => {
+    await fillExpense(bob.page, { description: 'Taxi', amount: '25.00', payers: [[bob, '20.00'], [ann, '5.00']], mode: 'exact', values: [[bob, '10.00'], [cat, '15.00']] }, people);
+    await bob.page.getByTestId('preview').getByText('Resolved:').waitFor();
+    await bob.page.getByRole('button', { name: 'Add expense' }).click();
+  });
+
+  await step(cat, 'adds Museum 30.00 by percent, on a phone', async () => {
+    await fillExpense(cat.page, { description: 'Museum', amount: '30.00', paidBy: cat, mode: 'percent', values: [[ann, '50'], [bob, '25'], [cat, '25']] }, people);
+    await cat.page.getByTestId('preview').getByText('Resolved:').waitFor();
+    await cat.page.getByRole('button', { name: 'Add expense' }).click();
+  });
+  t.ok(await cat.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing overflows a phone-sized screen');
+  await shot(cat.page, '3-group-phone');
+
+  await step(ann, 'adds Groceries 10.00 by shares 1:2', async () => {
+    await fillExpense(ann.page, { description: 'Groceries', amount: '10.00', paidBy: ann, mode: 'shares', values: [[ann, '1'], [bob, '2']] }, people);
+    await ann.page.getByTestId('preview').getByText('Bob owes €6.67').waitFor();
+    await ann.page.getByRole('button', { name: 'Add expense' }).click();
+  });
+
+  await step(
+    bob,
+    'edits Dinner to 120.00',
+    async () => {
+      await bob.page.locator('ol.expenses li', { hasText: 'Dinner' }).getByRole('button', { name: /^Edit/ }).click();
+      await bob.page.getByLabel(/^Amount/).fill('120.00');
+      await bob.page.getByTestId('preview').getByText('Bob owes €40.00').waitFor();
+      await bob.page.getByRole('button', { name: 'Save changes' }).click();
+    },
+    2,
+  );
+
+  await step(cat, 'deletes Groceries', async () => {
+    await cat.page.locator('ol.expenses li', { hasText: 'Groceries' }).getByRole('button', { name: /^Delete/ }).click();
+    await cat.page.locator('ol.expenses li', { hasText: 'Groceries' }).getByRole('button', { name: /^Confirm delete/ }).click();
+  });
+  await ann.page.locator('ol.expenses li.deleted', { hasText: 'Groceries' }).waitFor({ timeout: 1_000 });
+
+  // A split that does not add up: the server's error is shown next to the split, and
+  // nothing changes on any screen.
+  const before = await fromTheLog(groupId);
+  await fillExpense(ann.page, { description: 'Wine', amount: '50.00', paidBy: ann, mode: 'exact', values: [[ann, '20.00'], [bob, '20.00']] }, people);
+  const splitError = ann.page.locator('fieldset', { hasText: 'Split' }).getByRole('alert');
+  await splitError.waitFor();
+  t.match(await splitError.textContent(), /must add up to the amount/);
+  await ann.page.getByRole('button', { name: 'Add expense' }).click();
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.equal(await splitError.isVisible(), true, 'the error stays next to the field after trying to save');
+  await shot(ann.page, '4-invalid-expense');
+  t.same(await fromTheLog(groupId), before, 'the refused expense appended nothing');
+  await everyScreenShowsTheLog(t, people, groupId, 'after a refused expense');
+  await step(ann, 'corrects the split and saves', async () => {
+    await ann.page.locator(`#share-${bob.userId}`).fill('30.00');
+    await ann.page.getByTestId('preview').getByText('Resolved:').waitFor();
+    await ann.page.getByRole('button', { name: 'Add expense' }).click();
+  });
+
+  await step(bob, 'records a suggested payment from the settlements list', async () => {
+    const first = bob.page.getByTestId('settlements').getByRole('button', { name: /^Record payment/ }).first();
+    await first.click();
+  });
+  await shot(ann.page, '2-group-desktop');
+
+  await step(ann, 'adds Snacks 7.00 using only the keyboard', async () => {
+    const page = ann.page;
+    await page.locator('body').click({ position: { x: 1, y: 1 } });
+    const tabTo = async (selector: string) => {
+      for (let i = 0; i < 120; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+      }
+      throw new Error(`Tab never reached ${selector}`);
+    };
+    await tabTo('#exp-description');
+    await page.keyboard.type('Snacks');
+    await tabTo('#exp-amount');
+    await page.keyboard.type('7.00');
+    await tabTo('#exp-mode');
+    await page.keyboard.press('Home'); // "Equally"
+    await page.getByTestId('preview').getByText('Resolved:').waitFor();
+    await tabTo('.expense-form button[type="submit"]');
+    await page.keyboard.press('Enter');
+  });
+
+  // The server goes away while every page is open, and comes back.
+  await server.stop();
+  await Promise.all(people.map((p) => p.page.getByTestId('live-status').getByText('Reconnecting').waitFor({ timeout: 10_000 })));
+  await shot(bob.page, '5-reconnecting');
+  server = await startServerProcess({ DATABASE_URL: database.url }, 60_000, port);
+  await Promise.all(people.map((p) => p.page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 15_000 })));
+  await everyScreenShowsTheLog(t, people, groupId, 'after the server restarted');
+  await step(cat, 'adds an expense through the API right after the restart', async () => {
+    const token = await cat.page.evaluate(() => localStorage.getItem('fairshare.token'));
+    const res = await fetch(`http://127.0.0.1:${port}/groups/${groupId}/expenses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ description: 'Coffee', amount: '4.50', paidBy: cat.userId, split: { mode: 'equal' } }),
+    });
+    t.equal(res.status, 201);
+  });
+
+  const text = await bob.page.locator('ol.expenses').textContent();
+  t.match(text, /Payment: Bob paid|Payment: .* paid/, 'the payment is listed');
+  t.match(text, /Groceries.*\(deleted\)/, 'the deleted expense is struck through');
+});

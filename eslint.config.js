@@ -43,7 +43,7 @@ export default tseslint.config(
     // The web page runs in browsers and talks to the server only over HTTP.
     files: ['src/web/**'],
     languageOptions: {
-      globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', navigator: 'readonly', fetch: 'readonly', AbortController: 'readonly', TextDecoder: 'readonly', Intl: 'readonly', HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', Event: 'readonly', Response: 'readonly', ReadableStream: 'readonly', AbortSignal: 'readonly' },
+      globals: { window: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', document: 'readonly', localStorage: 'readonly', navigator: 'readonly', fetch: 'readonly', AbortController: 'readonly', TextDecoder: 'readonly', Intl: 'readonly', HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', Event: 'readonly', Response: 'readonly', ReadableStream: 'readonly', AbortSignal: 'readonly' },
     },
     rules: { 'no-restricted-imports': ['error', { patterns: ['../*/**', 'node:*'] }] },
   },

@@ -299,6 +299,56 @@ t.test('three people, three browsers: every screen shows the log-derived balance
     t.equal(res.status, 201);
   });
 
+  // A dropped connection: Bob's browser goes offline while Ann writes twice. His page
+  // says it is reconnecting (the balances it shows are marked as not live), and once
+  // back online it catches up with the versions it missed, without a reload.
+  await bob.page.context().setOffline(true);
+  await bob.page.getByTestId('live-status').getByText('Reconnecting').waitFor({ timeout: 10_000 });
+  const others = [ann, cat];
+  for (const amount of ['3.00', '6.00']) {
+    await fillExpense(ann.page, { description: `Tram ${amount}`, amount, paidBy: ann, mode: 'equal' }, people);
+    await ann.page.getByTestId('preview').getByText('Resolved:').waitFor();
+    await ann.page.getByRole('button', { name: 'Add expense' }).click();
+    await waitForLogVersion(groupId, version + 1);
+    version = (await everyScreenShowsTheLog(t, others, groupId, `Ann adds a tram ticket while Bob is offline`)).version;
+  }
+  t.not(await bob.page.getByTestId('version').textContent(), `Version ${version}`, 'offline, Bob cannot have the new version');
+  await shot(bob.page, '6-offline');
+  await bob.page.context().setOffline(false);
+  await bob.page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 15_000 });
+  await everyScreenShowsTheLog(t, people, groupId, 'Bob is back online and caught up');
+
+  await step(bob, 'deletes a tram ticket', async () => {
+    await bob.page.locator('ol.expenses li', { hasText: 'Tram 3.00' }).getByRole('button', { name: /^Delete/ }).click();
+    await bob.page.locator('ol.expenses li', { hasText: 'Tram 3.00' }).getByRole('button', { name: /^Confirm delete/ }).click();
+  });
+  await step(ann, 'deletes the other', async () => {
+    await ann.page.locator('ol.expenses li', { hasText: 'Tram 6.00' }).getByRole('button', { name: /^Delete/ }).click();
+    await ann.page.locator('ol.expenses li', { hasText: 'Tram 6.00' }).getByRole('button', { name: /^Confirm delete/ }).click();
+  });
+
+  // A connection that dies silently (the server frozen, no error, no close): the pages
+  // notice the missing heartbeats, stop claiming to be live, and recover when it thaws.
+  server.child.kill('SIGSTOP');
+  try {
+    await Promise.all(people.map((p) => p.page.getByTestId('live-status').getByText('Reconnecting').waitFor({ timeout: 50_000 })));
+    t.pass('a silent connection is given up after missed heartbeats');
+  } finally {
+    server.child.kill('SIGCONT');
+  }
+  await Promise.all(people.map((p) => p.page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 15_000 })));
+  await everyScreenShowsTheLog(t, people, groupId, 'after a frozen server thawed');
+
+  // Signing out and back in with the token: the same person, the same groups.
+  const token = await cat.page.evaluate(() => localStorage.getItem('fairshare.token'));
+  await cat.page.getByRole('button', { name: 'Sign out' }).click();
+  await cat.page.getByLabel('Your token').fill(token);
+  await cat.page.getByRole('button', { name: 'Sign in' }).click();
+  t.equal(await cat.page.getByTestId('my-user-id').textContent(), cat.userId);
+  await cat.page.getByRole('link', { name: 'Lisbon trip' }).waitFor();
+  t.match(await cat.page.locator(`li[data-group-id="${groupId}"]`).textContent(), /owes|is owed|settled up/, 'her balance in the group is on the list');
+  await cat.page.getByLabel('Your token').count().then((n) => t.equal(n, 0, 'no sign-in form once signed in'));
+
   const text = await bob.page.locator('ol.expenses').textContent();
   t.match(text, /Payment: Bob paid|Payment: .* paid/, 'the payment is listed');
   t.match(text, /Groceries.*\(deleted\)/, 'the deleted expense is struck through');

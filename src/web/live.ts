@@ -14,16 +14,35 @@ export function followGroup(
   onBalances: (view: BalancesView) => void,
   onStatus: (status: LiveStatus) => void,
 ): () => void {
-  const controller = new AbortController();
+  const stopped = new AbortController();
+  let connection: AbortController | undefined;
+  let wake: (() => void) | undefined;
   let attempt = 0;
+  let lastHeard = Date.now();
+
+  // A connection can die without an error (sleep, a network switch, a silent proxy):
+  // the server sends a heartbeat every 15 s, so a longer silence means the page may be
+  // showing stale balances. Drop the connection and say so; the retry resyncs.
+  const watchdog = setInterval(() => {
+    if (connection && Date.now() - lastHeard > SILENCE_MS) connection.abort();
+  }, 5_000);
+  const onOffline = () => connection?.abort();
+  const onOnline = () => {
+    attempt = 0;
+    wake?.();
+  };
+  window.addEventListener('offline', onOffline);
+  window.addEventListener('online', onOnline);
 
   const run = async () => {
-    while (!controller.signal.aborted) {
+    while (!stopped.signal.aborted) {
       onStatus(attempt === 0 ? 'connecting' : 'reconnecting');
+      connection = new AbortController();
+      lastHeard = Date.now();
       try {
         const res = await fetch(`/groups/${encodeURIComponent(groupId)}/live`, {
           headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
-          signal: controller.signal,
+          signal: connection.signal,
           cache: 'no-store',
         });
         if (res.status === 401 || res.status === 404) {
@@ -31,32 +50,55 @@ export function followGroup(
           return;
         }
         if (!res.ok || !res.body) throw new Error(`live stream answered ${res.status}`);
-        await readEvents(res.body, (event, data) => {
-          if (event !== 'balances') return;
-          attempt = 0;
-          onStatus('live');
-          onBalances(JSON.parse(data) as BalancesView);
-        });
+        await readEvents(
+          res.body,
+          () => (lastHeard = Date.now()),
+          (event, data) => {
+            if (event !== 'balances') return;
+            attempt = 0;
+            onStatus('live');
+            onBalances(JSON.parse(data) as BalancesView);
+          },
+        );
       } catch {
         // fall through to the retry below
       }
-      if (controller.signal.aborted) return;
+      connection = undefined;
+      if (stopped.signal.aborted) return;
       attempt += 1;
       onStatus('reconnecting');
-      await sleep(Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)), controller.signal);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        stopped.signal.addEventListener('abort', wake);
+      });
+      wake = undefined;
     }
   };
   void run();
-  return () => controller.abort();
+  return () => {
+    stopped.abort();
+    connection?.abort();
+    clearInterval(watchdog);
+    window.removeEventListener('offline', onOffline);
+    window.removeEventListener('online', onOnline);
+  };
 }
 
-async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (event: string, data: string) => void): Promise<void> {
+/** Two missed heartbeats and some slack. */
+const SILENCE_MS = 35_000;
+
+async function readEvents(body: ReadableStream<Uint8Array>, onChunk: () => void, onEvent: (event: string, data: string) => void): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
+    onChunk();
     buffer += decoder.decode(value, { stream: true });
     let end: number;
     while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -72,12 +114,3 @@ async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (event: str
     }
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import type { Allocation } from '../db/schema.js';
 
@@ -135,6 +136,29 @@ export async function listExpenses(
     );
   }
   return query.orderBy('occurred_at', 'desc').orderBy('first_version', 'desc').limit(options.limit).execute();
+}
+
+/**
+ * The group (only if `userId` is a member) and every member's balance, in ONE
+ * statement: a single statement reads a single snapshot, so the version and the
+ * balances always belong together, in one round trip instead of a transaction's four.
+ */
+export async function readGroupBalances(db: Db | Tx, groupId: string, userId: string): Promise<{ group: GroupRow; balances: BalanceRow[] } | undefined> {
+  const { rows } = await sql<{ name: string; currency: string; version: number; epoch: number; user_id: string; member_name: string; balance_minor: bigint }>`
+    select g.name, g.currency, g.version, g.projection_epoch as epoch,
+           m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
+      from groups g
+      join group_members me on me.group_id = g.group_id and me.user_id = ${userId}
+      join group_members m on m.group_id = g.group_id
+      left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
+     where g.group_id = ${groupId}
+     order by m.position`.execute(db);
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
+    balances: rows.map((r) => ({ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor })),
+  };
 }
 
 export interface MyGroupRow extends GroupRow {

@@ -32,8 +32,10 @@ const options = new Command()
   .option('--events <n>', 'events in the big log for replay verify / rebuild', Number, 1_000_000)
   .option('--big-events <n>', 'a second, bigger log size for the memory comparison (0: skip)', Number, 5_000_000)
   .option('--out <dir>', 'where to write results.json and results.md', 'bench-results')
+  .option('--only <figures>', 'comma-separated figures to run: writes,reads,history,replay,settle', 'writes,reads,history,replay,settle')
   .parse()
-  .opts<{ quick?: boolean; reps: number; seconds: number; groups: number; history: number; events: number; bigEvents: number; out: string }>();
+  .opts<{ quick?: boolean; reps: number; seconds: number; groups: number; history: number; events: number; bigEvents: number; out: string; only: string }>();
+const only = new Set(options.only.split(',').map((s) => s.trim()));
 
 if (options.quick) Object.assign(options, { reps: 1, seconds: 1, groups: 5, history: 300, events: 3_000, bigEvents: 6_000 });
 
@@ -149,8 +151,16 @@ try {
   say(`FairShare bench: ${options.quick ? 'QUICK smoke run' : 'full run'} on ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`);
   const url = await createDatabase();
   const port = await freePort();
-  await startProcess([CLI, 'serve'], { DATABASE_URL: url, PORT: String(port), LOG_LEVEL: 'info' }, /FairShare is listening/);
+  // Logs at the production default (info) unless BENCH_LOG_LEVEL says otherwise.
+  const serverProcess = startProcess([CLI, 'serve'], { DATABASE_URL: url, PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }, /$^/);
+  serverProcess.catch(() => undefined);
   const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const up = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    if (up) break;
+    if (i > 600) throw new Error('the server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 
   // Users and groups through the API: one bench user in every group, with three others.
   const me = (await call(base, 'POST', '/users', undefined, { userId: 'bench-u1', name: 'Bench One' })).json;
@@ -183,8 +193,8 @@ UPDATE raw_balances b SET balance_minor = b.balance_minor + d.delta FROM (VALUES
 COMMIT;
 `;
 
-  say('1. add-expense throughput and latency (HTTP vs pgbench raw SQL)');
-  for (const shape of ['many groups', 'one hot group'] as const) {
+  if (only.has('writes')) say('1. add-expense throughput and latency (HTTP vs pgbench raw SQL)');
+  for (const shape of only.has('writes') ? (['many groups', 'one hot group'] as const) : []) {
     for (const connections of [1, 8, 64]) {
       const http = await repeat(options.reps, () =>
         httpLoad({ url: base, connections, seconds: options.seconds, method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${shape === 'many groups' ? randomGroup() : 'hot'}/expenses` }) }),
@@ -204,6 +214,7 @@ COMMIT;
     }
   }
 
+  if (only.has('reads')) {
   say('2. balance reads (HTTP vs trivial fastify route and pgbench raw SQL)');
   const etags = new Map<string, string>();
   for (const g of groups) etags.set(g, (await call(base, 'GET', `/groups/${g}/balances`, token)).etag);
@@ -247,7 +258,9 @@ COMMIT;
     }
   }
   trivial.kill('SIGTERM');
+  }
 
+  if (only.has('history')) {
   say(`3. add-expense latency on a group with ${options.history} events vs one with 10`);
   await copyEvents(url, [
     { groupId: 'history-short', events: 10 },
@@ -275,9 +288,11 @@ COMMIT;
     met: ratio(long.p50ms, short.p50ms) <= 1.2,
     detail: `p99 ${round(long.p99ms)} vs ${round(short.p99ms)} ms`,
   });
+  }
 
   for (const child of children) child.kill('SIGTERM');
 
+  if (only.has('replay')) {
   say(`4. replay verify and rebuild over ${options.events} events (vs a raw COPY of the same events)`);
   const bigUrl = await createDatabase();
   const perGroup = 1_000;
@@ -332,9 +347,10 @@ COMMIT;
       met: ratio(rssBig, rssSmall) < 1.25,
     });
   }
+  }
 
-  say('5. settlement computation');
-  for (const members of [12, 50, 500]) {
+  if (only.has('settle')) say('5. settlement computation');
+  for (const members of only.has('settle') ? [12, 50, 500] : []) {
     const times: number[] = [];
     for (let rep = 0; rep < Math.max(5, options.reps * 5); rep++) {
       const balances = Array.from({ length: members }, (_, i) => ({ userId: `u${i}`, balance: BigInt(Math.floor(Math.random() * 200_000) - 100_000) }));

@@ -3,7 +3,7 @@ import { readSnapshot, type Db, type Tx } from '../db/database.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { foldEvent, newFold, type FoldedGroup } from './fold-group.js';
-import { readLogInStreamOrder } from '../store/read-log.js';
+import { readFactsInStreamOrder } from '../store/read-log.js';
 
 export type MismatchKind = 'balance' | 'version' | 'expense' | 'member' | 'missing-group' | 'orphan-group' | 'sum' | 'log';
 
@@ -44,8 +44,7 @@ export async function verifyProjection(db: Db, options: VerifyOptions = {}): Pro
       options.onProgress?.({ events: report.events, groups: report.groups });
     };
     const streamId = options.groupId === undefined ? undefined : `group-${options.groupId}`;
-    for await (const event of readLogInStreamOrder(tx, { streamId })) {
-      const { streamId: stream, version } = event;
+    for await (const { streamId: stream, version, event } of readFactsInStreamOrder(tx, { streamId })) {
       if (stream !== `group-${current?.groupId}`) {
         await finish();
         current = newFold(stream.slice('group-'.length));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { findGroupForMember, listBalances, readSnapshot } from '../../app/group-reads.js';
+import { findGroupForMember, readGroupBalances } from '../../app/group-reads.js';
 import { DomainError } from '../../commands/errors.js';
 import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';
@@ -16,16 +16,14 @@ const BalancesView = z.object({ groupId: Id, currency: z.string(), version: z.nu
 
 /** Balances and the version they belong to, read as one snapshot; undefined for non-members. */
 export async function readBalancesView(db: Db, groupId: string, userId: string) {
-  return readSnapshot(db, async (tx) => {
-    const group = await findGroupForMember(tx, groupId, userId);
-    if (!group) return undefined;
-    const rows = await listBalances(tx, groupId);
-    return {
-      view: { groupId, currency: group.currency, version: group.version, balances: presentBalances(rows, group.currency) },
-      rows,
-      group,
-    };
-  });
+  const found = await readGroupBalances(db, groupId, userId);
+  if (!found) return undefined;
+  const { group, balances: rows } = found;
+  return {
+    view: { groupId, currency: group.currency, version: group.version, balances: presentBalances(rows, group.currency) },
+    rows,
+    group,
+  };
 }
 
 const groupNotFound = () => new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');

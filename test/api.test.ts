@@ -1,19 +1,13 @@
 import t, { type Test } from 'tap';
-import { Api, startTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp, type Api } from './helpers/app.js';
 import { foldBalances, projectedBalances, toMinor } from './helpers/fold.js';
 
-let env: TestApp;
-let api: Api;
-t.before(async () => {
-  env = await startTestApp();
-  api = new Api(env.app);
-});
-t.teardown(() => env.close());
+const ctx = useTestApp(t);
 
 /** After every write: response balances == projection == an independent fold of the log. */
 async function assertConsistent(t: Test, groupId: string, response: { body: any }, digits = 2) {
-  const folded = await foldBalances(env.database, groupId);
-  const projected = await projectedBalances(env.database, groupId);
+  const folded = await foldBalances(ctx.env.database, groupId);
+  const projected = await projectedBalances(ctx.env.database, groupId);
   t.equal(response.body.version, projected.eventCount, 'version = number of events in the stream');
   t.equal(projected.version, projected.eventCount, 'projection applied every event');
   const fromResponse = new Map<string, bigint>(response.body.balances.map((b: any) => [b.userId, toMinor(b.balance, digits)]));
@@ -23,9 +17,9 @@ async function assertConsistent(t: Test, groupId: string, response: { body: any 
 }
 
 t.test('two users share a group: every write answers with the new version and exact balances', async (t) => {
-  const ann = await api.signUp('Ann', 'ann');
-  const bob = await api.signUp('Bob', 'bob');
-  await api.signUp('Cy', 'cy');
+  const ann = await ctx.api.signUp('Ann', 'ann');
+  const bob = await ctx.api.signUp('Bob', 'bob');
+  await ctx.api.signUp('Cy', 'cy');
 
   const group = await ann.api.post('/groups', { groupId: 'trip', name: 'Trip', currency: 'EUR', members: ['bob', 'cy'] });
   t.equal(group.status, 201);
@@ -64,7 +58,7 @@ t.test('two users share a group: every write answers with the new version and ex
   t.equal(del.body.version, 6);
   await assertConsistent(t, 'trip', del);
 
-  const payment = await api.as(bob.token).post('/groups/trip/expenses', { kind: 'payment', description: 'Settle', amount: '8.00', paidBy: 'bob', split: { mode: 'exact', shares: [{ userId: 'ann', amount: '8.00' }] } });
+  const payment = await ctx.api.as(bob.token).post('/groups/trip/expenses', { kind: 'payment', description: 'Settle', amount: '8.00', paidBy: 'bob', split: { mode: 'exact', shares: [{ userId: 'ann', amount: '8.00' }] } });
   t.equal(payment.status, 201);
   await assertConsistent(t, 'trip', payment);
   t.same(payment.body.balances.map((b: any) => b.balance), ['0.00', '0.00', '0.00']);
@@ -88,16 +82,16 @@ t.test('two users share a group: every write answers with the new version and ex
 });
 
 t.test('auth: no token 401, bad token 401, non-member 404, same answer as a missing group', async (t) => {
-  const owner = await api.signUp('Owner');
-  const stranger = await api.signUp('Stranger');
+  const owner = await ctx.api.signUp('Owner');
+  const stranger = await ctx.api.signUp('Stranger');
   const g = await owner.api.post('/groups', { name: 'Private', currency: 'USD' });
   const id = g.body.groupId;
-  const noToken = await api.get(`/groups/${id}/balances`);
+  const noToken = await ctx.api.get(`/groups/${id}/balances`);
   t.equal(noToken.status, 401);
   t.equal(noToken.headers['content-type'], 'application/problem+json; charset=utf-8');
   t.equal(noToken.body.code, 'UNAUTHENTICATED');
-  t.equal((await api.as('fs_not-a-real-token').get('/me')).status, 401);
-  t.equal((await api.get('/me', { authorization: 'Basic abc' })).status, 401);
+  t.equal((await ctx.api.as('fs_not-a-real-token').get('/me')).status, 401);
+  t.equal((await ctx.api.get('/me', { authorization: 'Basic abc' })).status, 401);
   for (const [method, url, body] of [
     ['GET', `/groups/${id}`],
     ['GET', `/groups/${id}/balances`],
@@ -113,12 +107,12 @@ t.test('auth: no token 401, bad token 401, non-member 404, same answer as a miss
     t.equal(res.body.code, 'GROUP_NOT_FOUND');
   }
   t.equal((await stranger.api.get('/groups/does-not-exist')).body.code, 'GROUP_NOT_FOUND');
-  const after = await projectedBalances(env.database, id);
+  const after = await projectedBalances(ctx.env.database, id);
   t.equal(after.eventCount, 1, 'nothing was appended by the stranger');
 });
 
 t.test('ETag is the group version; If-None-Match gives 304; If-Match guards writes', async (t) => {
-  const u = await api.signUp('Etta');
+  const u = await ctx.api.signUp('Etta');
   const g = (await u.api.post('/groups', { name: 'E', currency: 'USD' })).body;
   const first = await u.api.get(`/groups/${g.groupId}/balances`);
   t.equal(first.headers.etag, '"1"');
@@ -140,8 +134,8 @@ t.test('ETag is the group version; If-None-Match gives 304; If-Match guards writ
 });
 
 t.test('retries append nothing: same expenseId, same Idempotency-Key', async (t) => {
-  const u = await api.signUp('Rita');
-  const v = await api.signUp('Vic');
+  const u = await ctx.api.signUp('Rita');
+  const v = await ctx.api.signUp('Vic');
   const g = (await u.api.post('/groups', { name: 'R', currency: 'USD', members: [v.userId] })).body;
   const body = { expenseId: 'lunch', description: 'Lunch', amount: '9.99', paidBy: u.userId, split: { mode: 'equal' } };
   const first = await u.api.post(`/groups/${g.groupId}/expenses`, body);
@@ -168,7 +162,7 @@ t.test('retries append nothing: same expenseId, same Idempotency-Key', async (t)
   const d2 = await v.api.delete(`/groups/${g.groupId}/expenses/lunch`, { 'idempotency-key': 'del-1' });
   t.equal(d1.status, 200);
   t.same(d2, { ...d2, status: 200, body: d1.body }, 'a retried delete is not a 409');
-  const state = await projectedBalances(env.database, g.groupId);
+  const state = await projectedBalances(ctx.env.database, g.groupId);
   t.equal(state.eventCount, 4, 'GroupCreated + 2 ExpenseAdded + 1 ExpenseDeleted');
   const member = await u.api.post(`/groups/${g.groupId}/members`, { userId: v.userId });
   t.equal(member.status, 200, 'adding an existing member changes nothing');
@@ -176,13 +170,13 @@ t.test('retries append nothing: same expenseId, same Idempotency-Key', async (t)
 });
 
 t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) => {
-  const u = await api.signUp('Bea');
-  const w = await api.signUp('Wes');
-  await api.signUp('Outsider', 'outsider');
+  const u = await ctx.api.signUp('Bea');
+  const w = await ctx.api.signUp('Wes');
+  await ctx.api.signUp('Outsider', 'outsider');
   const g = (await u.api.post('/groups', { name: 'B', currency: 'USD', members: [w.userId] })).body;
   const good = { description: 'Ok', amount: '10.00', paidBy: u.userId, split: { mode: 'equal' } };
   const url = `/groups/${g.groupId}/expenses`;
-  const before = await projectedBalances(env.database, g.groupId);
+  const before = await projectedBalances(ctx.env.database, g.groupId);
   const cases: [string, unknown, number, string, Record<string, string>?][] = [
     ['malformed JSON', '{"description": "x",', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
     ['empty JSON body', '', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
@@ -237,16 +231,16 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
   t.equal((await u.api.post(`/groups/${g.groupId}/members`, { userId: 'nobody-here' })).body.code, 'UNKNOWN_USER');
   t.equal((await u.api.put(`${url}/nope`, good)).body.code, 'EXPENSE_NOT_FOUND');
   t.equal((await u.api.delete(`${url}/nope`)).body.code, 'EXPENSE_NOT_FOUND');
-  t.equal((await api.post('/users', { name: '' })).status, 400);
-  t.equal((await api.post('/users', { name: 'Dup', userId: 'outsider' })).body.code, 'USER_ALREADY_EXISTS');
-  t.equal((await api.get('/no/such/route')).body.code, 'NOT_FOUND');
+  t.equal((await ctx.api.post('/users', { name: '' })).status, 400);
+  t.equal((await ctx.api.post('/users', { name: 'Dup', userId: 'outsider' })).body.code, 'USER_ALREADY_EXISTS');
+  t.equal((await ctx.api.get('/no/such/route')).body.code, 'NOT_FOUND');
 
-  const after = await projectedBalances(env.database, g.groupId);
+  const after = await projectedBalances(ctx.env.database, g.groupId);
   t.same(after, before, 'no event appended, no balance moved');
 });
 
 t.test('pagination of expenses, newest first', async (t) => {
-  const u = await api.signUp('Page');
+  const u = await ctx.api.signUp('Page');
   const g = (await u.api.post('/groups', { name: 'P', currency: 'JPY' })).body;
   for (let day = 1; day <= 7; day++) {
     await u.api.post(`/groups/${g.groupId}/expenses`, { expenseId: `d${day}`, description: `Day ${day}`, amount: `${day * 100}`, paidBy: u.userId, split: { mode: 'equal' }, occurredAt: `2026-01-0${day}T12:00:00+09:00` });
@@ -266,7 +260,7 @@ t.test('pagination of expenses, newest first', async (t) => {
 t.test('settlements bring every balance to zero with the fewest transfers', async (t) => {
   const names = ['s1', 's2', 's3', 's4', 's5'];
   const users: Awaited<ReturnType<Api["signUp"]>>[] = [];
-  for (const n of names) users.push(await api.signUp(n, `settle-${n}`));
+  for (const n of names) users.push(await ctx.api.signUp(n, `settle-${n}`));
   const [a, b, c, d, e] = users.map((u) => u.userId) as [string, string, string, string, string];
   const g = (await users[0]!.api.post('/groups', { name: 'S', currency: 'USD', members: [b, c, d, e] })).body;
   // Balances a +6, b +5, c −5, d −3, e −3: greedy would need 4 transfers, the minimum is 3.
@@ -288,14 +282,14 @@ t.test('settlements bring every balance to zero with the fewest transfers', asyn
 });
 
 t.test('OpenAPI document, docs page and health', async (t) => {
-  const doc = await api.get('/openapi.json');
+  const doc = await ctx.api.get('/openapi.json');
   t.equal(doc.status, 200);
   t.match(doc.body.openapi, /^3\./);
   t.ok(doc.body.paths['/groups/{groupId}/expenses'].post, 'expense route documented');
   t.ok(doc.body.paths['/groups/{groupId}/balances'].get);
-  const docs = await env.app.inject({ method: 'GET', url: '/docs/' });
+  const docs = await ctx.env.app.inject({ method: 'GET', url: '/docs/' });
   t.equal(docs.statusCode, 200);
   t.match(docs.body, /swagger/i);
-  t.same((await api.get('/health/live')).body, { status: 'ok' });
-  t.same((await api.get('/health/ready')).body, { status: 'ok' });
+  t.same((await ctx.api.get('/health/live')).body, { status: 'ok' });
+  t.same((await ctx.api.get('/health/ready')).body, { status: 'ok' });
 });

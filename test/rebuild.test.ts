@@ -4,39 +4,33 @@ import pg from 'pg';
 import t from 'tap';
 import { rebuildProjection } from '../src/projections/rebuild.js';
 import { verifyProjection } from '../src/replay/verify.js';
-import { Api, startTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 import { foldBalances, projectedBalances } from './helpers/fold.js';
 import { busyGroup } from './helpers/scenarios.js';
 import { CLI, plainEnv } from './helpers/server-process.js';
 
-let env: TestApp;
-let api: Api;
-t.before(async () => {
-  env = await startTestApp();
-  api = new Api(env.app);
-});
-t.teardown(() => env.close());
+const ctx = useTestApp(t);
 
-const cliEnv = () => plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn' });
+const cliEnv = () => plainEnv({ DATABASE_URL: ctx.env.database.url, LOG_LEVEL: 'warn' });
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: cliEnv(), encoding: 'utf8', timeout: 60_000 });
 const epochOf = async (g: string) =>
-  (await env.database.query<{ e: number }>('select projection_epoch as e from groups where group_id = $1', [g])).rows[0]?.e;
+  (await ctx.env.database.query<{ e: number }>('select projection_epoch as e from groups where group_id = $1', [g])).rows[0]?.e;
 
 t.test('rebuild repairs every kind of corruption, then verifies; clients holding the old copy are told', async (t) => {
-  const { g, ann, bob } = await busyGroup(api, 'fix');
+  const { g, ann, bob } = await busyGroup(ctx.api, 'fix');
   const before = await ann.api.get(`/groups/${g}/balances`);
   t.equal(before.headers.etag, '"8"');
   const expenses = await ann.api.get(`/groups/${g}/expenses`);
 
   // Corrupt it in every way an operator might find it.
-  await env.database.query('update user_balances set balance_minor = balance_minor + 7 where group_id = $1 and user_id = $2', [g, bob.userId]);
-  await env.database.query(`delete from expenses where group_id = $1 and expense_id = 'e1'`, [g]);
-  await env.database.query(`update expenses set deleted = false where group_id = $1 and expense_id = 'e3'`, [g]);
-  await env.database.query('update groups set version = version + 1 where group_id = $1', [g]);
-  await env.database.query(`insert into groups (group_id, name, currency, version, created_at, updated_at) values ('fix-ghost', 'Ghost', 'USD', 3, now(), now())`);
-  const { g: gone } = await busyGroup(api, 'gone');
+  await ctx.env.database.query('update user_balances set balance_minor = balance_minor + 7 where group_id = $1 and user_id = $2', [g, bob.userId]);
+  await ctx.env.database.query(`delete from expenses where group_id = $1 and expense_id = 'e1'`, [g]);
+  await ctx.env.database.query(`update expenses set deleted = false where group_id = $1 and expense_id = 'e3'`, [g]);
+  await ctx.env.database.query('update groups set version = version + 1 where group_id = $1', [g]);
+  await ctx.env.database.query(`insert into groups (group_id, name, currency, version, created_at, updated_at) values ('fix-ghost', 'Ghost', 'USD', 3, now(), now())`);
+  const { g: gone } = await busyGroup(ctx.api, 'gone');
   for (const table of ['group_members', 'user_balances', 'expenses', 'groups']) {
-    await env.database.query(`delete from ${table} where group_id = $1`, [gone]);
+    await ctx.env.database.query(`delete from ${table} where group_id = $1`, [gone]);
   }
 
   const drift = cli('replay', 'verify');
@@ -58,20 +52,20 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   t.equal((await ann.api.get(`/groups/${g}/balances`, { 'if-none-match': '"8"' })).status, 200);
   t.equal((await ann.api.get(`/groups/${g}/balances`, { 'if-none-match': '"8.1"' })).status, 304);
   t.same((await ann.api.get(`/groups/${g}/expenses`)).body, expenses.body, 'expense list restored');
-  t.equal((await api.as(ann.token).get('/groups/fix-ghost')).status, 404, 'the orphan is gone');
-  t.same(await foldBalances(env.database, gone), (await projectedBalances(env.database, gone)).balances, 'the missing group is back');
+  t.equal((await ctx.api.as(ann.token).get('/groups/fix-ghost')).status, 404, 'the orphan is gone');
+  t.same(await foldBalances(ctx.env.database, gone), (await projectedBalances(ctx.env.database, gone)).balances, 'the missing group is back');
 
   // Writes carry on from the rebuilt rows, and If-Match accepts the new ETag.
   const next = await ann.api.post(`/groups/${g}/expenses`, { description: 'after', amount: '2.00', paidBy: ann.userId, split: { mode: 'equal' } }, { 'if-match': '"8.1"' });
   t.equal(next.status, 201);
   t.equal((await ann.api.get(`/groups/${g}`)).headers.etag, '"9.1"', 'the epoch stays with the group');
-  t.same((await verifyProjection(env.database.db)).mismatches, []);
+  t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
 });
 
 t.test('rebuild --group touches only that group', async (t) => {
-  const { g: one, bob } = await busyGroup(api, 'one');
-  const { g: two, bob: bob2 } = await busyGroup(api, 'two');
-  await env.database.query('update user_balances set balance_minor = balance_minor + 1 where user_id = any($1)', [[bob.userId, bob2.userId]]);
+  const { g: one, bob } = await busyGroup(ctx.api, 'one');
+  const { g: two, bob: bob2 } = await busyGroup(ctx.api, 'two');
+  await ctx.env.database.query('update user_balances set balance_minor = balance_minor + 1 where user_id = any($1)', [[bob.userId, bob2.userId]]);
   const epochs = [await epochOf(one), await epochOf(two)];
 
   const out = cli('replay', 'rebuild', '--group', one, '--json');
@@ -79,16 +73,16 @@ t.test('rebuild --group touches only that group', async (t) => {
   t.match(JSON.parse(out.stdout), { ok: true, rebuild: { groups: 1, events: 8, removedGroups: 0 }, verify: { groups: 1, mismatches: [] } });
   t.equal(await epochOf(one), (epochs[0] ?? 0) + 1);
   t.equal(await epochOf(two), epochs[1], 'the other group was not rewritten');
-  t.match((await verifyProjection(env.database.db, { groupId: two })).mismatches, [{ userId: bob2.userId, kind: 'balance' }], 'and keeps its drift');
+  t.match((await verifyProjection(ctx.env.database.db, { groupId: two })).mismatches, [{ userId: bob2.userId, kind: 'balance' }], 'and keeps its drift');
   t.equal(cli('replay', 'rebuild', '--group', 'no-such-group').status, 2, 'an unknown group is an error, not "0 groups OK"');
   t.equal(cli('replay', 'rebuild', '--batch', '0').status, 2);
   t.equal(cli('replay', 'rebuild', '--group', two).status, 0);
 });
 
 t.test('writes committed while a batch is being built are applied at swap time, none lost', async (t) => {
-  const { g, ann, bob } = await busyGroup(api, 'tail');
+  const { g, ann, bob } = await busyGroup(ctx.api, 'tail');
   let wrote = 0;
-  const report = await rebuildProjection(env.database.db, {
+  const report = await rebuildProjection(ctx.env.database.db, {
     groupId: g,
     beforeSwap: async (ids) => {
       t.same(ids, [g]);
@@ -102,14 +96,14 @@ t.test('writes committed while a batch is being built are applied at swap time, 
   });
   t.equal(wrote, 2);
   t.match(report, { groups: 1, events: 8, tailEvents: 2 });
-  const projected = await projectedBalances(env.database, g);
+  const projected = await projectedBalances(ctx.env.database, g);
   t.equal(projected.version, 10);
-  t.same(projected.balances, await foldBalances(env.database, g));
-  t.same((await verifyProjection(env.database.db)).mismatches, []);
+  t.same(projected.balances, await foldBalances(ctx.env.database, g));
+  t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
 });
 
 t.test('a rebuild under concurrent HTTP load loses no write and leaves a verified projection', async (t) => {
-  const groups = await Promise.all(['l1', 'l2', 'l3'].map((p) => busyGroup(api, p)));
+  const groups = await Promise.all(['l1', 'l2', 'l3'].map((p) => busyGroup(ctx.api, p)));
   let stop = false;
   let acknowledged = 0;
   const writers = groups.map(async ({ g, ann, bob }, i) => {
@@ -120,26 +114,26 @@ t.test('a rebuild under concurrent HTTP load loses no write and leaves a verifie
     }
   });
   const reports = [];
-  for (let round = 0; round < 3; round++) reports.push(await rebuildProjection(env.database.db, { batchEvents: 1 }));
+  for (let round = 0; round < 3; round++) reports.push(await rebuildProjection(ctx.env.database.db, { batchEvents: 1 }));
   stop = true;
   await Promise.all(writers);
   t.ok(acknowledged > 0, `${acknowledged} writes acknowledged during 3 rebuilds`);
-  const events = (await env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = any($1) and data->>'description' = 'load'`, [groups.map((x) => `group-${x.g}`)])).rows[0]?.n;
+  const events = (await ctx.env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = any($1) and data->>'description' = 'load'`, [groups.map((x) => `group-${x.g}`)])).rows[0]?.n;
   t.equal(events, acknowledged, 'every acknowledged write is in the log exactly once');
-  t.same((await verifyProjection(env.database.db)).mismatches, []);
+  t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
 });
 
 t.test('an interrupted rebuild leaves every group either on its old rows or fully rebuilt, and reads keep being served', async (t) => {
   const made = [];
-  for (const p of ['int-a', 'int-b', 'int-c']) made.push(await busyGroup(api, p));
+  for (const p of ['int-a', 'int-b', 'int-c']) made.push(await busyGroup(ctx.api, p));
   for (const { g, bob } of made) {
-    await env.database.query('update user_balances set balance_minor = balance_minor + 1 where group_id = $1 and user_id = $2', [g, bob.userId]);
+    await ctx.env.database.query('update user_balances set balance_minor = balance_minor + 1 where group_id = $1 and user_id = $2', [g, bob.userId]);
   }
   const [a, b, c] = made as [(typeof made)[0], (typeof made)[0], (typeof made)[0]];
   const c0 = await epochOf(c.g);
 
   // Hold the lock a command would hold on group c, so the rebuild stops right there.
-  const holder = new pg.Client({ connectionString: env.database.url });
+  const holder = new pg.Client({ connectionString: ctx.env.database.url });
   await holder.connect();
   await holder.query('begin');
   await holder.query('select 1 from groups where group_id = $1 for update', [c.g]);
@@ -148,7 +142,7 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   const exited = once(child, 'exit');
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const waiting = await env.database.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and query like '%for update%'`);
+    const waiting = await ctx.env.database.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and query like '%for update%'`);
     const [ea, eb] = [await epochOf(a.g), await epochOf(b.g)];
     if (waiting.rowCount === 1 && ea !== undefined && ea > 0 && eb !== undefined && eb > 0) break;
     if (Date.now() > deadline) throw new Error('the rebuild never reached group c');
@@ -162,7 +156,7 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   await holder.query('rollback');
   await holder.end();
 
-  const [drift] = [await verifyProjection(env.database.db)];
+  const [drift] = [await verifyProjection(ctx.env.database.db)];
   const drifted = new Set(drift.mismatches.map((m) => m.groupId));
   t.notOk(drifted.has(a.g), 'a was rebuilt and committed before the interruption');
   t.notOk(drifted.has(b.g), 'b too');
@@ -177,7 +171,7 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
 
 t.test('rebuild exits 2 and names the group when the log itself cannot be applied', async (t) => {
   // A stream that deletes an expense it never added (only possible by writing the log by hand).
-  await env.database.query(
+  await ctx.env.database.query(
     `insert into events (stream_id, version, event_id, type, schema_version, data, metadata) values
        ('group-zz-bad', 1, gen_random_uuid(), 'GroupCreated', 1, '{"groupId":"zz-bad","name":"Bad","currency":"USD","members":[{"userId":"u1","name":"U"}]}', '{}'),
        ('group-zz-bad', 2, gen_random_uuid(), 'ExpenseDeleted', 1, '{"expenseId":"nope"}', '{}')`,

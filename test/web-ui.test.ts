@@ -1,19 +1,13 @@
 import t from 'tap';
-import { Api, startTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 
 // The page is served by the API server itself; its preview endpoint resolves an
 // expense exactly as a write would, without writing.
 
-let env: TestApp;
-let api: Api;
-t.before(async () => {
-  env = await startTestApp();
-  api = new Api(env.app);
-});
-t.teardown(() => env.close());
+const ctx = useTestApp(t);
 
 t.test('the page, its modules and its libraries are served at / with a strict CSP', async (t) => {
-  const page = await env.app.inject({ method: 'GET', url: '/' });
+  const page = await ctx.env.app.inject({ method: 'GET', url: '/' });
   t.equal(page.statusCode, 200);
   t.match(page.headers['content-type'], /text\/html/);
   t.match(page.body, /<script type="module" src="\/app.js"><\/script>/);
@@ -22,19 +16,19 @@ t.test('the page, its modules and its libraries are served at / with a strict CS
   t.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/, 'only the inline import map, by hash');
   t.notMatch(csp, /unsafe-inline/);
   for (const url of ['/app.js', '/expense-form.js', '/live.js', '/style.css', '/vendor/preact.module.js', '/vendor/hooks.module.js', '/vendor/htm-preact.module.js']) {
-    const res = await env.app.inject({ method: 'GET', url });
+    const res = await ctx.env.app.inject({ method: 'GET', url });
     t.equal(res.statusCode, 200, url);
   }
-  const missing = await env.app.inject({ method: 'GET', url: '/nope.js' });
+  const missing = await ctx.env.app.inject({ method: 'GET', url: '/nope.js' });
   t.equal(missing.statusCode, 404);
   t.match(missing.headers['content-type'], /application\/problem\+json/, 'unknown paths are still API 404s');
-  t.equal((await env.app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200, 'the API is not shadowed');
+  t.equal((await ctx.env.app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200, 'the API is not shadowed');
 });
 
 t.test('expense preview: the resolved split or the error, and nothing written', async (t) => {
-  const ann = await api.signUp('Ann', 'pv-ann');
-  const bob = await api.signUp('Bob', 'pv-bob');
-  const cat = await api.signUp('Cat', 'pv-cat');
+  const ann = await ctx.api.signUp('Ann', 'pv-ann');
+  const bob = await ctx.api.signUp('Bob', 'pv-bob');
+  const cat = await ctx.api.signUp('Cat', 'pv-cat');
   const g = (await ann.api.post('/groups', { groupId: 'pv', name: 'P', currency: 'USD', members: [bob.userId, cat.userId] })).body;
   const ok = await ann.api.post('/groups/pv/expenses/preview', { description: 'Dinner', amount: '10.00', paidBy: ann.userId, split: { mode: 'equal' } });
   t.equal(ok.status, 200);
@@ -51,10 +45,10 @@ t.test('expense preview: the resolved split or the error, and nothing written', 
   t.equal(bad.body.code, 'SPLIT_SUM_MISMATCH');
   t.same(bad.body.errors, [{ path: 'split/shares', message: 'exact amounts must add up to the amount' }]);
   t.equal((await ann.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.001', paidBy: ann.userId, split: { mode: 'equal' } })).body.code, 'TOO_MANY_DECIMALS');
-  const stranger = await api.signUp('Eve', 'pv-eve');
+  const stranger = await ctx.api.signUp('Eve', 'pv-eve');
   t.equal((await stranger.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } })).status, 404);
-  t.equal((await api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } })).status, 401);
+  t.equal((await ctx.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } })).status, 401);
 
-  const events = await env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = 'group-pv'`);
+  const events = await ctx.env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = 'group-pv'`);
   t.equal(events.rows[0]?.n, 1, 'previews append nothing');
 });

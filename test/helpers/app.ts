@@ -31,6 +31,20 @@ export async function startTestApp(options: { clock?: () => Date; operatorTokens
   };
 }
 
+/**
+ * The usual setup of a test file: one app on its own database, opened before the first
+ * test and closed after the last. `ctx.env` and `ctx.api` are ready inside tests.
+ */
+export function useTestApp(t: { before(fn: () => Promise<void>): unknown; teardown(fn: () => Promise<void>): unknown }): { env: TestApp; api: Api } {
+  const ctx = {} as { env: TestApp; api: Api };
+  t.before(async () => {
+    ctx.env = await startTestApp();
+    ctx.api = new Api(ctx.env.app);
+  });
+  t.teardown(() => ctx.env.close());
+  return ctx;
+}
+
 export interface ApiResponse<T = any> {
   status: number;
   body: T;

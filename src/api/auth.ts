@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { findUserByToken, type User } from '../app/users.js';
+import { findUserByToken, hashToken, type User } from '../app/users.js';
 import type { Db } from '../db/database.js';
 import { sendProblem } from './problem.js';
 
@@ -31,22 +31,20 @@ export function currentUser(request: FastifyRequest): User {
   return request.user;
 }
 
-const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
-
 /**
  * onRequest hook for operator routes: the bearer token must be one of the operator
  * tokens the server was started with (FAIRSHARE_OPERATOR_TOKENS). User tokens are not
  * operator tokens. Compared as SHA-256 digests in constant time.
  */
 export function authenticateOperator(tokens: readonly string[]) {
-  const digests = tokens.map(digest);
+  const digests = tokens.map(hashToken);
   return async function requireOperator(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (digests.length === 0) {
       await sendProblem(reply, 403, 'OPERATOR_ACCESS_DISABLED', 'no operator tokens are configured on this server (FAIRSHARE_OPERATOR_TOKENS)');
       return;
     }
     const match = BEARER.exec(request.headers.authorization ?? '');
-    const given = match?.[1] ? digest(match[1]) : undefined;
+    const given = match?.[1] ? hashToken(match[1]) : undefined;
     if (!given || !digests.some((d) => timingSafeEqual(d, given))) {
       reply.header('www-authenticate', 'Bearer realm="fairshare-operator"');
       await sendProblem(reply, 401, 'UNAUTHENTICATED', match ? 'not an operator token' : 'send Authorization: Bearer <operator token>');

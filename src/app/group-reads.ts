@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import { readSnapshot, type Db, type Tx } from '../db/database.js';
 import type { Allocation } from '../db/schema.js';
 
 /** Queries over the projection. Reads never fold events and never use a cache. */
@@ -56,6 +56,14 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
     .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch'])
     .where('g.group_id', '=', groupId)
     .executeTakeFirst();
+}
+
+/** The group and its members in one snapshot, only if `userId` is a member. */
+export async function readGroupWithMembers(db: Db, groupId: string, userId: string): Promise<{ group: GroupRow; members: MemberRow[] } | undefined> {
+  return readSnapshot(db, async (tx) => {
+    const group = await findGroupForMember(tx, groupId, userId);
+    return group ? { group, members: await listMembers(tx, groupId) } : undefined;
+  });
 }
 
 export async function isMember(db: Db | Tx, groupId: string, userId: string): Promise<boolean> {
@@ -179,4 +187,4 @@ export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyG
 }
 
 
-export { readSnapshot } from '../db/database.js';
+export { readSnapshot };

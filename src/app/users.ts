@@ -7,7 +7,8 @@ export interface User {
   name: string;
 }
 
-const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+/** How every bearer token (user or operator) is kept and compared: its SHA-256. */
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
 /**
  * Creates a user with a fresh bearer token (256 random bits). The token is returned

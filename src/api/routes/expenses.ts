@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Present } from '../../app/command-handler.js';
-import { findExpenses, findGroup, findGroupForMember, listBalances, listExpenses, listMembers, readSnapshot } from '../../app/group-reads.js';
+import { findExpenses, findGroup, findGroupForMember, listBalances, listExpenses, readGroupWithMembers, readSnapshot } from '../../app/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
@@ -70,10 +70,8 @@ export const expenseRoutes =
       },
       async (request) => {
         const { groupId } = request.params;
-        const state = await readSnapshot(deps.db, async (tx) => {
-          const group = await findGroupForMember(tx, groupId, currentUser(request).userId);
-          return group ? { group, members: await listMembers(tx, groupId), expenses: new Map() } : undefined;
-        });
+        const found = await readGroupWithMembers(deps.db, groupId, currentUser(request).userId);
+        const state = found ? { ...found, expenses: new Map() } : undefined;
         if (!state) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
         const resolved = resolveExpense(request.body.expenseId ?? 'preview', toInput(request.body), state, deps.clock().toISOString());
         const amount = (minor: number) => money(minor, resolved.currency);

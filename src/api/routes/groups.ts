@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { handleGroupCommand } from '../../app/command-handler.js';
-import { findGroup, findGroupForMember, listMembers, readSnapshot } from '../../app/group-reads.js';
+import { findGroup, listMembers, readGroupWithMembers } from '../../app/group-reads.js';
 import { findUsers } from '../../app/users.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import { isSupportedCurrency } from '../../money/currency.js';
@@ -74,10 +74,7 @@ export const groupRoutes =
       async (request, reply) => {
         const me = currentUser(request);
         const { groupId } = request.params;
-        const found = await readSnapshot(deps.db, async (tx) => {
-          const group = await findGroupForMember(tx, groupId, me.userId);
-          return group ? { group, members: await listMembers(tx, groupId) } : undefined;
-        });
+        const found = await readGroupWithMembers(deps.db, groupId, me.userId);
         if (!found) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
         if (notModified(request, reply, found.group)) return reply;
         return presentGroup(found.group, found.members);

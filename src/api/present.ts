@@ -1,5 +1,5 @@
 import type { BalanceRow, ExpenseRow, MemberRow, GroupRow } from '../app/group-reads.js';
-import type { EventEnvelope } from '../events/index.js';
+import type { EventEnvelope, ExpenseAdded } from '../events/index.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 
@@ -11,7 +11,7 @@ export const money = (minor: bigint | number, currency: string): string =>
 export const presentBalances = (rows: readonly BalanceRow[], currency: string) =>
   rows.map((r) => ({ userId: r.userId, name: r.name, balance: money(r.balanceMinor, currency) }));
 
-export const presentGroup = (group: GroupRow, members: readonly MemberRow[]) => ({
+export const presentGroup = (group: Omit<GroupRow, 'epoch'>, members: readonly MemberRow[]) => ({
   groupId: group.groupId,
   name: group.name,
   currency: group.currency,
@@ -32,6 +32,10 @@ export const presentExpense = (row: ExpenseRow) => ({
   deleted: row.deleted,
   version: row.lastVersion,
 });
+
+/** The expense an `ExpenseAdded` at `version` just put into the projection, as presentExpense shows it. */
+export const presentAddedExpense = (data: ExpenseAdded, version: number) =>
+  presentExpense({ ...data, amountMinor: BigInt(data.amountMinor), occurredAt: new Date(data.occurredAt), deleted: false, firstVersion: version, lastVersion: version });
 
 export const presentEvent = (event: EventEnvelope) => ({
   eventId: event.eventId,

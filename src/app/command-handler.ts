@@ -3,15 +3,16 @@ import type { Logger } from 'pino';
 import {
   decide,
   DomainError,
+  fold,
   type ExpenseState,
   type GroupCommand,
   type GroupState,
 } from '../commands/index.js';
 import type { Db, Tx } from '../db/database.js';
 import { streamIdOf, type EventEnvelope } from '../events/index.js';
-import { applyGroupEvents } from '../projections/apply-events.js';
-import { appendToStream, notifyGroupChanged, StreamVersionConflict } from '../store/event-store.js';
-import { findExpenses, findGroup, isMember, listMembers } from './group-reads.js';
+import { applyGroupEvents, type ProjectedBalance } from '../projections/apply-events.js';
+import { appendToStream, StreamVersionConflict } from '../store/event-store.js';
+import { findGroup, findMembersAndExpense } from './group-reads.js';
 
 export interface CommandContext {
   groupId: string;
@@ -28,6 +29,10 @@ export interface CommandOutcome {
   events: EventEnvelope[];
   /** The group's version after the command (unchanged when nothing was appended). */
   version: number;
+  /** The decider's state after the command: the group, its members in order, and the expense it named. */
+  state: GroupState;
+  /** Every member's balance as the projection left it; only when events were appended. */
+  balances?: ProjectedBalance[];
 }
 
 export interface Response {
@@ -35,7 +40,10 @@ export interface Response {
   body: unknown;
 }
 
-/** Builds the HTTP answer inside the committing transaction, from the projection. */
+/**
+ * Builds the HTTP answer inside the committing transaction, from what the command
+ * already knows (outcome) or, when it changed nothing, from the projection.
+ */
 export type Present = (tx: Tx, outcome: CommandOutcome) => Promise<Response>;
 
 export interface HandlerDeps {
@@ -82,11 +90,17 @@ export async function handleGroupCommand(
           actorUserId: ctx.actorUserId,
           ...(ctx.idempotencyKey ? { idempotencyKey: ctx.idempotencyKey } : {}),
         });
-        rowsProjected = await applyGroupEvents(tx, ctx.groupId, appended);
+        // The projector's last statement also announces the new version (on commit).
+        const projected = await applyGroupEvents(tx, ctx.groupId, appended);
+        rowsProjected = projected.rows;
         const version = appended.at(-1)?.version ?? fromVersion;
-        if (appended.length > 0) await notifyGroupChanged(tx, ctx.groupId, version);
 
-        const result = await present(tx, { events: appended, version });
+        const result = await present(tx, {
+          events: appended,
+          version,
+          state: fold(appended, state),
+          ...(appended.length > 0 ? { balances: projected.balances } : {}),
+        });
         await rememberIdempotentResponse(tx, ctx, result);
         return result;
       });
@@ -134,14 +148,17 @@ async function loadState(tx: Tx, ctx: CommandContext, command: GroupCommand): Pr
       expenses: new Map(),
     };
   }
+  // Lock first, then read: a statement that waited for the lock would still see the
+  // members as of its start, so members and the expense come in a second statement.
   const group = await findGroup(tx, ctx.groupId, true);
+  const loaded = group && (await findMembersAndExpense(tx, ctx.groupId, 'expenseId' in command ? command.expenseId : undefined));
   // To anyone who is not a member, the group does not exist.
-  if (!group || !(await isMember(tx, ctx.groupId, ctx.actorUserId))) {
+  if (!group || !loaded?.members.some((m) => m.userId === ctx.actorUserId)) {
     throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
   }
-  const expenseIds = 'expenseId' in command ? [command.expenseId] : [];
   const expenses = new Map<string, ExpenseState>();
-  for (const row of await findExpenses(tx, ctx.groupId, expenseIds)) {
+  const row = loaded.expense;
+  if (row) {
     expenses.set(row.expenseId, {
       deleted: row.deleted,
       data: {
@@ -157,7 +174,7 @@ async function loadState(tx: Tx, ctx: CommandContext, command: GroupCommand): Pr
       },
     });
   }
-  return { group, members: await listMembers(tx, ctx.groupId), expenses };
+  return { group, members: loaded.members, expenses };
 }
 
 const fingerprint = (ctx: CommandContext): string =>

@@ -66,14 +66,26 @@ export async function readGroupWithMembers(db: Db, groupId: string, userId: stri
   });
 }
 
-export async function isMember(db: Db | Tx, groupId: string, userId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('group_members')
-    .select('user_id')
-    .where('group_id', '=', groupId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  return row !== undefined;
+/**
+ * What a command needs besides the locked group row, in ONE statement: the members in
+ * joining order and (if named) one expense. Call it only after the group row is locked:
+ * a statement that starts after the lock sees every write committed before it.
+ */
+export async function findMembersAndExpense(
+  tx: Tx,
+  groupId: string,
+  expenseId: string | undefined,
+): Promise<{ members: MemberRow[]; expense: ExpenseRow | undefined }> {
+  const { rows } = await sql<{ members: MemberRow[] } & Partial<Record<keyof ExpenseRow, unknown>>>`
+    select coalesce((select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
+                       from group_members m where m.group_id = ${groupId}), '[]') as members,
+           e.expense_id as "expenseId", e.kind, e.description, e.currency, e.amount_minor as "amountMinor",
+           e.payers, e.shares, e.split, e.occurred_at as "occurredAt", e.deleted,
+           e.first_version as "firstVersion", e.last_version as "lastVersion"
+      from (select 1) as one
+      left join expenses e on e.group_id = ${groupId} and e.expense_id = ${expenseId ?? null}`.execute(tx);
+  const { members, ...expense } = rows[0] as { members: MemberRow[] } & Record<keyof ExpenseRow, unknown>;
+  return { members, expense: expense.expenseId === null ? undefined : (expense as ExpenseRow) };
 }
 
 export async function listMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {

@@ -147,7 +147,9 @@ try {
   const port = await freePort();
   // Logs at the production default (info) unless BENCH_LOG_LEVEL says otherwise.
   const base = `http://127.0.0.1:${port}`;
-  await startProcess([CLI, 'serve'], { DATABASE_URL: url, PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }, `${base}/health/ready`);
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
+  const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  await startProcess([...serverNodeArgs, CLI, 'serve'], { DATABASE_URL: url, PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }, `${base}/health/ready`);
 
   // Users and groups through the API: one bench user in every group, with three others.
   const me = (await call(base, 'POST', '/users', undefined, { userId: 'bench-u1', name: 'Bench One' })).json;
@@ -277,7 +279,18 @@ COMMIT;
   });
   }
 
-  for (const child of children) child.kill('SIGTERM');
+  // Servers stop gracefully (and write a --cpu-prof profile, if NODE_OPTIONS asked for one).
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => (clearTimeout(timer), resolve()));
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
 
   if (only.has('replay')) {
   say(`4. replay verify and rebuild over ${options.events} events (vs a raw COPY of the same events)`);
@@ -352,7 +365,18 @@ COMMIT;
 
   await writeReport();
 } finally {
-  for (const child of children) child.kill('SIGTERM');
+  // Servers stop gracefully (and write a --cpu-prof profile, if NODE_OPTIONS asked for one).
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => (clearTimeout(timer), resolve()));
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   for (const name of databases) await admin.query(`drop database if exists ${name} with (force)`);

@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { createHash } from 'node:crypto';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -35,7 +36,58 @@ export function createPool(options: DatabaseOptions): pg.Pool {
 }
 
 export function createDb(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparing(pool) }) });
+}
+
+/** How many distinct statements one connection prepares at most (the rest run unnamed). */
+export const PREPARED_PER_CONNECTION = 200;
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+const statementNames = new Map<string, string>();
+
+/** A stable name for a statement's text: the same text gets the same name on every connection. */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `fs_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    if (statementNames.size >= 10 * PREPARED_PER_CONNECTION) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Kysely sends every statement unnamed, so PostgreSQL parses and plans it again on
+ * every call; for the short statements of a command that is most of their cost. This
+ * pool runs parameterised statements as named prepared statements instead: the first
+ * call on a connection prepares, later calls only bind and execute. A connection
+ * prepares at most PREPARED_PER_CONNECTION distinct texts (statements whose text
+ * varies, such as multi-row inserts, cannot grow the server's memory without bound);
+ * the hot statements come first and stay prepared for the connection's life.
+ */
+function preparing(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let prepared = preparedOn.get(client);
+      if (!prepared) preparedOn.set(client, (prepared = new Set()));
+      const names = prepared;
+      const query = (text: string | pg.Submittable, values: readonly unknown[] = []) => {
+        if (typeof text !== 'string') return client.query(text); // a cursor
+        if (values.length === 0) return client.query(text);
+        const name = statementName(text);
+        if (!names.has(name)) {
+          if (names.size >= PREPARED_PER_CONNECTION) return client.query(text, values as unknown[]);
+          names.add(name);
+        }
+        return client.query({ name, text, values: values as unknown[] });
+      };
+      return {
+        query: query as unknown as PostgresPoolClient['query'],
+        release: () => client.release(),
+      };
+    },
+    end: () => pool.end(),
+  };
 }
 
 export function createClient(connectionString: string): pg.Client {

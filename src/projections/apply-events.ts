@@ -2,18 +2,23 @@ import { sql } from 'kysely';
 import type { EventEnvelope } from '../events/index.js';
 import type { Tx } from '../db/database.js';
 import { addBalanceDeltas } from './balance-deltas.js';
+import { groupChangedPayload } from '../store/event-store.js';
 
 /** The projection and the log disagree: the transaction must not commit. */
 export class ProjectionError extends Error {}
 
 /**
  * Applies a group's newly appended events to the read model inside the append's
- * transaction. Balances move by deltas summed over the whole batch, one UPDATE for all
- * users in user-id order, so concurrent writers cannot deadlock on balance rows.
- * Returns how many rows it changed.
+ * transaction: one statement per event for its own rows, then one for the whole batch
+ * (balances, version, announcement; see finishBatch). Returns how many rows it changed
+ * and every member's balance after the batch.
  */
-export async function applyGroupEvents(tx: Tx, groupId: string, events: readonly EventEnvelope[]): Promise<number> {
-  if (events.length === 0) return 0;
+export async function applyGroupEvents(
+  tx: Tx,
+  groupId: string,
+  events: readonly EventEnvelope[],
+): Promise<{ rows: number; balances: ProjectedBalance[] }> {
+  if (events.length === 0) return { rows: 0, balances: [] };
   let rows = 0;
   const deltas = new Map<string, bigint>();
   const first = events[0] as EventEnvelope;
@@ -112,32 +117,65 @@ export async function applyGroupEvents(tx: Tx, groupId: string, events: readonly
     }
   }
 
-  rows += await applyBalanceDeltas(tx, groupId, deltas);
-  if (first.type !== 'GroupCreated' || events.length > 1) {
-    const bumped = await tx
-      .updateTable('groups')
-      .set({ version: last.version, updated_at: last.recordedAt })
-      .where('group_id', '=', groupId)
-      .where('version', '=', first.type === 'GroupCreated' ? first.version : first.version - 1)
-      .executeTakeFirst();
-    if (bumped.numUpdatedRows !== 1n) {
-      throw new ProjectionError(`group ${groupId} projection is not at version ${first.version - 1}`);
-    }
-    rows += 1;
-  }
-  return rows;
+  const final = await finishBatch(tx, groupId, deltas, {
+    // A batch that creates the group inserts its row at the first version.
+    from: first.type === 'GroupCreated' ? first.version : first.version - 1,
+    to: last.version,
+    at: last.recordedAt,
+  });
+  return { rows: rows + final.rows, balances: final.balances };
 }
 
-async function applyBalanceDeltas(tx: Tx, groupId: string, deltas: Map<string, bigint>): Promise<number> {
+export interface ProjectedBalance {
+  userId: string;
+  name: string;
+  balanceMinor: bigint;
+}
+
+/**
+ * The batch's last statement, one round trip: moves the balances by the summed deltas
+ * (one UPDATE, rows in user-id order, so concurrent writers cannot deadlock), moves the
+ * group row from version `from` to `to`, announces the new version on `group_changed`
+ * (delivered only if the transaction commits) and returns every member's balance as
+ * the batch leaves it. Any disagreement with the log is a ProjectionError.
+ */
+async function finishBatch(
+  tx: Tx,
+  groupId: string,
+  deltas: Map<string, bigint>,
+  move: { from: number; to: number; at: Date },
+): Promise<{ rows: number; balances: ProjectedBalance[] }> {
   const changed = [...deltas].filter(([, delta]) => delta !== 0n).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (changed.length === 0) return 0;
-  const result = await sql`
-    update user_balances b
-       set balance_minor = b.balance_minor + d.delta
-      from unnest(${changed.map(([u]) => u)}::text[], ${changed.map(([, d]) => d.toString())}::int8[]) as d(user_id, delta)
-     where b.group_id = ${groupId} and b.user_id = d.user_id`.execute(tx);
-  if (result.numAffectedRows !== BigInt(changed.length)) {
-    throw new ProjectionError(`balance rows missing in group ${groupId}: expected ${changed.length}`);
+  const { rows } = await sql<{ moved: number; bumped: number; announced: number; balances: { userId: string; name: string; balanceMinor: string }[] }>`
+    with delta (user_id, delta) as (
+           select * from unnest(${changed.map(([u]) => u)}::text[], ${changed.map(([, d]) => d.toString())}::int8[])),
+         moved as (
+           update user_balances b set balance_minor = b.balance_minor + d.delta
+             from delta d
+            where b.group_id = ${groupId} and b.user_id = d.user_id
+           returning b.user_id, b.balance_minor),
+         bumped as (
+           update groups set version = ${move.to}, updated_at = ${move.at}
+            where group_id = ${groupId} and version = ${move.from}
+           returning version),
+         announced as (
+           select pg_notify('group_changed', ${groupChangedPayload(groupId, move.to)}) from bumped)
+    select (select count(*) from moved)::int as moved,
+           (select count(*) from bumped)::int as bumped,
+           (select count(*) from announced)::int as announced,
+           coalesce((select json_agg(json_build_object('userId', m.user_id, 'name', m.name,
+                                     'balanceMinor', coalesce(mv.balance_minor, b.balance_minor, 0)::text) order by m.position)
+                       from group_members m
+                       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
+                       left join moved mv on mv.user_id = m.user_id
+                      where m.group_id = ${groupId}), '[]') as balances`.execute(tx);
+  const result = rows[0] as { moved: number; bumped: number; announced: number; balances: { userId: string; name: string; balanceMinor: string }[] };
+  if (result.moved !== changed.length) {
+    throw new ProjectionError(`balance rows missing in group ${groupId}: expected ${changed.length}, found ${result.moved}`);
   }
-  return changed.length;
+  if (result.bumped !== 1 || result.announced !== 1) throw new ProjectionError(`group ${groupId} projection is not at version ${move.from}`);
+  return {
+    rows: changed.length + 1,
+    balances: result.balances.map((b) => ({ userId: b.userId, name: b.name, balanceMinor: BigInt(b.balanceMinor) })),
+  };
 }

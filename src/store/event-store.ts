@@ -111,8 +111,11 @@ export async function readStream(
   return rows.map(toEnvelope);
 }
 
+/** The `group_changed` notification's payload; `rebuilt` marks a repair at the same version. */
+export const groupChangedPayload = (groupId: string, version: number, rebuilt = false): string =>
+  JSON.stringify(rebuilt ? { groupId, version, rebuilt } : { groupId, version });
+
 /** Tells listeners (in any process) that a group changed; delivered only on commit. */
 export async function notifyGroupChanged(tx: Tx, groupId: string, version: number, rebuilt = false): Promise<void> {
-  const payload = rebuilt ? { groupId, version, rebuilt } : { groupId, version };
-  await sql`select pg_notify('group_changed', ${JSON.stringify(payload)})`.execute(tx);
+  await sql`select pg_notify('group_changed', ${groupChangedPayload(groupId, version, rebuilt)})`.execute(tx);
 }

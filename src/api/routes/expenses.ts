@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Present } from '../../app/command-handler.js';
-import { findExpenses, findGroup, findGroupForMember, listBalances, listExpenses, readGroupWithMembers, readSnapshot } from '../../app/group-reads.js';
+import { findExpenses, findGroupForMember, listBalances, listExpenses, readGroupWithMembers, readSnapshot } from '../../app/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
 import { handleGroupCommand } from '../../app/command-handler.js';
 import { authenticate, currentUser } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
-import { money, presentBalances, presentExpense } from '../present.js';
+import { money, presentAddedExpense, presentBalances, presentExpense } from '../present.js';
 import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
 import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
 
@@ -21,17 +21,22 @@ const toInput = (body: ExpenseBody): ExpenseInput => ({
   occurredAt: body.occurredAt,
 });
 
-/** Write responses: the expense, the new version and the balances, all from this transaction. */
+/**
+ * Write responses: the expense, the new version and the balances, all from this
+ * transaction: from the appended event and the projector's balances, or, when nothing
+ * was appended (a retry), read back from the projection.
+ */
 const presentWrite =
   (groupId: string, expenseId: string, created: number): Present =>
-  async (tx, { events, version }) => {
-    const group = await findGroup(tx, groupId);
+  async (tx, { events, version, state, balances }) => {
+    const added = events.findLast((e) => e.type === 'ExpenseAdded');
+    const currency = state.group?.currency ?? '';
+    if (added?.type === 'ExpenseAdded' && balances) {
+      return { status: created, body: { expense: presentAddedExpense(added.data, added.version), version, balances: presentBalances(balances, currency) } };
+    }
     const [expense] = await findExpenses(tx, groupId, [expenseId]);
-    if (!group || !expense) throw new Error('expense missing from the projection inside its own transaction');
-    return {
-      status: events.length > 0 ? created : 200,
-      body: { expense: presentExpense(expense), version, balances: presentBalances(await listBalances(tx, groupId), group.currency) },
-    };
+    if (!expense) throw new Error('expense missing from the projection inside its own transaction');
+    return { status: 200, body: { expense: presentExpense(expense), version, balances: presentBalances(await listBalances(tx, groupId), currency) } };
   };
 
 const encodeCursor = (occurredAt: Date, firstVersion: number) =>
@@ -162,11 +167,10 @@ export const expenseRoutes =
           deps,
           commandContext(request, groupId),
           { type: 'DeleteExpense', expenseId },
-          async (tx, { version }) => {
-            const group = await findGroup(tx, groupId);
-            if (!group) throw new Error('group vanished inside its own transaction');
-            return { status: 200, body: { version, balances: presentBalances(await listBalances(tx, groupId), group.currency) } };
-          },
+          async (tx, { version, state, balances }) => ({
+            status: 200,
+            body: { version, balances: presentBalances(balances ?? (await listBalances(tx, groupId)), state.group?.currency ?? '') },
+          }),
         );
         return sendResult(reply, result);
       },

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { handleGroupCommand } from '../../app/command-handler.js';
-import { findGroup, listMembers, readGroupWithMembers } from '../../app/group-reads.js';
+import { readGroupWithMembers } from '../../app/group-reads.js';
 import { findUsers } from '../../app/users.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import { isSupportedCurrency } from '../../money/currency.js';
@@ -50,10 +50,9 @@ export const groupRoutes =
           deps,
           { ...commandContext(request, groupId), expectedVersion: undefined },
           { type: 'CreateGroup', groupId, name, currency, members },
-          async (tx, { version }) => {
-            const group = await findGroup(tx, groupId);
-            if (!group) throw new Error('created group is missing from the projection');
-            return { status: 201, body: presentGroup({ ...group, version }, await listMembers(tx, groupId)) };
+          async (_tx, { state }) => {
+            if (!state.group) throw new Error('a created group has no state');
+            return { status: 201, body: presentGroup(state.group, state.members) };
           },
         );
         return sendResult(reply, result);
@@ -102,11 +101,9 @@ export const groupRoutes =
           deps,
           commandContext(request, groupId),
           { type: 'AddMember', member: { userId: user.userId, name: user.name } },
-          async (tx, { events, version }) => {
-            const group = await findGroup(tx, groupId);
-            if (!group) throw new Error('group vanished inside its own transaction');
-            const body = presentGroup({ ...group, version }, await listMembers(tx, groupId));
-            return { status: events.length > 0 ? 201 : 200, body };
+          async (_tx, { events, state }) => {
+            if (!state.group) throw new Error('a member was added to a group with no state');
+            return { status: events.length > 0 ? 201 : 200, body: presentGroup(state.group, state.members) };
           },
         );
         return sendResult(reply, result);

@@ -30,15 +30,18 @@ const options = new Command()
   .option('--groups <n>', 'groups the "many groups" runs spread over', Number, 200)
   .option('--history <n>', 'events in the long-history group', Number, 100_000)
   .option('--events <n>', 'events in the big log for replay verify / rebuild', Number, 1_000_000)
+  .option('--group-events <n>', 'events per group in the big logs', Number, 1_000)
   .option('--big-events <n>', 'a second, bigger log size for the memory comparison (0: skip)', Number, 5_000_000)
   .option('--out <dir>', 'where to write results.json and results.md', 'bench-results')
   .option('--only <figures>', 'comma-separated figures to run: writes,reads,history,replay,settle', 'writes,reads,history,replay,settle')
   .parse()
-  .opts<{ quick?: boolean; reps: number; seconds: number; groups: number; history: number; events: number; bigEvents: number; out: string; only: string }>();
+  .opts<{ quick?: boolean; reps: number; seconds: number; groups: number; history: number; events: number; groupEvents: number; bigEvents: number; out: string; only: string }>();
 const only = new Set(options.only.split(',').map((s) => s.trim()));
 
 if (options.quick) Object.assign(options, { reps: 1, seconds: 1, groups: 5, history: 300, events: 3_000, bigEvents: 6_000 });
 
+// BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to every FairShare process the bench starts.
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const logger = pino({ level: 'warn' }, pino.destination(2));
@@ -147,9 +150,7 @@ try {
   const port = await freePort();
   // Logs at the production default (info) unless BENCH_LOG_LEVEL says otherwise.
   const base = `http://127.0.0.1:${port}`;
-  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
-  const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  await startProcess([...serverNodeArgs, CLI, 'serve'], { DATABASE_URL: url, PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }, `${base}/health/ready`);
+  await startProcess([...nodeArgs, CLI, 'serve'], { DATABASE_URL: url, PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }, `${base}/health/ready`);
 
   // Users and groups through the API: one bench user in every group, with three others.
   const me = (await call(base, 'POST', '/users', undefined, { userId: 'bench-u1', name: 'Bench One' })).json;
@@ -279,7 +280,7 @@ COMMIT;
   });
   }
 
-  // Servers stop gracefully (and write a --cpu-prof profile, if NODE_OPTIONS asked for one).
+  // Servers stop gracefully (and write a --cpu-prof profile, if BENCH_NODE_ARGS asked for one).
   await Promise.all(
     children.map(
       (child) =>
@@ -295,7 +296,7 @@ COMMIT;
   if (only.has('replay')) {
   say(`4. replay verify and rebuild over ${options.events} events (vs a raw COPY of the same events)`);
   const bigUrl = await createDatabase();
-  const perGroup = 1_000;
+  const perGroup = options.groupEvents;
   const bigGroups = (count: number, from: number) => Array.from({ length: Math.ceil(count / perGroup) }, (_, i) => ({ groupId: `big${from + i}`, events: perGroup }));
   const generated = Date.now();
   const written = await copyEvents(bigUrl, bigGroups(options.events, 0));
@@ -303,11 +304,11 @@ COMMIT;
   const measureLog = async (events: number) => {
     const copyRate = [];
     for (let i = 0; i < options.reps; i++) copyRate.push(await rawCopyRate(bigUrl));
-    const rebuild = await timeProcess([CLI, 'replay', 'rebuild', '--json'], { DATABASE_URL: bigUrl, LOG_LEVEL: 'warn' });
+    const rebuild = await timeProcess([...nodeArgs, CLI, 'replay', 'rebuild', '--json'], { DATABASE_URL: bigUrl, LOG_LEVEL: 'warn' });
     const rebuilt = JSON.parse(rebuild.stdout) as { ok: boolean };
     if (!rebuilt.ok) throw new Error('the rebuilt projection does not verify');
     const verifies = [];
-    for (let i = 0; i < options.reps; i++) verifies.push(await timeProcess([CLI, 'replay', 'verify', '--json'], { DATABASE_URL: bigUrl, LOG_LEVEL: 'warn' }));
+    for (let i = 0; i < options.reps; i++) verifies.push(await timeProcess([...nodeArgs, CLI, 'replay', 'verify', '--json'], { DATABASE_URL: bigUrl, LOG_LEVEL: 'warn' }));
     const verifyRate = events / median(verifies.map((v) => v.seconds));
     const raw = median(copyRate);
     record({
@@ -365,7 +366,7 @@ COMMIT;
 
   await writeReport();
 } finally {
-  // Servers stop gracefully (and write a --cpu-prof profile, if NODE_OPTIONS asked for one).
+  // Servers stop gracefully (and write a --cpu-prof profile, if BENCH_NODE_ARGS asked for one).
   await Promise.all(
     children.map(
       (child) =>

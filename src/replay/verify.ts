@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { Allocation } from '../db/schema.js';
 import { readSnapshot, type Db, type Tx } from '../db/database.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
@@ -36,23 +37,31 @@ export interface VerifyOptions {
 export async function verifyProjection(db: Db, options: VerifyOptions = {}): Promise<VerifyReport> {
   return readSnapshot(db, async (tx) => {
     const report: VerifyReport = { groups: 0, events: 0, mismatches: [] };
-    let current: FoldedGroup | undefined;
-    const finish = async () => {
-      if (!current) return;
-      report.groups += 1;
-      report.mismatches.push(...(await compareGroup(tx, current)));
+    // Folded groups are compared a few thousand events at a time, four statements per
+    // lot instead of four per group.
+    let lot: FoldedGroup[] = [];
+    let lotEvents = 0;
+    const compareLot = async () => {
+      if (lot.length === 0) return;
+      report.groups += lot.length;
+      report.mismatches.push(...(await compareGroups(tx, lot)));
+      lot = [];
+      lotEvents = 0;
       options.onProgress?.({ events: report.events, groups: report.groups });
     };
+    let current: FoldedGroup | undefined;
     const streamId = options.groupId === undefined ? undefined : `group-${options.groupId}`;
     for await (const { streamId: stream, version, event } of readFactsInStreamOrder(tx, { streamId })) {
       if (stream !== `group-${current?.groupId}`) {
-        await finish();
+        if (lotEvents >= COMPARE_LOT_EVENTS) await compareLot();
         current = newFold(stream.slice('group-'.length));
+        lot.push(current);
       }
       foldEvent(current as FoldedGroup, version, event);
       report.events += 1;
+      lotEvents += 1;
     }
-    await finish();
+    await compareLot();
 
     // Projected groups with no events behind them at all.
     const orphans = await sql<{ group_id: string }>`
@@ -66,28 +75,72 @@ export async function verifyProjection(db: Db, options: VerifyOptions = {}): Pro
   });
 }
 
-async function compareGroup(tx: Tx, folded: FoldedGroup): Promise<Mismatch[]> {
+const COMPARE_LOT_EVENTS = 5_000;
+
+/** Rows of `rows` by their group_id. */
+function byGroup<R extends { group_id: string }>(rows: R[]): Map<string, R[]> {
+  const map = new Map<string, R[]>();
+  for (const row of rows) {
+    const list = map.get(row.group_id);
+    if (list) list.push(row);
+    else map.set(row.group_id, [row]);
+  }
+  return map;
+}
+
+async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Mismatch[]> {
+  const ids = folds.map((f) => f.groupId);
+  const groups = new Map(
+    (await tx.selectFrom('groups').select(['group_id', 'version']).where('group_id', '=', sql<string>`any(${ids})`).execute()).map((g) => [g.group_id, g]),
+  );
+  const members = byGroup(await tx.selectFrom('group_members').select(['group_id', 'user_id', 'name']).where('group_id', '=', sql<string>`any(${ids})`).execute());
+  const balances = byGroup(
+    await tx.selectFrom('user_balances').select(['group_id', 'user_id', 'balance_minor']).where('group_id', '=', sql<string>`any(${ids})`).execute(),
+  );
+  const expenses = byGroup(
+    await tx
+      .selectFrom('expenses')
+      .select(['group_id', 'expense_id', 'amount_minor', 'deleted', 'last_version', 'payers', 'shares'])
+      .where('group_id', '=', sql<string>`any(${ids})`)
+      .execute(),
+  );
+  return folds.flatMap((folded) =>
+    compareGroup(folded, {
+      group: groups.get(folded.groupId),
+      members: members.get(folded.groupId) ?? [],
+      balances: balances.get(folded.groupId) ?? [],
+      expenses: expenses.get(folded.groupId) ?? [],
+    }),
+  );
+}
+
+interface ProjectedRows {
+  group: { version: number } | undefined;
+  members: { user_id: string; name: string }[];
+  balances: { user_id: string; balance_minor: bigint }[];
+  expenses: { expense_id: string; amount_minor: bigint; deleted: boolean; last_version: number; payers: Allocation; shares: Allocation }[];
+}
+
+function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[] {
   const { groupId } = folded;
   const out: Mismatch[] = folded.faults.map((fault) => ({ groupId, kind: 'log', expected: 'a consistent event log', actual: fault }));
   const digits = minorDigits(folded.currency || 'USD');
   const money = (m: bigint | undefined) => (m === undefined ? '(none)' : formatMinor(m, digits));
 
-  const group = await tx.selectFrom('groups').select(['version']).where('group_id', '=', groupId).executeTakeFirst();
+  const group = projection.group;
   if (!group) return [...out, { groupId, kind: 'missing-group', expected: `version ${folded.version}`, actual: '(no projected group)' }];
   if (group.version !== folded.version) {
     out.push({ groupId, kind: 'version', expected: String(folded.version), actual: String(group.version) });
   }
 
-  const members = await tx.selectFrom('group_members').select(['user_id', 'name']).where('group_id', '=', groupId).execute();
-  const projectedMembers = new Map(members.map((m) => [m.user_id, m.name]));
+  const projectedMembers = new Map(projection.members.map((m) => [m.user_id, m.name]));
   for (const userId of new Set([...folded.members.keys(), ...projectedMembers.keys()])) {
     if (folded.members.get(userId) !== projectedMembers.get(userId)) {
       out.push({ groupId, kind: 'member', userId, expected: folded.members.get(userId) ?? '(not a member)', actual: projectedMembers.get(userId) ?? '(not a member)' });
     }
   }
 
-  const balances = await tx.selectFrom('user_balances').select(['user_id', 'balance_minor']).where('group_id', '=', groupId).execute();
-  const projected = new Map(balances.map((b) => [b.user_id, BigInt(b.balance_minor)]));
+  const projected = new Map(projection.balances.map((b) => [b.user_id, BigInt(b.balance_minor)]));
   for (const userId of [...new Set([...folded.balances.keys(), ...projected.keys()])].sort()) {
     const expected = folded.balances.get(userId);
     const actual = projected.get(userId);
@@ -96,21 +149,12 @@ async function compareGroup(tx: Tx, folded: FoldedGroup): Promise<Mismatch[]> {
   const projectedSum = [...projected.values()].reduce((a, b) => a + b, 0n);
   if (projectedSum !== 0n) out.push({ groupId, kind: 'sum', expected: money(0n), actual: money(projectedSum) });
 
-  const expenses = await tx
-    .selectFrom('expenses')
-    .select(['expense_id', 'amount_minor', 'deleted', 'last_version', 'payers', 'shares'])
-    .where('group_id', '=', groupId)
-    .execute();
-  const rows = new Map(expenses.map((e) => [e.expense_id, e]));
+  const rows = new Map(projection.expenses.map((e) => [e.expense_id, e]));
   for (const expenseId of [...new Set([...folded.expenses.keys(), ...rows.keys()])].sort()) {
     const want = folded.expenses.get(expenseId);
     const have = rows.get(expenseId);
-    const expected = want
-      ? describeExpense(money(want.amountMinor), want.deleted, want.lastVersion, [...want.payers], [...want.shares])
-      : NO_EXPENSE;
-    const actual = have
-      ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, pairs(have.payers), pairs(have.shares))
-      : NO_EXPENSE;
+    const expected = want ? describeExpense(money(want.amountMinor), want.deleted, want.lastVersion, text(want.payers), text(want.shares)) : NO_EXPENSE;
+    const actual = have ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, listed(have.payers), listed(have.shares)) : NO_EXPENSE;
     if (expected !== actual) out.push({ groupId, kind: 'expense', expenseId, expected, actual });
   }
   return out;
@@ -118,12 +162,21 @@ async function compareGroup(tx: Tx, folded: FoldedGroup): Promise<Mismatch[]> {
 
 const NO_EXPENSE = '(no expense)';
 
-// Projected allocations are listed entry by entry (not summed), so a duplicated row shows.
-const pairs = (allocation: { userId: string; amountMinor: number }[]): [string, bigint][] =>
-  allocation.map((a) => [a.userId, BigInt(a.amountMinor)]);
+/** An allocation as one comparable text: "user:minor" entries, sorted. */
+const text = (allocation: Map<string, bigint>): string =>
+  [...allocation]
+    .map(([u, m]) => `${u}:${m}`)
+    .sort()
+    .join(',');
+
+// Projected allocations are listed entry by entry (not summed), so a duplicated entry shows.
+const listed = (allocation: Allocation): string =>
+  allocation
+    .map((a) => `${a.userId}:${a.amountMinor}`)
+    .sort()
+    .join(',');
 
 /** One comparable line per expense: amount, state, version and who paid / owes what. */
-function describeExpense(amount: string, deleted: boolean, version: number, payers: [string, bigint][], shares: [string, bigint][]): string {
-  const list = (entries: [string, bigint][]) => entries.map(([u, m]) => `${u}:${m}`).sort().join(',');
-  return `${amount}${deleted ? ' deleted' : ''} at version ${version} paid ${list(payers)} owed ${list(shares)}`;
+function describeExpense(amount: string, deleted: boolean, version: number, payers: string, shares: string): string {
+  return `${amount}${deleted ? ' deleted' : ''} at version ${version} paid ${payers} owed ${shares}`;
 }

@@ -58,6 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return json(request, body as string, done);
   });
   app.decorateRequest('user', null);
+  app.decorateRequest('tokenHash', null);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -159,22 +159,31 @@ export async function listExpenses(
 }
 
 /**
- * The group (only if `userId` is a member) and every member's balance, in ONE
+ * The group (only if the asker is a member) and every member's balance, in ONE
  * statement: a single statement reads a single snapshot, so the version and the
  * balances always belong together, in one round trip instead of a transaction's four.
+ * The asker is a user id, or a token hash resolved here too (then the request needs no
+ * separate lookup): 'unknown-user' when no user has that token.
  */
-export async function readGroupBalances(db: Db | Tx, groupId: string, userId: string): Promise<{ group: GroupRow; balances: BalanceRow[] } | undefined> {
-  const { rows } = await sql<{ name: string; currency: string; version: number; epoch: number; user_id: string; member_name: string; balance_minor: bigint }>`
+export async function readGroupBalances(
+  db: Db | Tx,
+  groupId: string,
+  asker: { userId: string } | { tokenHash: Buffer },
+): Promise<{ group: GroupRow; balances: BalanceRow[] } | 'unknown-user' | undefined> {
+  const byToken = 'tokenHash' in asker;
+  const { rows } = await sql<{ name: string | null; currency: string; version: number; epoch: number; user_id: string; member_name: string; balance_minor: bigint }>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
-      from groups g
-      join group_members me on me.group_id = g.group_id and me.user_id = ${userId}
-      join group_members m on m.group_id = g.group_id
+      from users u
+      left join (groups g join group_members me on me.group_id = g.group_id)
+             on g.group_id = ${groupId} and me.user_id = u.user_id
+      left join group_members m on m.group_id = g.group_id
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
-     where g.group_id = ${groupId}
+     where ${byToken ? sql`u.token_hash = ${asker.tokenHash}` : sql`u.user_id = ${asker.userId}`}
      order by m.position`.execute(db);
   const first = rows[0];
-  if (!first) return undefined;
+  if (!first) return byToken ? 'unknown-user' : undefined;
+  if (first.name === null) return undefined;
   return {
     group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
     balances: rows.map((r) => ({ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor })),

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -12,12 +12,13 @@ import pino from 'pino';
 import { createDb, createPool } from '../db/database.js';
 import { freePort, releaseEmbeddedExitHooks, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { handleGroupCommand } from '../app/command-handler.js';
 import { settle } from '../money/settlements.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { httpLoad } from './http-load.js';
 import { BENCH_MEMBERS, copyEvents } from './log-gen.js';
 import { pgbench, type LoadResult } from './pgbench.js';
-import { median, ratio, round } from './stats.js';
+import { median, percentile, ratio, round } from './stats.js';
 
 releaseEmbeddedExitHooks();
 
@@ -184,12 +185,14 @@ COMMIT;
 `;
 
   if (only.has('writes')) say('1. add-expense throughput and latency (HTTP vs pgbench raw SQL)');
+  const rawWrites = new Map<string, LoadResult>();
   for (const shape of only.has('writes') ? (['many groups', 'one hot group'] as const) : []) {
     for (const connections of [1, 8, 64]) {
       const http = await repeat(options.reps, () =>
         httpLoad({ url: base, connections, seconds: options.seconds, method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${shape === 'many groups' ? randomGroup() : 'hot'}/expenses` }) }),
       );
       const sql = await repeat(options.reps, () => pgbench(url, rawWrite(shape === 'many groups' ? `random(1, ${options.groups})` : '0'), { clients: connections, seconds: options.seconds }));
+      rawWrites.set(`${shape}/${connections}`, sql);
       const r = ratio(http.tps, sql.tps);
       record({
         figure: `add expense, ${shape}, concurrency ${connections}`,
@@ -202,6 +205,22 @@ COMMIT;
         detail: `p50 ${round(http.p50ms)} ms / p99 ${round(http.p99ms)} ms (raw SQL p50 ${round(sql.p50ms)} / p99 ${round(sql.p99ms)} ms)`,
       });
     }
+  }
+
+  // Where the gap to raw SQL lies: the same unit of work (lock, load, decide, append,
+  // project, notify, commit) called in this process, without HTTP, auth or JSON.
+  for (const connections of only.has('writes') ? [1, 8] : []) {
+    const work = await repeat(options.reps, () => unitOfWorkLoad(url, groups, connections, options.seconds));
+    const sql = rawWrites.get(`many groups/${connections}`) as LoadResult;
+    record({
+      figure: `add expense without HTTP (the command handler in-process), many groups, concurrency ${connections}`,
+      value: work.tps,
+      unit: 'commands/s',
+      baseline: 'pgbench raw SQL',
+      baselineValue: sql.tps,
+      ratio: ratio(work.tps, sql.tps),
+      detail: `p50 ${round(work.p50ms)} ms / p99 ${round(work.p99ms)} ms; shows how much of the gap is the database work and how much is HTTP`,
+    });
   }
 
   if (only.has('reads')) {
@@ -384,6 +403,38 @@ COMMIT;
   await admin.end();
   await embedded?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}
+
+/** Runs `handleGroupCommand` itself (a trivial response, no HTTP) from `connections` workers for `seconds`. */
+async function unitOfWorkLoad(url: string, groups: string[], connections: number, seconds: number): Promise<LoadResult> {
+  const pool = createPool({ connectionString: url, max: connections });
+  const db = createDb(pool);
+  const deps = { db, logger: pino({ level: 'info' }, pino.destination('/dev/null')) };
+  const input = { description: 'Bench dinner', amount: '12.34', paidBy: 'bench-u1', split: { mode: 'equal' as const } };
+  const latencies: number[] = [];
+  const until = Date.now() + seconds * 1000;
+  const t0 = process.hrtime.bigint();
+  try {
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        while (Date.now() < until) {
+          const groupId = groups[Math.floor(Math.random() * groups.length)] as string;
+          const start = process.hrtime.bigint();
+          await handleGroupCommand(
+            deps,
+            { groupId, actorUserId: 'bench-u1', requestId: 'bench' },
+            { type: 'AddExpense', expenseId: randomUUID(), input, now: new Date().toISOString() },
+            async () => ({ status: 201, body: null }),
+          );
+          latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+        }
+      }),
+    );
+  } finally {
+    await db.destroy();
+  }
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { tps: latencies.length / elapsed, p50ms: percentile(latencies, 50), p99ms: percentile(latencies, 99), count: latencies.length };
 }
 
 async function rawCopyRate(url: string): Promise<number> {

@@ -10,8 +10,9 @@ export class ProjectionError extends Error {}
 /**
  * Applies a group's newly appended events to the read model inside the append's
  * transaction: one statement per event for its own rows, then one for the whole batch
- * (balances, version, announcement; see finishBatch). Returns how many rows it changed
- * and every member's balance after the batch.
+ * (balances, version, announcement; see finishBatch), which also carries the row of an
+ * ExpenseAdded that ends the batch, so adding an expense is one statement. Returns how
+ * many rows it changed and every member's balance after the batch.
  */
 export async function applyGroupEvents(
   tx: Tx,
@@ -23,6 +24,7 @@ export async function applyGroupEvents(
   const deltas = new Map<string, bigint>();
   const first = events[0] as EventEnvelope;
   const last = events[events.length - 1] as EventEnvelope;
+  let trailingExpense: TrailingExpense | undefined;
 
   for (const event of events) {
     switch (event.type) {
@@ -70,30 +72,15 @@ export async function applyGroupEvents(
       }
       case 'ExpenseAdded': {
         const e = event.data;
-        const values = {
-          kind: e.kind,
-          description: e.description,
-          currency: e.currency,
-          amount_minor: BigInt(e.amountMinor),
-          payers: JSON.stringify(e.payers),
-          shares: JSON.stringify(e.shares),
-          split: JSON.stringify(e.split),
-          occurred_at: e.occurredAt,
-          deleted: false,
-          last_version: event.version,
-        };
-        await tx
-          .insertInto('expenses')
-          .values({ group_id: groupId, expense_id: e.expenseId, first_version: event.version, ...values })
-          .onConflict((oc) => oc.columns(['group_id', 'expense_id']).where('expenses.deleted', '=', true).doUpdateSet(values))
-          .execute()
-          .then((result) => {
-            if (result[0]?.numInsertedOrUpdatedRows !== 1n) {
-              throw new ProjectionError(`expense ${e.expenseId} is already live in group ${groupId}`);
-            }
-          });
         addBalanceDeltas(deltas, e.payers, e.shares, 1n);
         rows += 1;
+        // The common command (one ExpenseAdded) needs one statement: the row rides in the final one.
+        if (event === last) {
+          trailingExpense = { expenseId: e.expenseId, upsert: upsertExpense(tx, groupId, event) };
+          break;
+        }
+        const upserted = await upsertExpense(tx, groupId, event).execute();
+        if (upserted.length !== 1) throw new ProjectionError(`expense ${e.expenseId} is already live in group ${groupId}`);
         break;
       }
       case 'ExpenseDeleted': {
@@ -117,13 +104,43 @@ export async function applyGroupEvents(
     }
   }
 
-  const final = await finishBatch(tx, groupId, deltas, {
+  const final = await finishBatch(tx, groupId, deltas, trailingExpense, {
     // A batch that creates the group inserts its row at the first version.
     from: first.type === 'GroupCreated' ? first.version : first.version - 1,
     to: last.version,
     at: last.recordedAt,
   });
   return { rows: rows + final.rows, balances: final.balances };
+}
+
+/**
+ * An expense's row as an `ExpenseAdded` leaves it: inserted, or a deleted row of the
+ * same id brought back. Returns one row, or none when the expense is already live.
+ */
+function upsertExpense(tx: Tx, groupId: string, event: Extract<EventEnvelope, { type: 'ExpenseAdded' }>) {
+  const e = event.data;
+  const values = {
+    kind: e.kind,
+    description: e.description,
+    currency: e.currency,
+    amount_minor: BigInt(e.amountMinor),
+    payers: JSON.stringify(e.payers),
+    shares: JSON.stringify(e.shares),
+    split: JSON.stringify(e.split),
+    occurred_at: e.occurredAt,
+    deleted: false,
+    last_version: event.version,
+  };
+  return tx
+    .insertInto('expenses')
+    .values({ group_id: groupId, expense_id: e.expenseId, first_version: event.version, ...values })
+    .onConflict((oc) => oc.columns(['group_id', 'expense_id']).where('expenses.deleted', '=', true).doUpdateSet(values))
+    .returning(sql<number>`1`.as('one'));
+}
+
+interface TrailingExpense {
+  expenseId: string;
+  upsert: ReturnType<typeof upsertExpense>;
 }
 
 export interface ProjectedBalance {
@@ -133,21 +150,24 @@ export interface ProjectedBalance {
 }
 
 /**
- * The batch's last statement, one round trip: moves the balances by the summed deltas
- * (one UPDATE, rows in user-id order, so concurrent writers cannot deadlock), moves the
- * group row from version `from` to `to`, announces the new version on `group_changed`
- * (delivered only if the transaction commits) and returns every member's balance as
- * the batch leaves it. Any disagreement with the log is a ProjectionError.
+ * The batch's last statement, one round trip: writes the row of an `ExpenseAdded` that
+ * ends the batch, moves the balances by the summed deltas (one UPDATE, rows in user-id
+ * order, so concurrent writers cannot deadlock), moves the group row from version
+ * `from` to `to`, announces the new version on `group_changed` (delivered only if the
+ * transaction commits) and returns every member's balance as the batch leaves it. Any
+ * disagreement with the log is a ProjectionError.
  */
 async function finishBatch(
   tx: Tx,
   groupId: string,
   deltas: Map<string, bigint>,
+  trailing: TrailingExpense | undefined,
   move: { from: number; to: number; at: Date },
 ): Promise<{ rows: number; balances: ProjectedBalance[] }> {
   const changed = [...deltas].filter(([, delta]) => delta !== 0n).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const { rows } = await sql<{ moved: number; bumped: number; announced: number; balances: { userId: string; name: string; balanceMinor: string }[] }>`
-    with delta (user_id, delta) as (
+  const { rows } = await sql<{ added: number; moved: number; bumped: number; announced: number; balances: { userId: string; name: string; balanceMinor: string }[] }>`
+    with added as (${trailing ? trailing.upsert : sql`select 1 as one where false`}),
+         delta (user_id, delta) as (
            select * from unnest(${changed.map(([u]) => u)}::text[], ${changed.map(([, d]) => d.toString())}::int8[])),
          moved as (
            update user_balances b set balance_minor = b.balance_minor + d.delta
@@ -160,7 +180,8 @@ async function finishBatch(
            returning version),
          announced as (
            select pg_notify('group_changed', ${groupChangedPayload(groupId, move.to)}) from bumped)
-    select (select count(*) from moved)::int as moved,
+    select (select count(*) from added)::int as added,
+           (select count(*) from moved)::int as moved,
            (select count(*) from bumped)::int as bumped,
            (select count(*) from announced)::int as announced,
            coalesce((select json_agg(json_build_object('userId', m.user_id, 'name', m.name,
@@ -169,7 +190,8 @@ async function finishBatch(
                        left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
                        left join moved mv on mv.user_id = m.user_id
                       where m.group_id = ${groupId}), '[]') as balances`.execute(tx);
-  const result = rows[0] as { moved: number; bumped: number; announced: number; balances: { userId: string; name: string; balanceMinor: string }[] };
+  const result = rows[0] as { added: number; moved: number; bumped: number; announced: number; balances: { userId: string; name: string; balanceMinor: string }[] };
+  if (trailing && result.added !== 1) throw new ProjectionError(`expense ${trailing.expenseId} is already live in group ${groupId}`);
   if (result.moved !== changed.length) {
     throw new ProjectionError(`balance rows missing in group ${groupId}: expected ${changed.length}, found ${result.moved}`);
   }

@@ -6,7 +6,7 @@ import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';
 import { settle } from '../../money/settlements.js';
 import { readStream } from '../../store/event-store.js';
-import { authenticate, currentUser } from '../auth.js';
+import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { etagOf, notModified } from '../http-cache.js';
 import { money, presentBalances, presentEvent } from '../present.js';
@@ -14,10 +14,13 @@ import { Amount, Balance, GroupParams, Id, Problem } from '../schemas/common.js'
 
 const BalancesView = z.object({ groupId: Id, currency: z.string(), version: z.number().int(), balances: z.array(Balance) });
 
-/** Balances and the version they belong to, read as one snapshot; undefined for non-members. */
-export async function readBalancesView(db: Db, groupId: string, userId: string) {
-  const found = await readGroupBalances(db, groupId, userId);
-  if (!found) return undefined;
+/**
+ * Balances and the version they belong to, read as one snapshot; undefined for
+ * non-members, 'unknown-user' when the asker's token belongs to no one.
+ */
+export async function readBalancesView(db: Db, groupId: string, asker: Parameters<typeof readGroupBalances>[2]) {
+  const found = await readGroupBalances(db, groupId, asker);
+  if (found === undefined || found === 'unknown-user') return found;
   const { group, balances: rows } = found;
   return {
     view: { groupId, currency: group.currency, version: group.version, balances: presentBalances(rows, group.currency) },
@@ -44,9 +47,11 @@ export const groupViewRoutes =
           params: GroupParams,
           response: { 200: BalancesView, 304: z.null(), 401: Problem, 404: Problem },
         },
+        config: { userFromRead: true },
       },
       async (request, reply) => {
-        const found = await readBalancesView(deps.db, request.params.groupId, currentUser(request).userId);
+        const found = await readBalancesView(deps.db, request.params.groupId, principal(request));
+        if (found === 'unknown-user') return unauthenticated(reply, true);
         if (!found) throw groupNotFound();
         if (notModified(request, reply, found.group)) return reply;
         return found.view;
@@ -71,9 +76,11 @@ export const groupViewRoutes =
             404: Problem,
           },
         },
+        config: { userFromRead: true },
       },
       async (request, reply) => {
-        const found = await readBalancesView(deps.db, request.params.groupId, currentUser(request).userId);
+        const found = await readBalancesView(deps.db, request.params.groupId, principal(request));
+        if (found === 'unknown-user') return unauthenticated(reply, true);
         if (!found) throw groupNotFound();
         if (notModified(request, reply, found.group)) return reply;
         const transfers = settle(found.rows.map((r) => ({ userId: r.userId, balance: r.balanceMinor })));
@@ -131,8 +138,8 @@ export const groupViewRoutes =
       async (request, reply) => {
         const { groupId } = request.params;
         const userId = currentUser(request).userId;
-        const first = await readBalancesView(deps.db, groupId, userId);
-        if (!first) throw groupNotFound();
+        const first = await readBalancesView(deps.db, groupId, { userId });
+        if (!first || first === 'unknown-user') throw groupNotFound();
 
         reply.hijack();
         const res = reply.raw;
@@ -162,11 +169,11 @@ export const groupViewRoutes =
           running = (async () => {
             do {
               again = false;
-              const found = await readBalancesView(deps.db, groupId, userId).catch((error: unknown) => {
+              const found = await readBalancesView(deps.db, groupId, { userId }).catch((error: unknown) => {
                 request.log.warn({ err: error }, 'live refresh failed');
                 return null;
               });
-              if (found === undefined) return close(); // no longer visible to this user
+              if (found === undefined || found === 'unknown-user') return close(); // no longer visible to this user
               if (found) write(found);
             } while (again && !res.writableEnded);
           })().finally(() => (running = undefined));

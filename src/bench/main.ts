@@ -456,7 +456,7 @@ async function rawCopyRate(url: string): Promise<number> {
 async function writeReport(): Promise<void> {
   const result = {
     date: new Date().toISOString(),
-    command: `npm run bench${options.quick ? ' -- --quick' : ''}`,
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     options,
     seconds: round((Date.now() - started) / 1000, 0),

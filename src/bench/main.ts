@@ -115,6 +115,21 @@ async function startProcess(args: string[], env: Record<string, string>, readyUr
   }
 }
 
+/** Stops every process the bench started, gracefully (so a --cpu-prof profile from BENCH_NODE_ARGS gets written). */
+async function stopChildren(): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => (clearTimeout(timer), resolve()));
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
 async function timeProcess(args: string[], env: Record<string, string>): Promise<{ seconds: number; maxRssMb: number; stdout: string }> {
   const start = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
@@ -299,18 +314,8 @@ COMMIT;
   });
   }
 
-  // Servers stop gracefully (and write a --cpu-prof profile, if BENCH_NODE_ARGS asked for one).
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => (clearTimeout(timer), resolve()));
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  // The servers are done: the replay figures get the machine to themselves.
+  await stopChildren();
 
   if (only.has('replay')) {
   say(`4. replay verify and rebuild over ${options.events} events (vs a raw COPY of the same events)`);
@@ -385,18 +390,7 @@ COMMIT;
 
   await writeReport();
 } finally {
-  // Servers stop gracefully (and write a --cpu-prof profile, if BENCH_NODE_ARGS asked for one).
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => (clearTimeout(timer), resolve()));
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await stopChildren();
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   for (const name of databases) await admin.query(`drop database if exists ${name} with (force)`);

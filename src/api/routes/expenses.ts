@@ -36,7 +36,10 @@ const presentWrite =
     }
     const [expense] = await findExpenses(tx, groupId, [expenseId]);
     if (!expense) throw new Error('expense missing from the projection inside its own transaction');
-    return { status: 200, body: { expense: presentExpense(expense), version, balances: presentBalances(await listBalances(tx, groupId), currency) } };
+    return {
+      status: events.length > 0 ? created : 200,
+      body: { expense: presentExpense(expense), version, balances: presentBalances(await listBalances(tx, groupId), currency) },
+    };
   };
 
 const encodeCursor = (occurredAt: Date, firstVersion: number) =>

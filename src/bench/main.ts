@@ -191,11 +191,13 @@ try {
     insert into raw_balances select g, u, 0 from generate_series(0, ${options.groups}) g, unnest(array['bench-u1','bench-u2','bench-u3','bench-u4']) u;`);
   await raw.end();
   const data = JSON.stringify({ expenseId: 'x', kind: 'expense', description: 'Bench dinner', currency: 'EUR', amountMinor: 1234, payers: [{ userId: 'bench-u1', amountMinor: 1234 }], shares: BENCH_MEMBERS.map((u, i) => ({ userId: u, amountMinor: i < 2 ? 309 : 308 })) });
-  const rawWrite = (groupExpr: string) => `\\set g ${groupExpr}
+  // `notify` adds what FairShare's design adds to every command: a NOTIFY, delivered on commit.
+  const rawWrite = (groupExpr: string, notify = false) => `\\set g ${groupExpr}
 BEGIN;
 UPDATE raw_groups SET version = version + 1 WHERE group_id = :g RETURNING version AS v \\gset
 INSERT INTO raw_events (stream_id, version, event_id, type, schema_version, data, metadata) VALUES ('group-' || :g, :v, gen_random_uuid(), 'ExpenseAdded', 1, '${data}', '{}');
 UPDATE raw_balances b SET balance_minor = b.balance_minor + d.delta FROM (VALUES ('bench-u1', 925), ('bench-u2', -309), ('bench-u3', -308), ('bench-u4', -308)) AS d(user_id, delta) WHERE b.group_id = :g AND b.user_id = d.user_id;
+${notify ? `SELECT pg_notify('group_changed', '{"groupId":"raw' || :g || '","version":' || :v || '}');` : ''}
 COMMIT;
 `;
 
@@ -219,6 +221,20 @@ COMMIT;
         ...(shape === 'many groups' ? { target: '≥ 0.50×', met: r >= 0.5 } : {}),
         detail: `p50 ${round(http.p50ms)} ms / p99 ${round(http.p99ms)} ms (raw SQL p50 ${round(sql.p50ms)} / p99 ${round(sql.p99ms)} ms)`,
       });
+      if (shape === 'many groups') {
+        // PostgreSQL serialises the commits of transactions that NOTIFY: the same raw SQL
+        // with a NOTIFY shows how much of the gap that design choice costs by itself.
+        const notifying = await repeat(options.reps, () => pgbench(url, rawWrite(`random(1, ${options.groups})`, true), { clients: connections, seconds: options.seconds }));
+        record({
+          figure: `add expense, many groups, concurrency ${connections}, against raw SQL that also NOTIFYs`,
+          value: http.tps,
+          unit: 'req/s',
+          baseline: 'pgbench raw SQL + pg_notify',
+          baselineValue: notifying.tps,
+          ratio: ratio(http.tps, notifying.tps),
+          detail: `raw SQL with NOTIFY is ${round(ratio(notifying.tps, sql.tps))}× of raw SQL without (p50 ${round(notifying.p50ms)} / p99 ${round(notifying.p99ms)} ms)`,
+        });
+      }
     }
   }
 

@@ -68,9 +68,8 @@ function preparing(pool: pg.Pool): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
-      let prepared = preparedOn.get(client);
-      if (!prepared) preparedOn.set(client, (prepared = new Set()));
-      const names = prepared;
+      const names = preparedOn.get(client) ?? new Set<string>();
+      preparedOn.set(client, names);
       const query = (text: string | pg.Submittable, values: readonly unknown[] = []) => {
         if (typeof text !== 'string') return client.query(text); // a cursor
         if (values.length === 0) return client.query(text);

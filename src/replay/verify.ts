@@ -153,8 +153,8 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
   for (const expenseId of [...new Set([...folded.expenses.keys(), ...rows.keys()])].sort()) {
     const want = folded.expenses.get(expenseId);
     const have = rows.get(expenseId);
-    const expected = want ? describeExpense(money(want.amountMinor), want.deleted, want.lastVersion, text(want.payers), text(want.shares)) : NO_EXPENSE;
-    const actual = have ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, listed(have.payers), listed(have.shares)) : NO_EXPENSE;
+    const expected = want ? describeExpense(money(want.amountMinor), want.deleted, want.lastVersion, listed(want.payers), listed(want.shares)) : NO_EXPENSE;
+    const actual = have ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, listed(entriesOf(have.payers)), listed(entriesOf(have.shares))) : NO_EXPENSE;
     if (expected !== actual) out.push({ groupId, kind: 'expense', expenseId, expected, actual });
   }
   return out;
@@ -162,19 +162,16 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
 
 const NO_EXPENSE = '(no expense)';
 
-/** An allocation as one comparable text: "user:minor" entries, sorted. */
-const text = (allocation: Map<string, bigint>): string =>
-  [...allocation]
-    .map(([u, m]) => `${u}:${m}`)
+/**
+ * An allocation as one comparable text: "user:minor" entries, sorted. Projected
+ * allocations are listed entry by entry (not summed), so a duplicated entry shows.
+ */
+const listed = (entries: Iterable<readonly [string, bigint | number]>): string =>
+  Array.from(entries, ([u, m]) => `${u}:${m}`)
     .sort()
     .join(',');
 
-// Projected allocations are listed entry by entry (not summed), so a duplicated entry shows.
-const listed = (allocation: Allocation): string =>
-  allocation
-    .map((a) => `${a.userId}:${a.amountMinor}`)
-    .sort()
-    .join(',');
+const entriesOf = (allocation: Allocation) => allocation.map((a) => [a.userId, a.amountMinor] as const);
 
 /** One comparable line per expense: amount, state, version and who paid / owes what. */
 function describeExpense(amount: string, deleted: boolean, version: number, payers: string, shares: string): string {

@@ -17,7 +17,7 @@ import { settle } from '../money/settlements.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { httpLoad } from './http-load.js';
 import { BENCH_MEMBERS, copyEvents } from './log-gen.js';
-import { pgbench, type LoadResult } from './pgbench.js';
+import { pgbench, type LoadResult, type PgbenchRun } from './pgbench.js';
 import { median, percentile, ratio, round } from './stats.js';
 
 releaseEmbeddedExitHooks();
@@ -64,6 +64,12 @@ const record = (row: Row) => {
   rows.push(row);
   say(`  ${row.figure}: ${round(row.value)} ${row.unit}${row.baselineValue !== undefined ? ` vs ${row.baseline} ${round(row.baselineValue)} → ${round(row.ratio ?? Number.NaN)}×` : ''}${row.target ? ` (target ${row.target}: ${row.met ? 'met' : 'MISSED'})` : ''}`);
 };
+
+/** pgbench's run for `clients`: timed, or in a smoke run a fixed count that cannot come back empty on a slow machine. */
+const pgbenchRun = (clients: number): PgbenchRun => ({ clients, seconds: options.seconds, ...(options.quick ? { transactionsPerClient: 20 } : {}) });
+
+/** The same for HTTP load through autocannon. */
+const httpRun = (connections: number) => ({ connections, seconds: options.seconds, ...(options.quick ? { requests: connections * 20 } : {}) });
 
 async function repeat(n: number, fn: () => Promise<LoadResult>): Promise<LoadResult> {
   const runs: LoadResult[] = [];
@@ -206,9 +212,9 @@ COMMIT;
   for (const shape of only.has('writes') ? (['many groups', 'one hot group'] as const) : []) {
     for (const connections of [1, 8, 64]) {
       const http = await repeat(options.reps, () =>
-        httpLoad({ url: base, connections, seconds: options.seconds, method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${shape === 'many groups' ? randomGroup() : 'hot'}/expenses` }) }),
+        httpLoad({ url: base, ...httpRun(connections), method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${shape === 'many groups' ? randomGroup() : 'hot'}/expenses` }) }),
       );
-      const sql = await repeat(options.reps, () => pgbench(url, rawWrite(shape === 'many groups' ? `random(1, ${options.groups})` : '0'), { clients: connections, seconds: options.seconds }));
+      const sql = await repeat(options.reps, () => pgbench(url, rawWrite(shape === 'many groups' ? `random(1, ${options.groups})` : '0'), pgbenchRun(connections)));
       rawWrites.set(`${shape}/${connections}`, sql);
       const r = ratio(http.tps, sql.tps);
       record({
@@ -224,7 +230,7 @@ COMMIT;
       if (shape === 'many groups') {
         // PostgreSQL serialises the commits of transactions that NOTIFY: the same raw SQL
         // with a NOTIFY shows how much of the gap that design choice costs by itself.
-        const notifying = await repeat(options.reps, () => pgbench(url, rawWrite(`random(1, ${options.groups})`, true), { clients: connections, seconds: options.seconds }));
+        const notifying = await repeat(options.reps, () => pgbench(url, rawWrite(`random(1, ${options.groups})`, true), pgbenchRun(connections)));
         record({
           figure: `add expense, many groups, concurrency ${connections}, against raw SQL that also NOTIFYs`,
           value: http.tps,
@@ -267,14 +273,13 @@ SELECT m.user_id, m.name, b.balance_minor FROM group_members m LEFT JOIN user_ba
 COMMIT;
 `;
   for (const connections of [8, 64]) {
-    const triv = await repeat(options.reps, () => httpLoad({ url: `http://127.0.0.1:${trivialPort}`, connections, seconds: options.seconds, next: () => ({ path: `/groups/${randomGroup()}/balances` }) }));
-    const sql = await repeat(options.reps, () => pgbench(url, rawRead, { clients: connections, seconds: options.seconds }));
+    const triv = await repeat(options.reps, () => httpLoad({ url: `http://127.0.0.1:${trivialPort}`, ...httpRun(connections), next: () => ({ path: `/groups/${randomGroup()}/balances` }) }));
+    const sql = await repeat(options.reps, () => pgbench(url, rawRead, pgbenchRun(connections)));
     for (const cached of [false, true]) {
       const http = await repeat(options.reps, () =>
         httpLoad({
           url: base,
-          connections,
-          seconds: options.seconds,
+          ...httpRun(connections),
           headers: { authorization: `Bearer ${token}` },
           ok: cached ? [304] : [200],
           next: () => {
@@ -314,7 +319,7 @@ COMMIT;
     await db.destroy();
   }
   const p50 = async (groupId: string) =>
-    repeat(options.reps, () => httpLoad({ url: base, connections: 1, seconds: options.seconds, method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${groupId}/expenses` }) }));
+    repeat(options.reps, () => httpLoad({ url: base, ...httpRun(1), method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${groupId}/expenses` }) }));
   const short = await p50('history-short');
   const long = await p50('history-long');
   record({

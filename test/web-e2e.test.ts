@@ -1,21 +1,26 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import t from 'tap';
+import {
+  DESKTOP,
+  PHONE,
+  everyScreenShowsTheLog as showsTheLog,
+  fillExpense,
+  fromTheLog as logOf,
+  launchChromium,
+  signUp as signUpIn,
+  waitForLogVersion as logReaches,
+  type Asserts,
+  type Person,
+} from './helpers/browser.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
-interface Asserts {
-  equal(found: unknown, wanted: unknown, message: string): unknown;
-  pass(message: string): unknown;
-}
 // The callbacks given to page.evaluate / waitForFunction run in the browser.
 declare const document: any;
 declare const window: any;
 declare const localStorage: any;
-import { formatMinor } from '../src/money/decimal.js';
-import { foldEvent, newFold } from '../src/replay/fold-group.js';
-import { readLogInStreamOrder } from '../src/store/read-log.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 // Three people in three browsers (one phone-sized) share a group through the web page.
 // After every operation, every screen must show, within one second and without a
@@ -23,7 +28,6 @@ import { freePort, startServerProcess, type ServerProcess } from './helpers/serv
 // group's current version: read from the database, never from a page.
 
 const SHOTS = path.resolve('artifacts/screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let database: TestDatabase;
 let server: ServerProcess;
@@ -34,10 +38,7 @@ t.before(async () => {
   database = await createTestDatabase();
   port = await freePort();
   server = await startServerProcess({ DATABASE_URL: database.url }, 60_000, port);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 t.teardown(async () => {
   await browser?.close();
@@ -45,126 +46,19 @@ t.teardown(async () => {
   await database?.close();
 });
 
-interface Person {
-  name: string;
-  page: Page;
-  userId: string;
-}
-
-const euros = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'EUR' });
-
-/** The group's version and balances as replay's independent fold of the log gives them. */
-async function fromTheLog(groupId: string) {
-  const fold = newFold(groupId);
-  for await (const event of readLogInStreamOrder(database.db, { streamId: `group-${groupId}` })) foldEvent(fold, event.version, event);
-  const balances: Record<string, { decimal: string; text: string }> = {};
-  for (const [userId, minor] of fold.balances) {
-    const decimal = formatMinor(minor, 2);
-    const abs = decimal.replace(/^-/, '');
-    const text = minor === 0n ? 'settled up' : `${minor > 0n ? 'is owed' : 'owes'} ${euros.format(abs as `${number}`)}`;
-    balances[userId] = { decimal, text };
-  }
-  return { version: fold.version, balances };
-}
-
-async function waitForLogVersion(groupId: string, atLeast: number) {
-  for (let i = 0; i < 200; i++) {
-    const { rows } = await database.query<{ v: number }>('select coalesce(max(version), 0) as v from events where stream_id = $1', [`group-${groupId}`]);
-    if ((rows[0]?.v ?? 0) >= atLeast) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`the log never reached version ${atLeast}`);
-}
-
-/** Every screen shows the log's current version and balances within one second. */
-async function everyScreenShowsTheLog(t: Asserts, people: Person[], groupId: string, what: string) {
-  const expected = await fromTheLog(groupId);
-  const started = Date.now();
-  await Promise.all(
-    people.map(async (p) => {
-      try {
-        await p.page.waitForFunction(
-          ({ version, balances }) => {
-            const list = document.querySelector('[data-testid="balances"]');
-            if (!list || list.getAttribute('data-version') !== String(version)) return false;
-            const items = [...list.querySelectorAll('li[data-user-id]')];
-            return (
-              items.length === Object.keys(balances).length &&
-              items.every((li) => {
-                const want = balances[li.getAttribute('data-user-id') ?? ''];
-                const amount = li.querySelector('[data-balance]');
-                return want && amount?.getAttribute('data-balance') === want.decimal && amount.textContent?.replace(/\s+/g, ' ').trim() === want.text;
-              })
-            );
-          },
-          expected,
-          { timeout: 1_000 },
-        );
-      } catch {
-        const shown = await p.page.locator('[data-testid="balances"]').evaluate((el) => el.outerHTML).catch(() => '(no balances on screen)');
-        throw new Error(`${what}: ${p.name}'s screen did not show version ${expected.version} ${JSON.stringify(expected.balances)} within 1 s; it shows ${shown}`);
-      }
-      t.equal(await p.page.getByTestId('version').textContent(), `Version ${expected.version}`, `${p.name} sees the version`);
-      // The rest of the page (expense list, settlements) follows; wait so the next action
-      // does not click into a list that is about to re-render.
-      await p.page.locator(`[data-testid="expenses"][data-version="${expected.version}"]`).waitFor({ state: 'attached', timeout: 5_000 });
-    }),
-  );
-  t.pass(`${what}: all ${people.length} screens show version ${expected.version} from the log (${Date.now() - started} ms)`);
-  return expected;
-}
-
-async function signUp(name: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<Person> {
-  const context = await browser.newContext({ locale: 'en-US', ...options });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`http://127.0.0.1:${port}/`);
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  const userId = (await page.getByTestId('my-user-id').textContent()) ?? '';
-  if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
-  return { name, page, userId };
-}
-
-interface ExpenseEntry {
-  description: string;
-  amount: string;
-  paidBy?: Person;
-  payers?: [Person, string][];
-  mode: 'equal' | 'exact' | 'percent' | 'shares';
-  among?: Person[];
-  values?: [Person, string][];
-}
-
-/** Fills the expense form the way a person would, and waits for the server's preview. */
-async function fillExpense(page: Page, e: ExpenseEntry, everyone: Person[]) {
-  await page.getByLabel('Description').fill(e.description);
-  await page.getByLabel(/^Amount/).fill(e.amount);
-  const several = page.getByLabel('Several people paid');
-  if (e.payers) {
-    await several.check();
-    for (const [who, amount] of e.payers) await page.locator(`#payer-${who.userId}`).fill(amount);
-  } else {
-    await several.uncheck();
-    await page.getByLabel('Who paid').selectOption({ label: (e.paidBy ?? everyone[0])!.name });
-  }
-  await page.getByLabel('How').selectOption(e.mode);
-  if (e.mode === 'equal') {
-    for (const p of everyone) await page.locator(`#among-${p.userId}`).setChecked(!e.among || e.among.includes(p));
-  } else {
-    for (const [who, value] of e.values ?? []) await page.locator(`#share-${who.userId}`).fill(value);
-  }
-}
+const fromTheLog = (groupId: string) => logOf(database, groupId);
+const waitForLogVersion = (groupId: string, atLeast: number) => logReaches(database, groupId, atLeast);
+const everyScreenShowsTheLog = (t: Asserts, people: Person[], groupId: string, what: string) => showsTheLog(t, database, people, groupId, what);
+const signUp = (name: string, options: Parameters<Browser['newContext']>[0] = {}) => signUpIn(browser, `http://127.0.0.1:${port}`, name, options);
 
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 t.test('three people, three browsers: every screen shows the log-derived balances after every operation', async (t) => {
-  const ann = await signUp('Ann', { viewport: { width: 1280, height: 900 } });
-  const bob = await signUp('Bob', { viewport: { width: 1280, height: 900 } });
-  const cat = await signUp('Cat', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const ann = await signUp('Ann', DESKTOP);
+  const bob = await signUp('Bob', DESKTOP);
+  const cat = await signUp('Cat', PHONE);
   const people = [ann, bob, cat];
 
   // Ann creates the group and adds Bob and Cat by the user ids their pages show.
@@ -256,8 +150,8 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   });
 
   await step(bob, 'records a suggested payment from the settlements list', async () => {
-    const first = bob.page.getByTestId('settlements').getByRole('button', { name: /^Record payment/ }).first();
-    await first.click();
+    await bob.page.getByTestId('settlements').getByRole('button', { name: /^Record payment/ }).first().click();
+    await bob.page.getByRole('button', { name: 'Confirm payment' }).click();
   });
   await shot(ann.page, '2-group-desktop');
 

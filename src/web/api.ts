@@ -44,6 +44,8 @@ export type SplitSpec =
   | { mode: 'shares'; shares: { userId: string; weight: number }[] };
 
 export interface ExpenseInput {
+  /** Made by the page for a new expense, so sending it twice records it once. */
+  expenseId?: string;
   kind?: 'expense' | 'payment';
   description: string;
   amount: string;
@@ -95,9 +97,10 @@ export interface Transfer {
 export class Api {
   constructor(readonly token: string | null) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -116,17 +119,17 @@ export class Api {
 
   signUp = (name: string) => this.request<{ userId: string; name: string; token: string }>('POST', '/users', { name });
   me = () => this.request<Me>('GET', '/me');
-  createGroup = (name: string, currency: string) => this.request<Group>('POST', '/groups', { name, currency });
+  createGroup = (input: { name: string; currency: string }, key: string) => this.request<Group>('POST', '/groups', input, key);
   group = (g: string) => this.request<Group>('GET', `/groups/${enc(g)}`);
-  addMember = (g: string, userId: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId });
+  addMember = (g: string, userId: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId }, key);
   balances = (g: string) => this.request<BalancesView>('GET', `/groups/${enc(g)}/balances`);
   settlements = (g: string) => this.request<{ version: number; transfers: Transfer[] }>('GET', `/groups/${enc(g)}/settlements`);
   expenses = (g: string) => this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?includeDeleted=true&limit=200`);
   preview = (g: string, input: ExpenseInput) =>
     this.request<{ expense: Omit<Expense, 'expenseId' | 'occurredAt' | 'deleted' | 'version'>; version: number }>('POST', `/groups/${enc(g)}/expenses/preview`, input);
-  addExpense = (g: string, input: ExpenseInput) => this.request<WriteResult>('POST', `/groups/${enc(g)}/expenses`, input);
-  editExpense = (g: string, e: string, input: ExpenseInput) => this.request<WriteResult>('PUT', `/groups/${enc(g)}/expenses/${enc(e)}`, input);
-  deleteExpense = (g: string, e: string) => this.request<WriteResult>('DELETE', `/groups/${enc(g)}/expenses/${enc(e)}`);
+  addExpense = (g: string, input: ExpenseInput, key: string) => this.request<WriteResult>('POST', `/groups/${enc(g)}/expenses`, input, key);
+  editExpense = (g: string, e: string, input: ExpenseInput, key: string) => this.request<WriteResult>('PUT', `/groups/${enc(g)}/expenses/${enc(e)}`, input, key);
+  deleteExpense = (g: string, e: string, key: string) => this.request<WriteResult>('DELETE', `/groups/${enc(g)}/expenses/${enc(e)}`, undefined, key);
 }
 
 const enc = encodeURIComponent;

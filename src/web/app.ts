@@ -4,6 +4,7 @@ import { Api, ApiError, type BalancesView, type Expense, type Group, type Me, ty
 import { ExpenseForm } from './expense-form.js';
 import { absolute, formatMoney, signOf } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
+import { newId, useSubmission } from './submission.js';
 
 const TOKEN_KEY = 'fairshare.token';
 const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
@@ -124,10 +125,13 @@ function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () => void 
   const [name, setName] = useState('');
   const [currency, setCurrency] = useState('EUR');
   const [error, setError] = useState<string | null>(null);
+  const creating = useSubmission();
   const create = async (event: Event) => {
     event.preventDefault();
+    const body = { name: name.trim(), currency: currency.trim().toUpperCase() };
     try {
-      const group = await api.createGroup(name.trim(), currency.trim().toUpperCase());
+      const group = await creating.submit(body, (key) => api.createGroup(body, key));
+      if (!group) return;
       setName('');
       onChanged();
       window.location.hash = `#/groups/${encodeURIComponent(group.groupId)}`;
@@ -157,7 +161,7 @@ function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () => void 
         <datalist id="currencies">${['EUR', 'USD', 'GBP', 'JPY', 'CHF', 'SEK', 'KWD'].map((c) => html`<option value=${c} />`)}</datalist>
       </div>
       ${error ? html`<p class="field-error" role="alert">${error}</p>` : null}
-      <button type="submit">Create group</button>
+      <button type="submit" disabled=${creating.busy}>Create group</button>
     </form>`;
 }
 
@@ -173,7 +177,10 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
   const [loadedAt, setLoadedAt] = useState(0);
   const [editing, setEditing] = useState<Expense | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
+  /** The suggested transfer whose payment form is open ("from>to"). */
+  const [paying, setPaying] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const writes = useSubmission();
 
   // Balances only ever come from the server: a write's own response, or the live stream.
   // A view never replaces a newer one (a slow response must not undo a pushed update).
@@ -201,11 +208,13 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     };
   }, [view]);
 
-  const run = async (what: () => Promise<WriteResult | void>): Promise<boolean> => {
+  /** Sends one write (see useSubmission); true when it went through. */
+  const run = async (body: unknown, what: (idempotencyKey: string) => Promise<WriteResult | 'done'>): Promise<boolean> => {
     setNotice(null);
     try {
-      const result = await what();
-      if (result) acceptWrite(result);
+      const result = await writes.submit(body, what);
+      if (!result) return false; // another write of this page is still in flight
+      if (result !== 'done') acceptWrite(result);
       return true;
     } catch (error) {
       setNotice(message(error));
@@ -238,9 +247,10 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
                 <${Amount} amount=${b.balance} currency=${currency} /></li>`,
             )}
           </ul>
-          <${AddMember} onAdd=${(userId: string) => run(async () => {
-            await api.addMember(groupId, userId);
+          <${AddMember} busy=${writes.busy} onAdd=${(userId: string) => run({ addMember: userId }, async (key) => {
+            await api.addMember(groupId, userId, key);
             accept(await api.balances(groupId));
+            return 'done' as const;
           })} />
         </section>
         <section aria-labelledby="settle-h">
@@ -249,9 +259,17 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
             ? html`<p>Everyone is settled up.</p>`
             : html`<ul class="settlements" data-testid="settlements">${transfers.map(
                 (t) => html`<li key=${`${t.from}>${t.to}`}><span>${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
-                  <button type="button" onClick=${() => run(() => api.addExpense(groupId, { kind: 'payment', description: `${nameOf(t.from)} paid ${nameOf(t.to)}`, amount: t.amount, paidBy: t.from, split: { mode: 'equal', among: [t.to] } }))}>
+                  <button type="button" aria-expanded=${paying === `${t.from}>${t.to}` ? 'true' : 'false'} onClick=${() => setPaying(`${t.from}>${t.to}`)}>
                     Record payment<span class="sr-only">: ${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
-                  </button></li>`,
+                  </button>
+                  ${paying === `${t.from}>${t.to}`
+                    ? html`<${RecordPayment} api=${api} groupId=${groupId} transfer=${t} currency=${currency} nameOf=${nameOf}
+                        onRecorded=${(result: WriteResult) => {
+                          setPaying(null);
+                          acceptWrite(result);
+                        }}
+                        onCancel=${() => setPaying(null)} />`
+                    : null}</li>`,
               )}</ul>`}
         </section>
       </div>
@@ -289,9 +307,8 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
                     document.getElementById('exp-description')?.focus();
                   }}>Edit<span class="sr-only"> ${e.description}</span></button>
                   ${confirming === e.expenseId
-                    ? html`<button type="button" class="danger" onClick=${() => {
-                          setConfirming(null);
-                          void run(() => api.deleteExpense(groupId, e.expenseId));
+                    ? html`<button type="button" class="danger" disabled=${writes.busy} onClick=${async () => {
+                          if (await run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))) setConfirming(null);
                         }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
                         <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Keep it</button>`
                     : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`}
@@ -306,7 +323,49 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
 const splitLabel = (e: Expense) =>
   e.split.mode === 'equal' ? 'equally' : e.split.mode === 'exact' ? 'by amounts' : e.split.mode === 'percent' ? 'by percent' : 'by shares';
 
-function AddMember({ onAdd }: { onAdd: (userId: string) => Promise<boolean> }) {
+/**
+ * A suggested transfer, recorded as a payment: the amount is prefilled with the
+ * suggestion and can be changed (a partial or a custom payment), and nothing is recorded
+ * until the person confirms. The payment's id is made when the form opens, so however
+ * often it is sent, it is recorded once.
+ */
+function RecordPayment({ api, groupId, transfer, currency, nameOf, onRecorded, onCancel }: {
+  api: Api;
+  groupId: string;
+  transfer: Transfer;
+  currency: string;
+  nameOf: (userId: string) => string;
+  onRecorded: (result: WriteResult) => void;
+  onCancel: () => void;
+}) {
+  const [amount, setAmount] = useState(transfer.amount);
+  const [expenseId] = useState(newId);
+  const [error, setError] = useState<string | null>(null);
+  const saving = useSubmission();
+  const [from, to] = [nameOf(transfer.from), nameOf(transfer.to)];
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const body = { expenseId, kind: 'payment' as const, description: `${from} paid ${to}`, amount: amount.trim(), paidBy: transfer.from, split: { mode: 'equal' as const, among: [transfer.to] } };
+    try {
+      const result = await saving.submit(body, (key) => api.addExpense(groupId, body, key));
+      if (result) onRecorded(result);
+    } catch (e) {
+      setError(e instanceof ApiError && e.problem.errors?.length ? e.problem.errors.map((x) => x.message).join('; ') : message(e));
+    }
+  };
+  return html`<form class="record-payment" onSubmit=${submit} aria-label=${`Record a payment from ${from} to ${to}`}>
+    <label for="payment-amount">How much did ${from} pay ${to}? (${currency})</label>
+    <div class="inline-form">
+      <input id="payment-amount" inputmode="decimal" autocomplete="off" value=${amount} aria-invalid=${error ? 'true' : undefined}
+        aria-describedby=${error ? 'payment-error' : undefined} onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)} />
+      <button type="submit" disabled=${saving.busy}>Confirm payment</button>
+      <button type="button" class="secondary" onClick=${onCancel}>Cancel</button>
+    </div>
+    ${error ? html`<span class="field-error" id="payment-error" role="alert">${error}</span>` : null}
+  </form>`;
+}
+
+function AddMember({ onAdd, busy }: { onAdd: (userId: string) => Promise<boolean>; busy: boolean }) {
   const [userId, setUserId] = useState('');
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -319,7 +378,7 @@ function AddMember({ onAdd }: { onAdd: (userId: string) => Promise<boolean> }) {
     <label for="member-id">Add a member by user id</label>
     <div class="inline-form">
       <input id="member-id" value=${userId} autocomplete="off" onInput=${(e: Event) => setUserId((e.target as HTMLInputElement).value)} />
-      <button type="submit">Add member</button>
+      <button type="submit" disabled=${busy}>Add member</button>
     </div>
   </form>`;
 }

@@ -2,6 +2,7 @@ import { html } from 'htm/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Api, type Expense, type ExpenseInput, type FieldError, type WriteResult } from './api.js';
 import { formatMoney } from './format.js';
+import { newId, useSubmission } from './submission.js';
 
 type SplitMode = 'equal' | 'exact' | 'percent' | 'shares';
 type Preview = Awaited<ReturnType<Api['preview']>>['expense'];
@@ -32,21 +33,27 @@ interface FormState {
   paidBy: string;
   payerAmounts: Record<string, string>;
   mode: SplitMode;
+  /** Who shares an equal split, as the person ticked or unticked them. */
   among: Record<string, boolean>;
+  /**
+   * Whether a member nobody ticked or unticked shares it. For a new expense everyone
+   * does, including a member who joins while the form is open; an edit keeps exactly
+   * the people the expense had.
+   */
+  amongByDefault: boolean;
   values: Record<string, string>;
 }
 
-function initialState(members: Member[], me: string, editing: Expense | null): FormState {
-  const all = Object.fromEntries(members.map((m) => [m.userId, true]));
+function initialState(me: string, editing: Expense | null): FormState {
   if (!editing) {
-    return { kind: 'expense', description: '', amount: '', severalPayers: false, paidBy: me, payerAmounts: {}, mode: 'equal', among: all, values: {} };
+    return { kind: 'expense', description: '', amount: '', severalPayers: false, paidBy: me, payerAmounts: {}, mode: 'equal', among: {}, amongByDefault: true, values: {} };
   }
   const split = editing.split;
   const values: Record<string, string> = {};
-  let among = all;
-  if (split.mode === 'equal') {
-    if (split.among) among = Object.fromEntries(members.map((m) => [m.userId, split.among?.includes(m.userId) ?? false]));
-  } else {
+  // The people it was shared among: the resolved shares name them even where the split
+  // said "all members" (members who joined since stay out of it).
+  const among = Object.fromEntries(editing.shares.map((s) => [s.userId, true]));
+  if (split.mode !== 'equal') {
     for (const s of split.shares) values[s.userId] = 'amount' in s ? s.amount : 'percent' in s ? s.percent : String(s.weight);
   }
   return {
@@ -58,9 +65,12 @@ function initialState(members: Member[], me: string, editing: Expense | null): F
     payerAmounts: Object.fromEntries(editing.payers.map((p) => [p.userId, p.amount])),
     mode: split.mode,
     among,
+    amongByDefault: false,
     values,
   };
 }
+
+const shares = (s: FormState, userId: string): boolean => s.among[userId] ?? s.amongByDefault;
 
 /** The request body, and which member each array index names (to place errors). */
 function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerIds: string[]; shareIds: string[] } {
@@ -71,7 +81,7 @@ function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerI
   let split: ExpenseInput['split'];
   switch (s.mode) {
     case 'equal':
-      shareIds = members.filter((m) => s.among[m.userId]).map((m) => m.userId);
+      shareIds = members.filter((m) => shares(s, m.userId)).map((m) => m.userId);
       split = { mode: 'equal', among: shareIds };
       break;
     case 'exact':
@@ -120,13 +130,19 @@ const MODE_LABELS: Record<SplitMode, string> = { equal: 'Equally', exact: 'Exact
  * form filled in its first render (never a frame with the old values).
  */
 export function ExpenseForm({ api, groupId, currency, members, me, editing, onSaved, onCancel }: Props) {
-  const [state, setState] = useState<FormState>(() => initialState(members, me, editing));
+  const [state, setState] = useState<FormState>(() => initialState(me, editing));
+  // A new expense gets its id once, so saving it twice (a double click, a retry after a
+  // lost response) records it once.
+  const [expenseId, setExpenseId] = useState(newId);
   const [preview, setPreview] = useState<Preview | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [saving, setSaving] = useState(false);
+  const saving = useSubmission();
+  /** The body that "Add anyway" confirmed, for an expense that moves no balance. */
+  const [confirmedNoEffect, setConfirmedNoEffect] = useState<string | null>(null);
   const names = useMemo(() => new Map(members.map((m) => [m.userId, m.name])), [members]);
   const built = toInput(state, members);
   const key = JSON.stringify(built.input);
+  const noEffect = movesNoBalance(built.payerIds, built.shareIds, preview);
 
   useEffect(() => {
     if (!built.input.description || !built.input.amount) {
@@ -158,17 +174,24 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
   const update = (patch: Partial<FormState>) => setState((s) => ({ ...s, ...patch }));
   const submit = async (event: Event) => {
     event.preventDefault();
-    setSaving(true);
+    if (noEffect && confirmedNoEffect !== key) {
+      setConfirmedNoEffect(key);
+      return;
+    }
+    const body = editing ? built.input : { ...built.input, expenseId };
     try {
-      const result = editing ? await api.editExpense(groupId, editing.expenseId, built.input) : await api.addExpense(groupId, built.input);
-      setState(initialState(members, me, null));
+      const result = await saving.submit(body, (idempotencyKey) =>
+        editing ? api.editExpense(groupId, editing.expenseId, body, idempotencyKey) : api.addExpense(groupId, body, idempotencyKey),
+      );
+      if (!result) return; // this submission was already in flight
+      setState(initialState(me, null));
+      setExpenseId(newId());
       setPreview(null);
       setErrors({});
+      setConfirmedNoEffect(null);
       onSaved(result);
     } catch (error) {
       setErrors(problemFields(error, built.payerIds, built.shareIds));
-    } finally {
-      setSaving(false);
     }
   };
 
@@ -224,7 +247,7 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
       </div>
       ${state.mode === 'equal'
         ? html`<div class="per-member">${members.map(
-            (m) => html`<label class="inline" key=${m.userId}><input type="checkbox" id=${`among-${m.userId}`} checked=${state.among[m.userId] ?? false}
+            (m) => html`<label class="inline" key=${m.userId}><input type="checkbox" id=${`among-${m.userId}`} checked=${shares(state, m.userId)}
               onChange=${(e: Event) => update({ among: { ...state.among, [m.userId]: (e.target as HTMLInputElement).checked } })} /> ${m.name}</label>`,
           )}</div>`
         : perMember(
@@ -237,6 +260,14 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
       ${error('split')}
     </fieldset>
     ${error('form')}
+    ${noEffect
+      ? html`<p class="warning" role="alert" data-testid="no-effect">
+          ${noEffect.length === 1
+            ? `${names.get(noEffect[0] ?? '') ?? noEffect[0]} paid and is the only one sharing it`
+            : `Everyone who shares it paid exactly their share`}, so this moves no balance.
+          ${confirmedNoEffect === key ? ' Press the button again to save it anyway.' : ''}
+        </p>`
+      : null}
     <div class="preview" aria-live="polite" data-testid="preview">
       ${preview
         ? html`<p><strong>Resolved:</strong> ${preview.payers.map((p) => `${names.get(p.userId) ?? p.userId} pays ${formatMoney(p.amount, currency)}`).join(', ')};
@@ -244,10 +275,25 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
         : null}
     </div>
     <div class="actions">
-      <button type="submit" disabled=${saving}>${editing ? 'Save changes' : 'Add expense'}</button>
+      <button type="submit" disabled=${saving.busy} aria-busy=${saving.busy ? 'true' : undefined}>
+        ${confirmedNoEffect === key && noEffect ? (editing ? 'Save anyway' : 'Add anyway') : editing ? 'Save changes' : 'Add expense'}
+      </button>
       ${editing ? html`<button type="button" class="secondary" onClick=${onCancel}>Cancel edit</button>` : null}
     </div>
   </form>`;
+}
+
+/**
+ * Who paid, when the expense moves no balance at all (everyone who paid owes exactly
+ * what they paid, and nobody else shares it); otherwise null. Known from the form alone
+ * for the common case (one payer who is the only one sharing), from the server's
+ * resolved preview otherwise (its amounts are canonical decimal strings).
+ */
+function movesNoBalance(payerIds: string[], shareIds: string[], preview: Preview | null): string[] | null {
+  if (payerIds.length === 1 && shareIds.length === 1 && payerIds[0] === shareIds[0]) return payerIds;
+  if (!preview || preview.payers.length !== preview.shares.length) return null;
+  const owed = new Map(preview.shares.map((s) => [s.userId, s.amount]));
+  return preview.payers.every((p) => owed.get(p.userId) === p.amount) ? preview.payers.map((p) => p.userId) : null;
 }
 
 function problemFields(error: unknown, payerIds: string[], shareIds: string[]): Record<string, string> {

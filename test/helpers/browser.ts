@@ -1,0 +1,149 @@
+// People using the web page in real Chromium (Debian's package, driven by playwright-core),
+// and what the event log says the page must show.
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { formatMinor } from '../../src/money/decimal.js';
+import { foldEvent, newFold } from '../../src/replay/fold-group.js';
+import { readLogInStreamOrder } from '../../src/store/read-log.js';
+import type { TestDatabase } from './database.js';
+
+// The callbacks given to page.evaluate / waitForFunction run in the browser.
+declare const document: any;
+
+export interface Asserts {
+  equal(found: unknown, wanted: unknown, message: string): unknown;
+  pass(message: string): unknown;
+}
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 900 } };
+export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+export interface Person {
+  name: string;
+  page: Page;
+  userId: string;
+}
+
+/** A new person signs up on the page in a browser context of their own. */
+export async function signUp(browser: Browser, baseUrl: string, name: string, options: BrowserContextOptions = {}): Promise<Person> {
+  const context = await browser.newContext({ locale: 'en-US', ...options });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  const userId = (await page.getByTestId('my-user-id').textContent()) ?? '';
+  if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
+  return { name, page, userId };
+}
+
+const euros = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'EUR' });
+
+/** A EUR group's version and balances as replay's independent fold of the log gives them. */
+export async function fromTheLog(database: TestDatabase, groupId: string) {
+  const fold = newFold(groupId);
+  for await (const event of readLogInStreamOrder(database.db, { streamId: `group-${groupId}` })) foldEvent(fold, event.version, event);
+  const balances: Record<string, { decimal: string; text: string }> = {};
+  for (const [userId, minor] of fold.balances) {
+    const decimal = formatMinor(minor, 2);
+    const abs = decimal.replace(/^-/, '');
+    const text = minor === 0n ? 'settled up' : `${minor > 0n ? 'is owed' : 'owes'} ${euros.format(abs as `${number}`)}`;
+    balances[userId] = { decimal, text };
+  }
+  return { version: fold.version, balances };
+}
+
+/** The events of a group's stream, in order, as stored. */
+export async function eventsOf(database: TestDatabase, groupId: string) {
+  const { rows } = await database.query<{ version: number; type: string; data: any; metadata: any }>(
+    'select version, type, data, metadata from events where stream_id = $1 order by version',
+    [`group-${groupId}`],
+  );
+  return rows;
+}
+
+export async function waitForLogVersion(database: TestDatabase, groupId: string, atLeast: number) {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await database.query<{ v: number }>('select coalesce(max(version), 0) as v from events where stream_id = $1', [`group-${groupId}`]);
+    if ((rows[0]?.v ?? 0) >= atLeast) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the log never reached version ${atLeast}`);
+}
+
+/** Every screen shows the log's current version and balances within one second. */
+export async function everyScreenShowsTheLog(t: Asserts, database: TestDatabase, people: Person[], groupId: string, what: string) {
+  const expected = await fromTheLog(database, groupId);
+  const started = Date.now();
+  await Promise.all(
+    people.map(async (p) => {
+      try {
+        await p.page.waitForFunction(
+          ({ version, balances }) => {
+            const list = document.querySelector('[data-testid="balances"]');
+            if (!list || list.getAttribute('data-version') !== String(version)) return false;
+            const items = [...list.querySelectorAll('li[data-user-id]')];
+            return (
+              items.length === Object.keys(balances).length &&
+              items.every((li) => {
+                const want = balances[li.getAttribute('data-user-id') ?? ''];
+                const amount = li.querySelector('[data-balance]');
+                return want && amount?.getAttribute('data-balance') === want.decimal && amount.textContent?.replace(/\s+/g, ' ').trim() === want.text;
+              })
+            );
+          },
+          expected,
+          { timeout: 1_000 },
+        );
+      } catch {
+        const shown = await p.page.locator('[data-testid="balances"]').evaluate((el) => el.outerHTML).catch(() => '(no balances on screen)');
+        throw new Error(`${what}: ${p.name}'s screen did not show version ${expected.version} ${JSON.stringify(expected.balances)} within 1 s; it shows ${shown}`);
+      }
+      t.equal(await p.page.getByTestId('version').textContent(), `Version ${expected.version}`, `${p.name} sees the version`);
+      // The rest of the page (expense list, settlements) follows; wait so the next action
+      // does not click into a list that is about to re-render.
+      await p.page.locator(`[data-testid="expenses"][data-version="${expected.version}"]`).waitFor({ state: 'attached', timeout: 5_000 });
+    }),
+  );
+  t.pass(`${what}: all ${people.length} screens show version ${expected.version} from the log (${Date.now() - started} ms)`);
+  return expected;
+}
+
+export interface ExpenseEntry {
+  description: string;
+  amount: string;
+  paidBy?: Person;
+  payers?: [Person, string][];
+  mode: 'equal' | 'exact' | 'percent' | 'shares';
+  among?: Person[];
+  values?: [Person, string][];
+}
+
+/** Fills the expense form the way a person would. */
+export async function fillExpense(page: Page, e: ExpenseEntry, everyone: Person[]) {
+  await page.getByLabel('Description').fill(e.description);
+  await page.getByLabel(/^Amount/).fill(e.amount);
+  const several = page.getByLabel('Several people paid');
+  if (e.payers) {
+    await several.check();
+    for (const [who, amount] of e.payers) await page.locator(`#payer-${who.userId}`).fill(amount);
+  } else {
+    await several.uncheck();
+    await page.getByLabel('Who paid').selectOption({ label: (e.paidBy ?? everyone[0])!.name });
+  }
+  await page.getByLabel('How').selectOption(e.mode);
+  if (e.mode === 'equal') {
+    for (const p of everyone) await page.locator(`#among-${p.userId}`).setChecked(!e.among || e.among.includes(p));
+  } else {
+    for (const [who, value] of e.values ?? []) await page.locator(`#share-${who.userId}`).fill(value);
+  }
+}

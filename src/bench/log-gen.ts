@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { allocate } from '../money/allocate.js';
+import { streamIdOf } from '../events/index.js';
 
 export const BENCH_MEMBERS = ['bench-u1', 'bench-u2', 'bench-u3', 'bench-u4'];
 
@@ -19,7 +20,7 @@ export async function copyEvents(url: string, groups: { groupId: string; events:
   try {
     const rows = (function* () {
       for (const { groupId, events } of groups) {
-        const stream = `group-${groupId}`;
+        const stream = streamIdOf(groupId);
         yield line(stream, 1, 'GroupCreated', { groupId, name: `Bench ${groupId}`, currency: 'EUR', members: BENCH_MEMBERS.map((userId) => ({ userId, name: userId })) });
         let lastExpense = '';
         for (let version = 2; version <= events; version++) {

@@ -13,6 +13,7 @@ import { eventProgress } from './progress.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
+import { streamIdOf } from '../events/index.js';
 
 releaseEmbeddedExitHooks();
 
@@ -145,7 +146,7 @@ function printVerifyReport(report: VerifyReport, json: boolean | undefined): voi
 async function requireGroup(db: Db, groupId: string | undefined): Promise<void> {
   if (groupId === undefined) return;
   const known = await sql<{ found: boolean }>`
-    select exists (select 1 from events where stream_id = ${`group-${groupId}`})
+    select exists (select 1 from events where stream_id = ${streamIdOf(groupId)})
         or exists (select 1 from groups where group_id = ${groupId}) as found`.execute(db);
   if (!known.rows[0]?.found) throw new Error(`no group ${groupId} in the event log or the projection`);
 }

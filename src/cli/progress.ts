@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { streamIdOf } from '../events/index.js';
 
 export interface Progress {
   update(progress: { events: number; groups: number }): void;
@@ -36,7 +37,7 @@ export async function eventProgress(db: Db, label: string, options: { groupId?: 
 /** The planner's estimate for the whole log (counting millions of rows just for a bar is waste). */
 async function estimateEvents(db: Db, groupId: string | undefined): Promise<number> {
   if (groupId !== undefined) {
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from events where stream_id = ${`group-${groupId}`}`.execute(db);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from events where stream_id = ${streamIdOf(groupId)}`.execute(db);
     return rows[0]?.n ?? 0;
   }
   const { rows } = await sql<{ n: number }>`

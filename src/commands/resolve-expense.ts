@@ -1,11 +1,13 @@
 import { allocate } from '../money/allocate.js';
 import { minorDigits } from '../money/currency.js';
 import { AmountFormatError, parseDecimal } from '../money/decimal.js';
-import { MAX_EXPENSE_MINOR, type ExpenseAdded, type SplitSpec } from '../events/index.js';
+import type { ExpenseAdded, SplitSpec } from '../events/index.js';
 import { DomainError, invalid } from './errors.js';
 import type { ExpenseInput } from './expense-input.js';
 import type { GroupState } from './state.js';
 
+/** Largest amount of one expense, in minor units (DESIGN.md §5): a limit on input, not on stored events. */
+export const MAX_EXPENSE_MINOR = 1_000_000_000_000;
 const MAX_MINOR = BigInt(MAX_EXPENSE_MINOR);
 const HUNDRED_PERCENT_BP = 10_000n;
 

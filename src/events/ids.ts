@@ -1,7 +1,11 @@
-import { z } from 'zod';
+/** Every group's events form one stream, named after the group. */
+export const GROUP_STREAM_PREFIX = 'group-';
 
-/** Ids of users, groups and expenses: client-supplied or server-made, same rule. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const Id = z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$');
+export const streamIdOf = (groupId: string): string => `${GROUP_STREAM_PREFIX}${groupId}`;
 
-export const streamIdOf = (groupId: string): string => `group-${groupId}`;
+/** The group a stream belongs to; undefined for a stream that is not a group's. */
+export const groupIdOf = (streamId: string): string | undefined =>
+  streamId.startsWith(GROUP_STREAM_PREFIX) ? streamId.slice(GROUP_STREAM_PREFIX.length) : undefined;
+
+/** A SQL LIKE pattern that matches every group stream. */
+export const GROUP_STREAMS_LIKE = `${GROUP_STREAM_PREFIX}%`;

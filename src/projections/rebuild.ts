@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
-import { streamIdOf, type EventEnvelope } from '../events/index.js';
+import { GROUP_STREAM_PREFIX, GROUP_STREAMS_LIKE, groupIdOf, streamIdOf, type EventEnvelope } from '../events/index.js';
 import { notifyGroupChanged, toEnvelope } from '../store/event-store.js';
 import { readLogInStreamOrder } from '../store/read-log.js';
 import { emptyProjection, projectEvent, type ProjectedGroup } from './project-group.js';
@@ -62,7 +62,7 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
     for await (const event of events) {
       if (event.streamId !== current?.streamId) {
         if (batchSize >= batchEvents) await swap();
-        current = { ...emptyProjection(event.streamId.slice('group-'.length)), streamId: event.streamId };
+        current = { ...emptyProjection(groupIdOf(event.streamId) ?? event.streamId), streamId: event.streamId };
         batch.push(current);
       }
       projectEvent(current, event);
@@ -78,7 +78,7 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
   // Groups created while the pass ran may sit behind its cursor: rebuild them too.
   const late = await sql<{ stream_id: string }>`
     select stream_id from events
-     where transaction_id >= ${startXmin}::xid8 and version = 1 and stream_id like 'group-%'
+     where transaction_id >= ${startXmin}::xid8 and version = 1 and stream_id like ${GROUP_STREAMS_LIKE}
        and (${only ?? null}::text is null or stream_id = ${only ?? null})
      order by stream_id`.execute(db);
   for (const { stream_id } of late.rows) await build(readLogInStreamOrder(db, { streamId: stream_id }));
@@ -179,7 +179,7 @@ async function removeOrphanGroups(db: Db, groupId: string | undefined): Promise<
     const orphans = await sql<{ group_id: string }>`
       select g.group_id from groups g
        where (${groupId ?? null}::text is null or g.group_id = ${groupId ?? null})
-         and not exists (select 1 from events e where e.stream_id = 'group-' || g.group_id)
+         and not exists (select 1 from events e where e.stream_id = ${GROUP_STREAM_PREFIX} || g.group_id)
        order by g.group_id
          for update of g`.execute(tx);
     const ids = orphans.rows.map((r) => r.group_id);

@@ -3,6 +3,7 @@ import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { foldEvent, newFold } from './fold-group.js';
 import { readFactsInStreamOrder } from '../store/read-log.js';
+import { streamIdOf } from '../events/index.js';
 
 export interface AuditEntry {
   version: number;
@@ -37,7 +38,7 @@ export async function auditUser(db: Db, groupId: string, userId: string): Promis
     const descriptions = new Map<string, { description: string; kind: string }>();
     const entries: AuditEntry[] = [];
     let digits = 2;
-    for await (const { version, event } of readFactsInStreamOrder(tx, { streamId: `group-${groupId}` })) {
+    for await (const { version, event } of readFactsInStreamOrder(tx, { streamId: streamIdOf(groupId) })) {
       const before = fold.balances.get(userId) ?? 0n;
       foldEvent(fold, version, event);
       if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);

@@ -5,6 +5,7 @@ import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { foldEvent, newFold, type FoldedGroup } from './fold-group.js';
 import { readFactsInStreamOrder } from '../store/read-log.js';
+import { GROUP_STREAM_PREFIX, groupIdOf, streamIdOf } from '../events/index.js';
 
 export type MismatchKind = 'balance' | 'version' | 'expense' | 'member' | 'missing-group' | 'orphan-group' | 'sum' | 'log';
 
@@ -50,11 +51,11 @@ export async function verifyProjection(db: Db, options: VerifyOptions = {}): Pro
       options.onProgress?.({ events: report.events, groups: report.groups });
     };
     let current: FoldedGroup | undefined;
-    const streamId = options.groupId === undefined ? undefined : `group-${options.groupId}`;
+    const streamId = options.groupId === undefined ? undefined : streamIdOf(options.groupId);
     for await (const { streamId: stream, version, event } of readFactsInStreamOrder(tx, { streamId })) {
-      if (stream !== `group-${current?.groupId}`) {
+      if (groupIdOf(stream) !== current?.groupId) {
         if (lotEvents >= COMPARE_LOT_EVENTS) await compareLot();
-        current = newFold(stream.slice('group-'.length));
+        current = newFold(groupIdOf(stream) ?? stream);
         lot.push(current);
       }
       foldEvent(current as FoldedGroup, version, event);
@@ -67,7 +68,7 @@ export async function verifyProjection(db: Db, options: VerifyOptions = {}): Pro
     const orphans = await sql<{ group_id: string }>`
       select g.group_id from groups g
        where (${options.groupId ?? null}::text is null or g.group_id = ${options.groupId ?? null})
-         and not exists (select 1 from events e where e.stream_id = 'group-' || g.group_id)`.execute(tx);
+         and not exists (select 1 from events e where e.stream_id = ${GROUP_STREAM_PREFIX} || g.group_id)`.execute(tx);
     for (const { group_id } of orphans.rows) {
       report.mismatches.push({ groupId: group_id, kind: 'orphan-group', expected: 'no group (no events)', actual: 'a projected group' });
     }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
-import { decodeGroupEvent, type EventEnvelope, type GroupEvent } from '../events/index.js';
+import { decodeGroupEvent, GROUP_STREAMS_LIKE, type EventEnvelope, type GroupEvent } from '../events/index.js';
 import { toEnvelope } from './event-store.js';
 
 export interface ReadLogOptions {
@@ -45,7 +45,7 @@ async function* batches<C extends readonly (typeof ENVELOPE)[number][]>(db: Db |
       .selectFrom('events')
       .select(columns)
       .where(sql<boolean>`(stream_id, version) > (${afterStream}, ${afterVersion})`)
-      .where('stream_id', 'like', 'group-%')
+      .where('stream_id', 'like', GROUP_STREAMS_LIKE)
       .orderBy('stream_id')
       .orderBy('version')
       .limit(size);

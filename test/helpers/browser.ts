@@ -5,6 +5,7 @@ import { formatMinor } from '../../src/money/decimal.js';
 import { foldEvent, newFold } from '../../src/replay/fold-group.js';
 import { readLogInStreamOrder } from '../../src/store/read-log.js';
 import type { TestDatabase } from './database.js';
+import { streamIdOf } from '../../src/events/index.js';
 
 // The callbacks given to page.evaluate / waitForFunction run in the browser.
 declare const document: any;
@@ -51,7 +52,7 @@ const euros = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'EUR
 /** A EUR group's version and balances as replay's independent fold of the log gives them. */
 export async function fromTheLog(database: TestDatabase, groupId: string) {
   const fold = newFold(groupId);
-  for await (const event of readLogInStreamOrder(database.db, { streamId: `group-${groupId}` })) foldEvent(fold, event.version, event);
+  for await (const event of readLogInStreamOrder(database.db, { streamId: streamIdOf(groupId) })) foldEvent(fold, event.version, event);
   const balances: Record<string, { decimal: string; text: string }> = {};
   for (const [userId, minor] of fold.balances) {
     const decimal = formatMinor(minor, 2);
@@ -66,14 +67,14 @@ export async function fromTheLog(database: TestDatabase, groupId: string) {
 export async function eventsOf(database: TestDatabase, groupId: string) {
   const { rows } = await database.query<{ version: number; type: string; data: any; metadata: any }>(
     'select version, type, data, metadata from events where stream_id = $1 order by version',
-    [`group-${groupId}`],
+    [streamIdOf(groupId)],
   );
   return rows;
 }
 
 export async function waitForLogVersion(database: TestDatabase, groupId: string, atLeast: number) {
   for (let i = 0; i < 200; i++) {
-    const { rows } = await database.query<{ v: number }>('select coalesce(max(version), 0) as v from events where stream_id = $1', [`group-${groupId}`]);
+    const { rows } = await database.query<{ v: number }>('select coalesce(max(version), 0) as v from events where stream_id = $1', [streamIdOf(groupId)]);
     if ((rows[0]?.v ?? 0) >= atLeast) return;
     await new Promise((r) => setTimeout(r, 25));
   }

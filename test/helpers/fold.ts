@@ -1,4 +1,5 @@
 import type { TestDatabase } from './database.js';
+import { streamIdOf } from '../../src/events/index.js';
 
 /**
  * Balances of a group computed straight from its events with plain SQL reads and a
@@ -8,7 +9,7 @@ import type { TestDatabase } from './database.js';
 export async function foldBalances(database: TestDatabase, groupId: string): Promise<Map<string, bigint>> {
   const { rows } = await database.query<{ type: string; data: any; version: number }>(
     'select type, data, version from events where stream_id = $1 order by version',
-    [`group-${groupId}`],
+    [streamIdOf(groupId)],
   );
   const members = new Map<string, bigint>();
   const live = new Map<string, { payers: any[]; shares: any[] }>();
@@ -33,7 +34,7 @@ export async function projectedBalances(database: TestDatabase, groupId: string)
     [groupId],
   );
   const version = await database.query<{ version: number }>('select version from groups where group_id = $1', [groupId]);
-  const events = await database.query<{ n: number }>('select count(*)::int as n from events where stream_id = $1', [`group-${groupId}`]);
+  const events = await database.query<{ n: number }>('select count(*)::int as n from events where stream_id = $1', [streamIdOf(groupId)]);
   return {
     balances: new Map(rows.map((r) => [r.user_id, BigInt(r.balance_minor)])),
     version: version.rows[0]?.version,

@@ -10,9 +10,9 @@ import { authenticate, currentUser, principal, unauthenticated } from '../auth.j
 import type { ApiDeps } from '../context.js';
 import { etagOf, notModified } from '../http-cache.js';
 import { money, presentBalances, presentEvent } from '../present.js';
-import { Amount, Balance, GroupParams, Id, Problem } from '../schemas/common.js';
+import { Amount, Balance, GroupParams, Problem, StoredId } from '../schemas/common.js';
 
-const BalancesView = z.object({ groupId: Id, currency: z.string(), version: z.number().int(), balances: z.array(Balance) });
+const BalancesView = z.object({ groupId: StoredId, currency: z.string(), version: z.number().int(), balances: z.array(Balance) });
 
 /**
  * Balances and the version they belong to, read as one snapshot; undefined for
@@ -69,7 +69,7 @@ export const groupViewRoutes =
           response: {
             200: z.object({
               version: z.number().int(),
-              transfers: z.array(z.object({ from: Id, to: Id, amount: Amount })),
+              transfers: z.array(z.object({ from: StoredId, to: StoredId, amount: Amount })),
             }),
             304: z.null(),
             401: Problem,

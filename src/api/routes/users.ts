@@ -5,7 +5,7 @@ import { listGroupsOfUser } from '../../app/group-reads.js';
 import { authenticate, currentUser } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { money } from '../present.js';
-import { Id, Name, Amount, Problem } from '../schemas/common.js';
+import { Id, Name, Amount, Problem, StoredId } from '../schemas/common.js';
 
 export const userRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
@@ -44,7 +44,7 @@ export const userRoutes =
               userId: Id,
               name: z.string(),
               groups: z.array(
-                z.object({ groupId: Id, name: z.string(), currency: z.string(), version: z.number(), balance: Amount }),
+                z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), balance: Amount }),
               ),
             }),
             401: Problem,

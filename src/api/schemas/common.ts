@@ -1,7 +1,13 @@
 import { z } from 'zod';
-import { Id } from '../../events/index.js';
 
-export { Id };
+/** Ids of users, groups and expenses a client sends: client-supplied or server-made, same rule. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const Id = z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$');
+/**
+ * An id in a response. Responses are checked against their schemas on the way out, and
+ * history may hold ids from before a rule was tightened: what was stored is shown.
+ */
+export const StoredId = z.string();
 
 export const Name = z.string().trim().min(1).max(100);
 export const Amount = z
@@ -32,10 +38,10 @@ export const WriteHeaders = z.object({
   'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII').optional(),
 });
 
-export const Balance = z.object({ userId: Id, name: z.string(), balance: Amount });
-export const Member = z.object({ userId: Id, name: z.string() });
+export const Balance = z.object({ userId: StoredId, name: z.string(), balance: Amount });
+export const Member = z.object({ userId: StoredId, name: z.string() });
 export const Group = z.object({
-  groupId: Id,
+  groupId: StoredId,
   name: z.string(),
   currency: z.string(),
   version: z.number().int(),

@@ -1,6 +1,26 @@
 import { z } from 'zod';
-import { SplitSpec } from '../../events/index.js';
-import { Amount, Balance, Id } from './common.js';
+import { Amount, Balance, Id, StoredId } from './common.js';
+
+/** A split as a client may ask for it (the event keeps its shape, without these limits). */
+const DecimalString = z.string().max(40);
+export const SplitInput = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('equal'), among: z.array(Id).min(1).max(500).optional() }),
+  z.strictObject({
+    mode: z.literal('exact'),
+    shares: z.array(z.strictObject({ userId: Id, amount: DecimalString })).min(1).max(500),
+  }),
+  z.strictObject({
+    mode: z.literal('percent'),
+    shares: z.array(z.strictObject({ userId: Id, percent: DecimalString })).min(1).max(500),
+  }),
+  z.strictObject({
+    mode: z.literal('shares'),
+    shares: z
+      .array(z.strictObject({ userId: Id, weight: z.number().int().min(1).max(1_000_000) }))
+      .min(1)
+      .max(500),
+  }),
+]);
 
 export const ExpenseBody = z
   .strictObject({
@@ -10,7 +30,7 @@ export const ExpenseBody = z
     amount: Amount,
     paidBy: Id.optional(),
     payers: z.array(z.strictObject({ userId: Id, amount: Amount })).min(1).max(500).optional(),
-    split: SplitSpec,
+    split: SplitInput,
     occurredAt: z.iso.datetime({ offset: true }).optional(),
   })
   .refine((body) => (body.paidBy === undefined) !== (body.payers === undefined), {
@@ -19,10 +39,10 @@ export const ExpenseBody = z
   });
 export type ExpenseBody = z.infer<typeof ExpenseBody>;
 
-const Allocation = z.array(z.object({ userId: Id, amount: Amount }));
+const Allocation = z.array(z.object({ userId: StoredId, amount: Amount }));
 
 export const Expense = z.object({
-  expenseId: Id,
+  expenseId: StoredId,
   kind: z.enum(['expense', 'payment']),
   description: z.string(),
   currency: z.string(),

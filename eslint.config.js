@@ -26,7 +26,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['../db/**', '../api/**', '../projections/**', '../store/**', '../app/**', 'pg', 'kysely', 'fastify'] },
+        { patterns: ['../db/**', '../api/**', '../projections/**', '../store/**', '../unit-of-work/**', '../read-model/**', '../live/**', '../users/**', 'pg', 'kysely', 'fastify'] },
       ],
     },
   },
@@ -37,7 +37,7 @@ export default tseslint.config(
   },
   {
     files: ['src/projections/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['../api/**', '../app/**'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../api/**', '../unit-of-work/**', '../read-model/**', '../live/**', '../users/**'] }] },
   },
   {
     // The web page runs in browsers and talks to the server only over HTTP.

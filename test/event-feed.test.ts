@@ -1,7 +1,7 @@
 import pino from 'pino';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
-import { handleGroupCommand } from '../src/app/command-handler.js';
+import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { Api, startTestApp, type TestApp } from './helpers/app.js';
 import { busyGroup } from './helpers/scenarios.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { handleGroupCommand } from '../src/app/command-handler.js';
+import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { Api, quietLogger, startTestApp, type TestApp } from './helpers/app.js';
 import { foldBalances, projectedBalances, toMinor } from './helpers/fold.js';
 

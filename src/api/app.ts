@@ -9,7 +9,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { Notifier } from '../app/notifier.js';
+import type { Notifier } from '../live/notifier.js';
 import type { Db } from '../db/database.js';
 import type { ApiDeps } from './context.js';
 import { registerProblemHandlers } from './problem.js';

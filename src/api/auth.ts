@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { findUserByToken, hashToken, type User } from '../app/users.js';
+import { findUserByToken, hashToken, type User } from '../users/users.js';
 import type { Db } from '../db/database.js';
 import { sendProblem } from './problem.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CommandContext, HandlerDeps, Response } from '../app/command-handler.js';
-import type { Notifier } from '../app/notifier.js';
+import type { CommandContext, HandlerDeps, Response } from '../unit-of-work/command-handler.js';
+import type { Notifier } from '../live/notifier.js';
 import type { Db } from '../db/database.js';
 import { currentUser } from './auth.js';
 import { parseIfMatch } from './http-cache.js';

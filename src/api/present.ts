@@ -1,4 +1,4 @@
-import type { BalanceRow, ExpenseRow, MemberRow, GroupRow } from '../app/group-reads.js';
+import type { BalanceRow, ExpenseRow, MemberRow, GroupRow } from '../read-model/group-reads.js';
 import type { EventEnvelope, ExpenseAdded } from '../events/index.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';

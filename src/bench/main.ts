@@ -12,7 +12,7 @@ import pino from 'pino';
 import { createDb, createPool } from '../db/database.js';
 import { freePort, releaseEmbeddedExitHooks, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { handleGroupCommand } from '../app/command-handler.js';
+import { handleGroupCommand } from '../unit-of-work/command-handler.js';
 import { settle } from '../money/settlements.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { httpLoad } from './http-load.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app.js';
-import { Notifier } from '../../src/app/notifier.js';
+import { Notifier } from '../../src/live/notifier.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {

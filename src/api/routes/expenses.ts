@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Present } from '../../app/command-handler.js';
-import { findExpenses, findGroupForMember, listBalances, listExpenses, readGroupWithMembers, readSnapshot } from '../../app/group-reads.js';
+import type { Present } from '../../unit-of-work/command-handler.js';
+import { findExpenses, findGroupForMember, listBalances, listExpenses, readGroupWithMembers, readSnapshot } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
-import { handleGroupCommand } from '../../app/command-handler.js';
+import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import { authenticate, currentUser } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { money, presentAddedExpense, presentBalances, presentExpense } from '../present.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { findGroupForMember, readGroupBalances } from '../../app/group-reads.js';
+import { findGroupForMember, readGroupBalances } from '../../read-model/group-reads.js';
 import { DomainError } from '../../commands/errors.js';
 import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';

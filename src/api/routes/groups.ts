@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { handleGroupCommand } from '../../app/command-handler.js';
-import { readGroupWithMembers } from '../../app/group-reads.js';
-import { findUsers } from '../../app/users.js';
+import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
+import { readGroupWithMembers } from '../../read-model/group-reads.js';
+import { findUsers } from '../../users/users.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import { isSupportedCurrency } from '../../money/currency.js';
 import { authenticate, currentUser } from '../auth.js';

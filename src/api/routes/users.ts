@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { createUser } from '../../app/users.js';
-import { listGroupsOfUser } from '../../app/group-reads.js';
+import { createUser } from '../../users/users.js';
+import { listGroupsOfUser } from '../../read-model/group-reads.js';
 import { authenticate, currentUser } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { money } from '../present.js';

@@ -12,7 +12,7 @@ import type { Db, Tx } from '../db/database.js';
 import { streamIdOf, type EventEnvelope } from '../events/index.js';
 import { applyGroupEvents, type ProjectedBalance } from '../projections/apply-events.js';
 import { appendToStream, StreamVersionConflict } from '../store/event-store.js';
-import { findGroup, findMembersAndExpense } from './group-reads.js';
+import { findGroup, findMembersAndExpense } from '../read-model/group-reads.js';
 
 export interface CommandContext {
   groupId: string;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
-import { Notifier } from './live/notifier.js';
+import { LiveChanges } from './live/live-changes.js';
 import type { Config } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -12,22 +12,22 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts everything `fairshare serve` runs: database, migrations, LISTEN, HTTP. */
+/** Starts everything `fairshare serve` runs: database, migrations, the log tail for live streams, HTTP. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const connection = await connectDatabase(config, logger);
-  let notifier: Notifier | undefined;
+  let changes: LiveChanges | undefined;
   let app: FastifyInstance | undefined;
   const close = async () => {
     await app?.close();
-    await notifier?.close();
+    await changes?.close();
     await connection.close();
   };
   try {
     const { applied } = await migrateToLatest(connection.db);
     logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
-    notifier = new Notifier(connection.url, logger);
-    await notifier.start();
-    app = await buildApp({ db: connection.db, notifier, logger, operatorTokens: config.operatorTokens });
+    changes = new LiveChanges(connection.db, logger);
+    await changes.start();
+    app = await buildApp({ db: connection.db, changes, logger, operatorTokens: config.operatorTokens });
     const url = await app.listen({ port: config.port, host: config.host });
     logger.info({ url, embedded: config.databaseUrl === undefined }, 'FairShare is listening');
     return { app, url, close };

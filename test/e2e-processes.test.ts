@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { call, CLI, plainEnv, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 // Real server processes (the built CLI) on one database: what one acknowledges, the
-// other serves at once, and live updates cross processes through LISTEN/NOTIFY.
+// other serves at once, and live updates cross processes through each process's tail of the log.
 let database: TestDatabase;
 const servers: ServerProcess[] = [];
 t.before(async () => {
@@ -97,7 +97,7 @@ t.test('read-your-writes across processes, and live balances fed only after comm
 t.test('fairshare migrate brings a fresh database up to date, then reports nothing to do', async (t) => {
   const fresh = await createTestDatabase();
   try {
-    await fresh.query('drop table events, users, groups, group_members, user_balances, expenses, idempotency_keys, kysely_migration, kysely_migration_lock cascade');
+    await fresh.query('drop table events, users, groups, group_members, user_balances, expenses, idempotency_keys, projection_rebuilds, kysely_migration, kysely_migration_lock cascade');
     await fresh.query('drop function events_are_immutable()');
     const run = () => spawnSync(process.execPath, [CLI, 'migrate'], { env: plainEnv({ DATABASE_URL: fresh.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
     const first = run();

@@ -47,7 +47,7 @@ t.test('the events table refuses UPDATE, DELETE and TRUNCATE; (stream, version) 
 t.test('a failing projection rolls back the append: commit both or neither', async (t) => {
   const { owner, users, groupId } = await groupOf('Pro', 'Jec');
   const notified: number[] = [];
-  const unsubscribe = env.notifier.subscribe(groupId, (change) => change && notified.push(change.version));
+  const unsubscribe = env.changes.subscribe(groupId, (view) => notified.push(view.version));
   const before = await projectedBalances(env.database, groupId);
   // Break the read model: the projector cannot find Jec's balance row any more.
   await env.database.query('delete from user_balances where group_id = $1 and user_id = $2', [groupId, users[1]!.userId]);
@@ -59,16 +59,19 @@ t.test('a failing projection rolls back the append: commit both or neither', asy
   t.equal(after.eventCount, before.eventCount, 'the event was not appended');
   t.equal(after.version, before.version, 'the group version did not move');
 
-  // A failure after projecting (while building the response) rolls everything back too.
+  // A failure after projecting, before the commit, rolls everything back too.
   await env.database.query('insert into user_balances (group_id, user_id, balance_minor) values ($1, $2, 0)', [groupId, users[1]!.userId]);
   await t.rejects(
     handleGroupCommand(
-      { db: env.database.db, logger: quietLogger() },
+      {
+        db: env.database.db,
+        logger: quietLogger(),
+        beforeCommit: async () => {
+          throw new Error('crash after projection');
+        },
+      },
       { groupId, actorUserId: owner.userId, requestId: 'test' },
       { type: 'AddExpense', expenseId: 'boom', now: new Date().toISOString(), input: { description: 'x', amount: '2.00', paidBy: owner.userId, split: { mode: 'equal' } } },
-      async () => {
-        throw new Error('crash after projection');
-      },
     ),
     /crash after projection/,
   );

@@ -9,7 +9,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { Notifier } from '../live/notifier.js';
+import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
 import type { ApiDeps } from './context.js';
 import { registerProblemHandlers } from './problem.js';
@@ -23,7 +23,8 @@ import { registerWebUi } from './web-ui.js';
 
 export interface AppOptions {
   db: Db;
-  notifier: Notifier;
+  /** Change announcements for live streams (started and closed by the caller). */
+  changes: LiveChanges;
   logger: Logger;
   clock?: () => Date;
   newId?: () => string;
@@ -66,7 +67,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const deps: ApiDeps = {
     db: options.db,
     logger: options.logger,
-    notifier: options.notifier,
+    changes: options.changes,
+    // After a command commits here, this process's live streams hear it at once.
+    announce: (o) =>
+      options.changes.committed({ groupId: o.groupId, currency: o.currency, version: o.version, epoch: o.epoch, balances: o.balances }),
     clock: options.clock ?? (() => new Date()),
     newId: options.newId ?? randomUUID,
     liveStreams: new Set(),

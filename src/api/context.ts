@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CommandContext, HandlerDeps, Response } from '../unit-of-work/command-handler.js';
-import type { Notifier } from '../live/notifier.js';
+import type { CommandContext, CommandOutcome, CommandResult, HandlerDeps } from '../unit-of-work/command-handler.js';
+import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
 import { currentUser } from './auth.js';
 import { parseIfMatch } from './http-cache.js';
 
 export interface ApiDeps extends HandlerDeps {
   db: Db;
-  notifier: Notifier;
+  changes: LiveChanges;
   /** Injected so tests can pin time; the deciders never read a clock themselves. */
   clock: () => Date;
   /** Injected so tests can make ids predictable. */
@@ -32,7 +32,11 @@ export function commandContext(
   };
 }
 
-/** Sends a command's response as built (and, with an Idempotency-Key, stored) by the handler. */
-export function sendResult(reply: FastifyReply, result: Response): FastifyReply {
-  return reply.code(result.status).send(result.body);
+/**
+ * Answers a command: its outcome as `present` shows it (a replayed outcome exactly as the
+ * first), or the answer stored for an Idempotency-Key from before outcomes were kept.
+ */
+export function sendResult(reply: FastifyReply, result: CommandResult, present: (outcome: CommandOutcome) => { status: number; body: unknown }): FastifyReply {
+  const { status, body } = 'storedResponse' in result ? result.storedResponse : present(result.outcome);
+  return reply.code(status).send(body);
 }

@@ -1,5 +1,5 @@
 import type { BalanceRow, ExpenseRow, MemberRow, GroupRow } from '../read-model/group-reads.js';
-import type { EventEnvelope, ExpenseAdded } from '../events/index.js';
+import type { EventEnvelope } from '../events/index.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 
@@ -19,7 +19,10 @@ export const presentGroup = (group: Omit<GroupRow, 'epoch'>, members: readonly M
   members: members.map((m) => ({ userId: m.userId, name: m.name })),
 });
 
-export const presentExpense = (row: ExpenseRow) => ({
+/** An expense as the read model holds it, or as a command's outcome carries it. */
+type ExpenseShown = Omit<ExpenseRow, 'amountMinor' | 'occurredAt' | 'firstVersion'> & { amountMinor: bigint | number; occurredAt: Date | string };
+
+export const presentExpense = (row: ExpenseShown) => ({
   expenseId: row.expenseId,
   kind: row.kind,
   description: row.description,
@@ -28,14 +31,11 @@ export const presentExpense = (row: ExpenseRow) => ({
   payers: row.payers.map((p) => ({ userId: p.userId, amount: money(p.amountMinor, row.currency) })),
   shares: row.shares.map((s) => ({ userId: s.userId, amount: money(s.amountMinor, row.currency) })),
   split: row.split,
-  occurredAt: row.occurredAt.toISOString(),
+  occurredAt: typeof row.occurredAt === 'string' ? row.occurredAt : row.occurredAt.toISOString(),
   deleted: row.deleted,
   version: row.lastVersion,
 });
 
-/** The expense an `ExpenseAdded` at `version` just put into the projection, as presentExpense shows it. */
-export const presentAddedExpense = (data: ExpenseAdded, version: number) =>
-  presentExpense({ ...data, amountMinor: BigInt(data.amountMinor), occurredAt: new Date(data.occurredAt), deleted: false, firstVersion: version, lastVersion: version });
 
 export const presentEvent = (event: EventEnvelope) => ({
   eventId: event.eventId,

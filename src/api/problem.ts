@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError } from '../commands/errors.js';
+import { isUnavailable } from '../db/errors.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -49,9 +50,6 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
 };
 
-// Connection refused / reset, admin shutdown, cannot connect now, connection failure.
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08001', '08006']);
-
 const CONTEXTS: Record<string, string> = { querystring: 'query/', params: 'params/', headers: 'header/', body: '' };
 
 /** Maps every error to problem+json in one place. A 5xx never shows internals. */
@@ -79,7 +77,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       return sendProblem(reply, status, 'BAD_REQUEST', error.message);
     }
     request.log.error({ err: error }, 'request failed');
-    if (UNAVAILABLE.has(String(error.code)) || /timeout exceeded when trying to connect/.test(error.message)) {
+    if (isUnavailable(error)) {
       return sendProblem(reply, 503, 'DATABASE_UNAVAILABLE', 'the database cannot be reached; try again shortly');
     }
     return sendProblem(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side');

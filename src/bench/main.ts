@@ -439,7 +439,6 @@ async function unitOfWorkLoad(url: string, groups: string[], connections: number
             deps,
             { groupId, actorUserId: 'bench-u1', requestId: 'bench' },
             { type: 'AddExpense', expenseId: randomUUID(), input, now: new Date().toISOString() },
-            async () => ({ status: 201, body: null }),
           );
           latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
         }

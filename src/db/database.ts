@@ -89,10 +89,6 @@ function preparing(pool: pg.Pool): PostgresPool {
   };
 }
 
-export function createClient(connectionString: string): pg.Client {
-  return new pg.Client({ connectionString, types, application_name: 'fairshare-listen' });
-}
-
 /**
  * Runs several reads as one consistent snapshot (REPEATABLE READ, read only), so a
  * version and the balances shown with it always belong together, and an audit sees

@@ -71,9 +71,20 @@ export interface IdempotencyKeysTable {
   actor_user_id: string;
   key: string;
   request_hash: string;
-  status: number;
-  response: ColumnType<unknown, string, never>;
+  /** Keys stored before outcomes were: the HTTP status and body they were answered with. */
+  status: number | null;
+  response: ColumnType<unknown, string | null, never>;
+  /** The command's outcome (see unit-of-work), JSON. */
+  outcome: ColumnType<unknown, string | null, never>;
   created_at: Generated<Date>;
+}
+
+export interface ProjectionRebuildsTable {
+  transaction_id: ColumnType<string, never, never>;
+  position: ColumnType<bigint, never, never>;
+  group_id: string;
+  version: number;
+  recorded_at: ColumnType<Date, never, never>;
 }
 
 export interface Database {
@@ -84,4 +95,5 @@ export interface Database {
   user_balances: UserBalancesTable;
   expenses: ExpensesTable;
   idempotency_keys: IdempotencyKeysTable;
+  projection_rebuilds: ProjectionRebuildsTable;
 }

@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Db, Tx } from '../db/database.js';
+import type { Db } from '../db/database.js';
 import { GROUP_STREAM_PREFIX, GROUP_STREAMS_LIKE, groupIdOf, streamIdOf, type EventEnvelope } from '../events/index.js';
-import { notifyGroupChanged, toEnvelope } from '../store/event-store.js';
+import { toEnvelope } from '../store/event-store.js';
 import { readLogInStreamOrder } from '../store/read-log.js';
-import { emptyProjection, projectEvent, type ProjectedGroup } from './project-group.js';
+import { allRows, emptyRows, projectEvent, type GroupRows } from './projector.js';
+import { writeRows } from './write-rows.js';
 
 export interface RebuildOptions {
   /** Rebuild only this group. */
@@ -45,6 +46,8 @@ export interface RebuildReport {
 export async function rebuildProjection(db: Db, options: RebuildOptions = {}): Promise<RebuildReport> {
   const report: RebuildReport = { groups: 0, events: 0, tailEvents: 0, removedGroups: 0, rows: 0 };
   const batchEvents = options.batchEvents ?? 5_000;
+  // Announcements of earlier rebuilds were read by every tail within moments of their commit.
+  await sql`delete from projection_rebuilds where recorded_at < now() - interval '1 day'`.execute(db);
   const started = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
   const startXmin = (started.rows[0] as { xmin: string }).xmin;
 
@@ -62,7 +65,7 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
     for await (const event of events) {
       if (event.streamId !== current?.streamId) {
         if (batchSize >= batchEvents) await swap();
-        current = { ...emptyProjection(groupIdOf(event.streamId) ?? event.streamId), streamId: event.streamId };
+        current = { ...emptyRows(groupIdOf(event.streamId) ?? event.streamId), streamId: event.streamId };
         batch.push(current);
       }
       projectEvent(current, event);
@@ -88,7 +91,7 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
   return report;
 }
 
-type Building = ProjectedGroup & { streamId: string };
+type Building = GroupRows & { streamId: string };
 
 async function swapIn(db: Db, batch: Building[], report: RebuildReport, options: RebuildOptions): Promise<void> {
   const groupIds = batch.map((g) => g.groupId).sort();
@@ -97,7 +100,8 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     // The lock every command takes first; groups not yet projected have no row to lock,
     // and no command can append to them (commands need the row), except a create,
     // which would collide with the existing first event.
-    await tx.selectFrom('groups').select('group_id').where('group_id', 'in', groupIds).orderBy('group_id').forUpdate().execute();
+    const locked = await tx.selectFrom('groups').select(['group_id', 'version']).where('group_id', 'in', groupIds).orderBy('group_id').forUpdate().execute();
+    const stored = new Map(locked.map((g) => [g.group_id, g.version]));
 
     const tail = await sql<Parameters<typeof toEnvelope>[0]>`
       select e.global_position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
@@ -109,68 +113,20 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     for (const row of tail.rows) projectEvent(byStream.get(row.stream_id) as Building, toEnvelope(row));
     report.tailEvents += tail.rows.length;
 
-    const rows = await writeRows(tx, batch, groupIds);
-    for (const g of batch) await notifyGroupChanged(tx, g.groupId, g.group?.version ?? 0, true);
+    // The built rows replace whatever the projection holds for these groups, drift included.
+    for (const table of ['group_members', 'user_balances', 'expenses'] as const) {
+      await tx.deleteFrom(table).where('group_id', 'in', groupIds).execute();
+    }
+    const rows = await writeRows(tx, batch.map((g) => allRows(g, stored.get(g.groupId) ?? 0)), { bumpEpoch: true });
+    // Open live streams, in every server process, hear of the repair through the log tail.
+    await tx
+      .insertInto('projection_rebuilds')
+      .values(batch.map((g) => ({ group_id: g.groupId, version: g.group?.version ?? 0 })))
+      .execute();
     report.rows += rows;
     options.logger?.debug({ groups: batch.length, from: groupIds[0], to: groupIds.at(-1), tailEvents: tail.rows.length, rows }, 'rebuilt groups swapped in');
   });
   report.groups += batch.length;
-}
-
-/** Replaces the groups' read-model rows with the built ones; returns rows written. */
-async function writeRows(tx: Tx, batch: readonly ProjectedGroup[], groupIds: readonly string[]): Promise<number> {
-  for (const table of ['group_members', 'user_balances', 'expenses'] as const) {
-    await tx.deleteFrom(table).where('group_id', 'in', groupIds).execute();
-  }
-  const groups = batch.map((g) => {
-    const group = g.group as NonNullable<ProjectedGroup['group']>;
-    return { group_id: g.groupId, name: group.name, currency: group.currency, version: group.version, created_at: group.createdAt, updated_at: group.updatedAt };
-  });
-  const members = batch.flatMap((g) =>
-    g.members.map((m, position) => ({ group_id: g.groupId, user_id: m.userId, name: m.name, position, joined_version: m.joinedVersion })),
-  );
-  const balances = batch.flatMap((g) =>
-    [...g.balances].map(([userId, balance]) => ({ group_id: g.groupId, user_id: userId, balance_minor: balance.toString() })),
-  );
-  const expenses = batch.flatMap((g) =>
-    [...g.expenses].map(([expenseId, e]) => ({
-      group_id: g.groupId,
-      expense_id: expenseId,
-      kind: e.kind,
-      description: e.description,
-      currency: e.currency,
-      amount_minor: e.amountMinor,
-      payers: e.payers,
-      shares: e.shares,
-      split: e.split,
-      occurred_at: e.occurredAt,
-      deleted: e.deleted,
-      first_version: e.firstVersion,
-      last_version: e.lastVersion,
-    })),
-  );
-  // One statement per table, the rows passed as one JSON document.
-  await sql`
-    insert into groups (group_id, name, currency, version, created_at, updated_at)
-    select group_id, name, currency, version, created_at, updated_at
-      from jsonb_populate_recordset(null::groups, ${JSON.stringify(groups)}::jsonb)
-    on conflict (group_id) do update
-       set name = excluded.name, currency = excluded.currency, version = excluded.version,
-           created_at = excluded.created_at, updated_at = excluded.updated_at,
-           projection_epoch = groups.projection_epoch + 1`.execute(tx);
-  await sql`
-    insert into group_members (group_id, user_id, name, position, joined_version)
-    select group_id, user_id, name, position, joined_version
-      from jsonb_populate_recordset(null::group_members, ${JSON.stringify(members)}::jsonb)`.execute(tx);
-  await sql`
-    insert into user_balances (group_id, user_id, balance_minor)
-    select group_id, user_id, balance_minor
-      from jsonb_populate_recordset(null::user_balances, ${JSON.stringify(balances)}::jsonb)`.execute(tx);
-  await sql`
-    insert into expenses (group_id, expense_id, kind, description, currency, amount_minor, payers, shares, split, occurred_at, deleted, first_version, last_version)
-    select group_id, expense_id, kind, description, currency, amount_minor, payers, shares, split, occurred_at, deleted, first_version, last_version
-      from jsonb_populate_recordset(null::expenses, ${JSON.stringify(expenses)}::jsonb)`.execute(tx);
-  return groups.length + members.length + balances.length + expenses.length;
 }
 
 /** Deletes projected groups that have no events behind them; returns how many. */

@@ -39,15 +39,6 @@ export interface ExpenseRow {
   lastVersion: number;
 }
 
-export async function findGroup(db: Db | Tx, groupId: string, forUpdate = false): Promise<GroupRow | undefined> {
-  let query = db
-    .selectFrom('groups')
-    .select(['group_id as groupId', 'name', 'currency', 'version', 'projection_epoch as epoch'])
-    .where('group_id', '=', groupId);
-  if (forUpdate) query = query.forUpdate();
-  return query.executeTakeFirst();
-}
-
 /** The group, if `userId` is one of its members; otherwise it does not exist for them. */
 export async function findGroupForMember(db: Db | Tx, groupId: string, userId: string): Promise<GroupRow | undefined> {
   return db
@@ -66,28 +57,6 @@ export async function readGroupWithMembers(db: Db, groupId: string, userId: stri
   });
 }
 
-/**
- * What a command needs besides the locked group row, in ONE statement: the members in
- * joining order and (if named) one expense. Call it only after the group row is locked:
- * a statement that starts after the lock sees every write committed before it.
- */
-export async function findMembersAndExpense(
-  tx: Tx,
-  groupId: string,
-  expenseId: string | undefined,
-): Promise<{ members: MemberRow[]; expense: ExpenseRow | undefined }> {
-  const { rows } = await sql<{ members: MemberRow[] } & Partial<Record<keyof ExpenseRow, unknown>>>`
-    select coalesce((select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
-                       from group_members m where m.group_id = ${groupId}), '[]') as members,
-           e.expense_id as "expenseId", e.kind, e.description, e.currency, e.amount_minor as "amountMinor",
-           e.payers, e.shares, e.split, e.occurred_at as "occurredAt", e.deleted,
-           e.first_version as "firstVersion", e.last_version as "lastVersion"
-      from (select 1) as one
-      left join expenses e on e.group_id = ${groupId} and e.expense_id = ${expenseId ?? null}`.execute(tx);
-  const { members, ...expense } = rows[0] as { members: MemberRow[] } & Record<keyof ExpenseRow, unknown>;
-  return { members, expense: expense.expenseId === null ? undefined : (expense as ExpenseRow) };
-}
-
 export async function listMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {
   return db
     .selectFrom('group_members')
@@ -95,17 +64,6 @@ export async function listMembers(db: Db | Tx, groupId: string): Promise<MemberR
     .where('group_id', '=', groupId)
     .orderBy('position')
     .execute();
-}
-
-export async function listBalances(db: Db | Tx, groupId: string): Promise<BalanceRow[]> {
-  return db
-    .selectFrom('group_members as m')
-    .leftJoin('user_balances as b', (join) => join.onRef('b.group_id', '=', 'm.group_id').onRef('b.user_id', '=', 'm.user_id'))
-    .select(['m.user_id as userId', 'm.name', 'b.balance_minor as balanceMinor'])
-    .where('m.group_id', '=', groupId)
-    .orderBy('m.position')
-    .execute()
-    .then((rows) => rows.map((r) => ({ userId: r.userId, name: r.name, balanceMinor: r.balanceMinor ?? 0n })));
 }
 
 const expenseColumns = [
@@ -122,16 +80,6 @@ const expenseColumns = [
   'first_version as firstVersion',
   'last_version as lastVersion',
 ] as const;
-
-export async function findExpenses(db: Db | Tx, groupId: string, expenseIds: readonly string[]): Promise<ExpenseRow[]> {
-  if (expenseIds.length === 0) return [];
-  return db
-    .selectFrom('expenses')
-    .select(expenseColumns)
-    .where('group_id', '=', groupId)
-    .where('expense_id', 'in', expenseIds)
-    .execute();
-}
 
 export interface ExpensePageCursor {
   occurredAt: string;
@@ -187,6 +135,24 @@ export async function readGroupBalances(
   return {
     group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
     balances: rows.map((r) => ({ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor })),
+  };
+}
+
+/** A group's version and every member's balance, in one statement (one snapshot), for whoever may see them. */
+export async function readGroupView(db: Db | Tx, groupId: string): Promise<{ group: GroupRow; balances: BalanceRow[] } | undefined> {
+  const { rows } = await sql<{ name: string; currency: string; version: number; epoch: number; user_id: string | null; member_name: string; balance_minor: bigint }>`
+    select g.name, g.currency, g.version, g.projection_epoch as epoch,
+           m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
+      from groups g
+      left join group_members m on m.group_id = g.group_id
+      left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
+     where g.group_id = ${groupId}
+     order by m.position`.execute(db);
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
+    balances: rows.flatMap((r) => (r.user_id === null ? [] : [{ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor }])),
   };
 }
 

@@ -6,66 +6,61 @@ import {
   type EventMetadata,
   type GroupEvent,
 } from '../events/index.js';
-import type { Db, Tx } from '../db/database.js';
 import { randomUUID } from 'node:crypto';
+import type { Db, Tx } from '../db/database.js';
+import { isUniqueViolation } from '../db/errors.js';
 
-/** The stream moved on between reading its version and appending (or it already exists). */
-export class StreamVersionConflict extends Error {
-  constructor(
-    readonly streamId: string,
-    readonly expectedVersion: number,
-  ) {
-    super(`stream ${streamId} is no longer at version ${expectedVersion}`);
-  }
-}
+/** The constraint that makes (stream_id, version) unique: the optimistic concurrency check. */
+const STREAM_VERSION_KEY = 'events_pkey';
 
-const UNIQUE_VIOLATION = '23505';
+/** True when `error` is a competing append of the same stream version. */
+export const isStreamVersionConflict = (error: unknown): boolean => isUniqueViolation(error, STREAM_VERSION_KEY);
 
 /**
- * Appends events to a stream inside the caller's transaction, at versions
- * expectedVersion+1 … . The (stream_id, version) primary key is the optimistic
- * concurrency check: a competing append of the same version fails here.
+ * A stream's next events, given their ids, versions and recording time by the caller
+ * (once per decision), as they will be stored.
  */
-export async function appendToStream(
-  tx: Tx,
-  streamId: string,
-  expectedVersion: number,
-  events: readonly GroupEvent[],
-  metadata: EventMetadata,
-): Promise<EventEnvelope[]> {
-  if (events.length === 0) return [];
-  const meta = JSON.stringify(metadata);
-  const rows = events.map((event, i) => ({
-    stream_id: streamId,
-    version: expectedVersion + i + 1,
-    event_id: randomUUID(),
-    type: event.type,
-    schema_version: CURRENT_SCHEMA_VERSION[event.type],
-    data: JSON.stringify(event.data),
-    metadata: meta,
+export function newEnvelopes(streamId: string, fromVersion: number, events: readonly GroupEvent[], metadata: EventMetadata, recordedAt: Date): EventEnvelope[] {
+  return events.map((event, i) => ({
+    ...event,
+    eventId: randomUUID(),
+    streamId,
+    version: fromVersion + i + 1,
+    schemaVersion: CURRENT_SCHEMA_VERSION[event.type],
+    metadata,
+    recordedAt,
+    globalPosition: 0n, // assigned by the database on insert
   }));
-  try {
-    const inserted = await tx
-      .insertInto('events')
-      .values(rows)
-      .returning(['version', 'event_id', 'global_position', 'recorded_at'])
-      .execute();
-    return inserted.map((row, i) => ({
-      ...(events[i] as GroupEvent),
-      eventId: row.event_id,
-      streamId,
-      version: row.version,
-      schemaVersion: CURRENT_SCHEMA_VERSION[(events[i] as GroupEvent).type],
-      metadata,
-      recordedAt: row.recorded_at,
-      globalPosition: row.global_position,
-    }));
-  } catch (error) {
-    if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-      throw new StreamVersionConflict(streamId, expectedVersion);
-    }
-    throw error;
-  }
+}
+
+/**
+ * The append, as a common table expression `w_events` for the caller's statement (the
+ * unit of work appends and projects in one statement). Its select-list fragment
+ * `positions` gives the global positions the events took, in version order. A
+ * competing append of the same version fails the whole statement on the primary key
+ * (see isStreamVersionConflict).
+ */
+export function eventInserts(events: readonly EventEnvelope[]) {
+  const rows = events.map((e) => ({
+    stream_id: e.streamId,
+    version: e.version,
+    event_id: e.eventId,
+    type: e.type,
+    schema_version: e.schemaVersion,
+    data: e.data,
+    metadata: e.metadata,
+    recorded_at: e.recordedAt,
+  }));
+  return {
+    cte: sql`w_events as (
+      insert into events (stream_id, version, event_id, type, schema_version, data, metadata, recorded_at)
+      select stream_id, version, event_id, type, schema_version, data, metadata, recorded_at
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          as x(stream_id text, version int, event_id uuid, type text, schema_version smallint, data jsonb, metadata jsonb,
+               recorded_at timestamptz)
+      returning version, global_position)`,
+    positions: sql`(select coalesce(json_agg(global_position::text order by version), '[]') from w_events) as positions`,
+  };
 }
 
 export interface StoredEventRow {
@@ -109,13 +104,4 @@ export async function readStream(
   if (options.limit !== undefined) query = query.limit(options.limit);
   const rows = await query.execute();
   return rows.map(toEnvelope);
-}
-
-/** The `group_changed` notification's payload; `rebuilt` marks a repair at the same version. */
-export const groupChangedPayload = (groupId: string, version: number, rebuilt = false): string =>
-  JSON.stringify(rebuilt ? { groupId, version, rebuilt } : { groupId, version });
-
-/** Tells listeners (in any process) that a group changed; delivered only on commit. */
-export async function notifyGroupChanged(tx: Tx, groupId: string, version: number, rebuilt = false): Promise<void> {
-  await sql`select pg_notify('group_changed', ${groupChangedPayload(groupId, version, rebuilt)})`.execute(tx);
 }

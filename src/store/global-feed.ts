@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { EventEnvelope } from '../events/index.js';
+import { groupIdOf, type EventEnvelope } from '../events/index.js';
 import { toEnvelope, type StoredEventRow } from './event-store.js';
 
 /**
@@ -46,4 +46,72 @@ export async function readGlobalFeed(db: Db, after: Checkpoint, limit: number): 
     ...toEnvelope(row),
     checkpoint: { transactionId: BigInt(row.transaction_text), globalPosition: row.global_position },
   }));
+}
+
+/** Where a tail of the log stands: one checkpoint in the events, one in the rebuild announcements. */
+export interface TailPosition {
+  events: Checkpoint;
+  rebuilds: Checkpoint;
+}
+
+/** One committed change to a group, as the tail sees it: a new version, or a rebuild at a version. */
+export interface Change {
+  groupId: string;
+  version: number;
+  rebuilt: boolean;
+}
+
+/**
+ * The tail's starting point: the end of the log as a reader may safely see it now.
+ * Anything committed later (or by a transaction still running) comes after it.
+ */
+export async function tailHead(db: Db): Promise<TailPosition> {
+  const { rows } = await sql<{ events: string | null; rebuilds: string | null }>`
+    select (select transaction_id::text || '.' || global_position from events
+             where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             order by transaction_id desc, global_position desc limit 1) as events,
+           (select transaction_id::text || '.' || position from projection_rebuilds
+             where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             order by transaction_id desc, position desc limit 1) as rebuilds`.execute(db);
+  const head = rows[0];
+  return { events: parseCheckpoint(head?.events ?? '0.0'), rebuilds: parseCheckpoint(head?.rebuilds ?? '0.0') };
+}
+
+/**
+ * The changes committed after `from`, in the feed's gap-safe order, at most `limit` of
+ * each kind, in one statement that reads only (stream, version) pairs. Returns them with
+ * the position to continue from, and whether either kind filled its limit (then more
+ * may be waiting).
+ */
+export async function readChanges(db: Db, from: TailPosition, limit: number): Promise<{ changes: Change[]; next: TailPosition; full: boolean }> {
+  const { rows } = await sql<{ kind: 'event' | 'rebuild'; tx: string; pos: bigint; stream: string; version: number }>`
+    (select 'event' as kind, transaction_id::text as tx, global_position as pos, stream_id as stream, version
+       from events
+      where (transaction_id, global_position) > (${from.events.transactionId.toString()}::xid8, ${from.events.globalPosition.toString()}::bigint)
+        and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by transaction_id, global_position
+      limit ${limit})
+    union all
+    (select 'rebuild', transaction_id::text, position, group_id, version
+       from projection_rebuilds
+      where (transaction_id, position) > (${from.rebuilds.transactionId.toString()}::xid8, ${from.rebuilds.globalPosition.toString()}::bigint)
+        and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by transaction_id, position
+      limit ${limit})`.execute(db);
+  const next = { ...from };
+  const changes: Change[] = [];
+  let events = 0;
+  for (const row of rows) {
+    const at = { transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) };
+    if (row.kind === 'event') {
+      events += 1;
+      next.events = at;
+      const groupId = groupIdOf(row.stream);
+      if (groupId !== undefined) changes.push({ groupId, version: row.version, rebuilt: false });
+    } else {
+      next.rebuilds = at;
+      changes.push({ groupId: row.stream, version: row.version, rebuilt: true });
+    }
+  }
+  return { changes, next, full: events === limit || rows.length - events === limit };
 }

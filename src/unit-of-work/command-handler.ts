@@ -1,18 +1,20 @@
+// The one unit of work. A command runs in ONE PostgreSQL transaction of four round
+// trips: BEGIN; lock the group's row and load what the command needs (one statement);
+// append the events, project them and keep the idempotent outcome (one statement);
+// COMMIT. Either all of it commits or none of it does. Commands on one group queue on
+// its row lock; commands on different groups never wait on each other. The result is
+// a domain outcome: HTTP is the API's business.
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import {
-  decide,
-  DomainError,
-  fold,
-  type ExpenseState,
-  type GroupCommand,
-  type GroupState,
-} from '../commands/index.js';
+import { decide, DomainError, type ExpenseState, type GroupCommand, type GroupState, type MemberState } from '../commands/index.js';
 import type { Db, Tx } from '../db/database.js';
-import { streamIdOf, type EventEnvelope } from '../events/index.js';
-import { applyGroupEvents, type ProjectedBalance } from '../projections/apply-events.js';
-import { appendToStream, StreamVersionConflict } from '../store/event-store.js';
-import { findGroup, findMembersAndExpense } from '../read-model/group-reads.js';
+import { isTransient, isUniqueViolation } from '../db/errors.js';
+import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/index.js';
+import { project, type ExpenseRow, type GroupRows, type RowChanges } from '../projections/projector.js';
+import { rowWrites, type WrittenCounts } from '../projections/write-rows.js';
+import { eventInserts, isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
+import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
 
 export interface CommandContext {
   groupId: string;
@@ -25,47 +27,46 @@ export interface CommandContext {
   requestFingerprint?: unknown;
 }
 
+export interface BalanceOutcome {
+  userId: string;
+  name: string;
+  balanceMinor: bigint;
+}
+
+/** What a command did, and the group as it left it: everything a response is made from. */
 export interface CommandOutcome {
-  events: EventEnvelope[];
-  /** The group's version after the command (unchanged when nothing was appended). */
+  groupId: string;
+  /** How many events it appended: 0 when it had already been applied (a retry). */
+  appended: number;
   version: number;
-  /** The decider's state after the command: the group, its members in order, and the expense it named. */
-  state: GroupState;
-  /** Every member's balance as the projection left it; only when events were appended. */
-  balances?: ProjectedBalance[];
+  epoch: number;
+  name: string;
+  currency: string;
+  /** In joining order. */
+  members: MemberState[];
+  balances: BalanceOutcome[];
+  /** The expense the command named, as the command left it. */
+  expense?: (ExpenseRow & { expenseId: string }) | undefined;
 }
 
-export interface Response {
-  status: number;
-  body: unknown;
-}
-
-/**
- * Builds the HTTP answer inside the committing transaction, from what the command
- * already knows (outcome) or, when it changed nothing, from the projection.
- */
-export type Present = (tx: Tx, outcome: CommandOutcome) => Promise<Response>;
+export type CommandResult =
+  /** `replayed`: the outcome stored for this Idempotency-Key, the command itself not run again. */
+  | { outcome: CommandOutcome; replayed: boolean }
+  /** A key stored before outcomes were: the HTTP answer it was given then. */
+  | { storedResponse: { status: number; body: unknown } };
 
 export interface HandlerDeps {
   db: Db;
   logger: Logger;
+  /** Called after a command that appended events has committed (this process's live streams). */
+  announce?: ((outcome: CommandOutcome) => void) | undefined;
+  /** Runs inside the transaction after the append and projection, before COMMIT (tests hold or fail a command there). */
+  beforeCommit?: ((outcome: CommandOutcome) => Promise<void>) | undefined;
 }
 
-const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock
-const UNIQUE_VIOLATION = '23505';
+const MAX_ATTEMPTS = 5;
 
-/**
- * The one unit of work: lock the group, decide, append, project, notify and build the
- * response in ONE transaction. Either all of it commits or none of it does; the
- * notification goes out only on commit. Commands on one group queue on its row lock;
- * commands on different groups never wait on each other.
- */
-export async function handleGroupCommand(
-  deps: HandlerDeps,
-  ctx: CommandContext,
-  command: GroupCommand,
-  present: Present,
-): Promise<Response> {
+export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: GroupCommand): Promise<CommandResult> {
   const streamId = streamIdOf(ctx.groupId);
   const log = deps.logger.child({ reqId: ctx.requestId, actor: ctx.actorUserId, command: command.type, stream: streamId });
   const started = process.hrtime.bigint();
@@ -74,64 +75,54 @@ export async function handleGroupCommand(
     let appended: EventEnvelope[] = [];
     let rowsProjected = 0;
     try {
-      const response = await deps.db.transaction().execute(async (tx) => {
-        const state = await loadState(tx, ctx, command);
-        fromVersion = state.group?.version ?? 0;
-
-        const replay = await findIdempotentReplay(tx, ctx);
-        if (replay) return replay;
-
+      const result = await deps.db.transaction().execute(async (tx): Promise<CommandResult> => {
+        const loaded = await lockAndLoad(tx, ctx.groupId, {
+          expenseId: 'expenseId' in command ? command.expenseId : undefined,
+          actorUserId: ctx.actorUserId,
+          idempotencyKey: ctx.idempotencyKey,
+        });
+        fromVersion = loaded.rows.group?.version ?? 0;
+        // To anyone who is not a member, the group does not exist.
+        if (command.type !== 'CreateGroup' && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId)) {
+          throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        }
+        if (loaded.stored) return replay(ctx, loaded.stored);
         if (ctx.expectedVersion !== undefined && ctx.expectedVersion !== fromVersion) {
           throw new DomainError(412, 'VERSION_CONFLICT', `the group is at version ${fromVersion}, not ${ctx.expectedVersion}`);
         }
-        const events = decide(command, state);
-        appended = await appendToStream(tx, streamId, fromVersion, events, {
-          requestId: ctx.requestId,
-          actorUserId: ctx.actorUserId,
-          ...(ctx.idempotencyKey ? { idempotencyKey: ctx.idempotencyKey } : {}),
-        });
-        // The projector's last statement also announces the new version (on commit).
-        const projected = await applyGroupEvents(tx, ctx.groupId, appended);
-        rowsProjected = projected.rows;
-        const version = appended.at(-1)?.version ?? fromVersion;
 
-        const result = await present(tx, {
-          events: appended,
-          version,
-          state: fold(appended, state),
-          ...(appended.length > 0 ? { balances: projected.balances } : {}),
-        });
-        await rememberIdempotentResponse(tx, ctx, result);
-        return result;
+        const events = decide(command, stateOf(loaded.rows));
+        const metadata: EventMetadata = { requestId: ctx.requestId, actorUserId: ctx.actorUserId, ...(ctx.idempotencyKey ? { idempotencyKey: ctx.idempotencyKey } : {}) };
+        appended = newEnvelopes(streamId, fromVersion, events, metadata, loaded.now);
+        const projected = appended.length > 0 ? project(loaded.rows, appended) : undefined;
+        const outcome = outcomeOf(projected?.rows ?? loaded.rows, loaded, appended.length, 'expenseId' in command ? command.expenseId : undefined);
+        rowsProjected = await appendAndProject(tx, appended, projected?.changes, ctx, outcome);
+        await deps.beforeCommit?.(outcome);
+        return { outcome, replayed: false };
       });
+      if ('outcome' in result && !result.replayed && result.outcome.appended > 0) deps.announce?.(result.outcome);
       log.info(
         {
           fromVersion,
           toVersion: appended.at(-1)?.version ?? fromVersion,
           events: appended.map((e) => e.type),
           rowsProjected,
-          outcome: appended.length > 0 ? 'commit' : 'no-op',
+          outcome: 'outcome' in result && result.replayed ? 'replayed' : appended.length > 0 ? 'commit' : 'no-op',
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
         appended.length > 0 ? 'command committed' : 'command changed nothing',
       );
-      return response;
+      return result;
     } catch (error) {
-      const code = (error as { code?: string }).code;
       const retry =
-        attempt < 5 &&
-        (RETRYABLE.has(code ?? '') ||
+        attempt < MAX_ATTEMPTS &&
+        (isTransient(error) ||
           // A concurrent first append (create group) or same-key request won the race:
-          // run again and the decider / idempotency store sees what it wrote.
-          error instanceof StreamVersionConflict ||
-          (code === UNIQUE_VIOLATION && ctx.idempotencyKey !== undefined));
+          // run again, and the decider or the idempotency record sees what it wrote.
+          isStreamVersionConflict(error) ||
+          (ctx.idempotencyKey !== undefined && isUniqueViolation(error, 'idempotency_keys_pkey')));
       log[error instanceof DomainError ? 'info' : retry ? 'warn' : 'error'](
-        {
-          fromVersion,
-          outcome: 'rollback',
-          attempt,
-          ...(error instanceof DomainError ? { code: error.code } : { err: error }),
-        },
+        { fromVersion, outcome: 'rollback', attempt, ...(error instanceof DomainError ? { code: error.code } : { err: error }) },
         retry ? 'command rolled back, retrying' : 'command rolled back',
       );
       if (!retry) throw error;
@@ -139,72 +130,74 @@ export async function handleGroupCommand(
   }
 }
 
-async function loadState(tx: Tx, ctx: CommandContext, command: GroupCommand): Promise<GroupState> {
-  if (command.type === 'CreateGroup') {
-    const existing = await findGroup(tx, ctx.groupId);
-    return {
-      group: existing ? { ...existing } : null,
-      members: [],
-      expenses: new Map(),
-    };
-  }
-  // Lock first, then read: a statement that waited for the lock would still see the
-  // members as of its start, so members and the expense come in a second statement.
-  const group = await findGroup(tx, ctx.groupId, true);
-  const loaded = group && (await findMembersAndExpense(tx, ctx.groupId, 'expenseId' in command ? command.expenseId : undefined));
-  // To anyone who is not a member, the group does not exist.
-  if (!group || !loaded?.members.some((m) => m.userId === ctx.actorUserId)) {
-    throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
-  }
+/** What `decide` needs, from the loaded rows (which hold only the expense the command names). */
+function stateOf(rows: GroupRows): GroupState {
   const expenses = new Map<string, ExpenseState>();
-  const row = loaded.expense;
-  if (row) {
-    expenses.set(row.expenseId, {
-      deleted: row.deleted,
-      data: {
-        expenseId: row.expenseId,
-        kind: row.kind,
-        description: row.description,
-        currency: row.currency,
-        amountMinor: Number(row.amountMinor),
-        payers: row.payers,
-        shares: row.shares,
-        split: row.split as ExpenseState['data']['split'],
-        occurredAt: row.occurredAt.toISOString(),
-      },
-    });
+  for (const [expenseId, e] of rows.expenses) {
+    const { kind, description, currency, amountMinor, payers, shares, occurredAt } = e;
+    expenses.set(expenseId, { deleted: e.deleted, data: { expenseId, kind, description, currency, amountMinor, payers, shares, split: e.split as ExpenseState['data']['split'], occurredAt } });
   }
-  return { group, members: loaded.members, expenses };
+  return {
+    group: rows.group && { groupId: rows.groupId, name: rows.group.name, currency: rows.group.currency, version: rows.group.version },
+    members: rows.members.map((m) => ({ userId: m.userId, name: m.name })),
+    expenses,
+  };
 }
 
-const fingerprint = (ctx: CommandContext): string =>
-  createHash('sha256').update(JSON.stringify(ctx.requestFingerprint ?? null)).digest('hex');
+function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expenseId: string | undefined): CommandOutcome {
+  if (!rows.group) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+  const expense = expenseId === undefined ? undefined : rows.expenses.get(expenseId);
+  return {
+    groupId: rows.groupId,
+    appended,
+    version: rows.group.version,
+    epoch: loaded.epoch,
+    name: rows.group.name,
+    currency: rows.group.currency,
+    members: rows.members.map((m) => ({ userId: m.userId, name: m.name })),
+    balances: rows.members.map((m) => ({ userId: m.userId, name: m.name, balanceMinor: rows.balances.get(m.userId) ?? 0n })),
+    ...(expense && expenseId !== undefined ? { expense: { expenseId, ...expense } } : {}),
+  };
+}
 
-async function findIdempotentReplay(tx: Tx, ctx: CommandContext): Promise<Response | undefined> {
-  if (!ctx.idempotencyKey) return undefined;
-  const stored = await tx
-    .selectFrom('idempotency_keys')
-    .select(['request_hash', 'status', 'response'])
-    .where('actor_user_id', '=', ctx.actorUserId)
-    .where('key', '=', ctx.idempotencyKey)
-    .executeTakeFirst();
-  if (!stored) return undefined;
-  if (stored.request_hash !== fingerprint(ctx)) {
+/**
+ * The command's second statement: appends the events, writes the projector's row
+ * changes and keeps the outcome under the Idempotency-Key, all in one statement.
+ * Returns the rows projected.
+ */
+async function appendAndProject(tx: Tx, events: EventEnvelope[], changes: RowChanges | undefined, ctx: CommandContext, outcome: CommandOutcome): Promise<number> {
+  const key = ctx.idempotencyKey
+    ? sql`w_key as (insert into idempotency_keys (actor_user_id, key, request_hash, outcome)
+                    values (${ctx.actorUserId}, ${ctx.idempotencyKey}, ${fingerprint(ctx)}, ${JSON.stringify(storable(outcome))}::jsonb)
+                    returning 1)`
+    : undefined;
+  if (!changes) {
+    if (key) await sql`with ${key} select 1`.execute(tx);
+    return 0;
+  }
+  const append = eventInserts(events);
+  const writes = rowWrites([changes]);
+  const { rows } = await sql<WrittenCounts & { positions: string[] }>`
+    with ${append.cte}, ${writes.ctes}${key ? sql`, ${key}` : sql``}
+    select ${append.positions}, ${writes.counts}`.execute(tx);
+  const written = rows[0] as WrittenCounts & { positions: string[] };
+  writes.check(written);
+  written.positions.forEach((position, i) => {
+    (events[i] as EventEnvelope).globalPosition = BigInt(position);
+  });
+  return writes.rows;
+}
+
+const fingerprint = (ctx: CommandContext): string => createHash('sha256').update(JSON.stringify(ctx.requestFingerprint ?? null)).digest('hex');
+
+/** The outcome as JSON (balances as decimal strings of minor units). */
+const storable = (outcome: CommandOutcome) => ({ ...outcome, balances: outcome.balances.map((b) => ({ ...b, balanceMinor: b.balanceMinor.toString() })) });
+
+function replay(ctx: CommandContext, stored: StoredKey): CommandResult {
+  if (stored.requestHash !== fingerprint(ctx)) {
     throw new DomainError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
   }
-  return { status: stored.status, body: stored.response };
-}
-
-async function rememberIdempotentResponse(tx: Tx, ctx: CommandContext, response: Response): Promise<void> {
-  if (!ctx.idempotencyKey) return;
-  await tx
-    .insertInto('idempotency_keys')
-    .values({
-      actor_user_id: ctx.actorUserId,
-      key: ctx.idempotencyKey,
-      request_hash: fingerprint(ctx),
-      status: response.status,
-      response: JSON.stringify(response.body),
-    })
-    .execute();
+  if (stored.outcome === null) return { storedResponse: { status: stored.status ?? 200, body: stored.response } };
+  const outcome = stored.outcome as ReturnType<typeof storable>;
+  return { outcome: { ...outcome, balances: outcome.balances.map((b) => ({ ...b, balanceMinor: BigInt(b.balanceMinor) })) }, replayed: true };
 }

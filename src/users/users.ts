@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { DomainError } from '../commands/errors.js';
+import { isUniqueViolation } from '../db/errors.js';
 
 export interface User {
   userId: string;
@@ -19,7 +20,7 @@ export async function createUser(db: Db, userId: string, name: string): Promise<
   try {
     await db.insertInto('users').values({ user_id: userId, name, token_hash: hashToken(token) }).execute();
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') {
+    if (isUniqueViolation(error)) {
       throw new DomainError(409, 'USER_ALREADY_EXISTS', `user ${userId} already exists`);
     }
     throw error;

@@ -1,13 +1,13 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app.js';
-import { Notifier } from '../../src/live/notifier.js';
+import { LiveChanges } from '../../src/live/live-changes.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {
   app: FastifyInstance;
   database: TestDatabase;
-  notifier: Notifier;
+  changes: LiveChanges;
   close(): Promise<void>;
 }
 
@@ -16,16 +16,16 @@ export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'si
 export async function startTestApp(options: { clock?: () => Date; operatorTokens?: string[] } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const logger = quietLogger();
-  const notifier = new Notifier(database.url, logger);
-  await notifier.start();
-  const app = await buildApp({ db: database.db, notifier, logger, ...options });
+  const changes = new LiveChanges(database.db, logger);
+  await changes.start();
+  const app = await buildApp({ db: database.db, changes, logger, ...options });
   return {
     app,
     database,
-    notifier,
+    changes,
     async close() {
       await app.close();
-      await notifier.close();
+      await changes.close();
       await database.close();
     },
   };

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Present } from '../../unit-of-work/command-handler.js';
-import { findExpenses, findGroupForMember, listBalances, listExpenses, readGroupWithMembers, readSnapshot } from '../../read-model/group-reads.js';
+import { findGroupForMember, listExpenses, readGroupWithMembers, readSnapshot } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
 import { DomainError, invalid } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
-import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
+import { handleGroupCommand, type CommandOutcome } from '../../unit-of-work/command-handler.js';
 import { authenticate, currentUser } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
-import { money, presentAddedExpense, presentBalances, presentExpense } from '../present.js';
+import { money, presentBalances, presentExpense } from '../present.js';
 import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
 import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
 
@@ -21,26 +20,14 @@ const toInput = (body: ExpenseBody): ExpenseInput => ({
   occurredAt: body.occurredAt,
 });
 
-/**
- * Write responses: the expense, the new version and the balances, all from this
- * transaction: from the appended event and the projector's balances, or, when nothing
- * was appended (a retry), read back from the projection.
- */
-const presentWrite =
-  (groupId: string, expenseId: string, created: number): Present =>
-  async (tx, { events, version, state, balances }) => {
-    const added = events.findLast((e) => e.type === 'ExpenseAdded');
-    const currency = state.group?.currency ?? '';
-    if (added?.type === 'ExpenseAdded' && balances) {
-      return { status: created, body: { expense: presentAddedExpense(added.data, added.version), version, balances: presentBalances(balances, currency) } };
-    }
-    const [expense] = await findExpenses(tx, groupId, [expenseId]);
-    if (!expense) throw new Error('expense missing from the projection inside its own transaction');
-    return {
-      status: events.length > 0 ? created : 200,
-      body: { expense: presentExpense(expense), version, balances: presentBalances(await listBalances(tx, groupId), currency) },
-    };
+/** A write's answer: the expense as the command left it, the new version and every balance. */
+const presentWrite = (created: number) => (o: CommandOutcome) => {
+  if (!o.expense) throw new Error('an expense command without its expense');
+  return {
+    status: o.appended > 0 ? created : 200,
+    body: { expense: presentExpense(o.expense), version: o.version, balances: presentBalances(o.balances, o.currency) },
   };
+};
 
 const encodeCursor = (occurredAt: Date, firstVersion: number) =>
   Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion])).toString('base64url');
@@ -118,9 +105,8 @@ export const expenseRoutes =
           deps,
           commandContext(request, groupId),
           { type: 'AddExpense', expenseId, input: toInput(request.body), now: deps.clock().toISOString() },
-          presentWrite(groupId, expenseId, 201),
         );
-        return sendResult(reply, result);
+        return sendResult(reply, result, presentWrite(201));
       },
     );
 
@@ -146,9 +132,8 @@ export const expenseRoutes =
           deps,
           commandContext(request, groupId),
           { type: 'EditExpense', expenseId, input: toInput(request.body), now: deps.clock().toISOString() },
-          presentWrite(groupId, expenseId, 200),
         );
-        return sendResult(reply, result);
+        return sendResult(reply, result, presentWrite(200));
       },
     );
 
@@ -170,12 +155,8 @@ export const expenseRoutes =
           deps,
           commandContext(request, groupId),
           { type: 'DeleteExpense', expenseId },
-          async (tx, { version, state, balances }) => ({
-            status: 200,
-            body: { version, balances: presentBalances(balances ?? (await listBalances(tx, groupId)), state.group?.currency ?? '') },
-          }),
         );
-        return sendResult(reply, result);
+        return sendResult(reply, result, (o) => ({ status: 200, body: { version: o.version, balances: presentBalances(o.balances, o.currency) } }));
       },
     );
 

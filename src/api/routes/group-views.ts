@@ -8,7 +8,8 @@ import { settle } from '../../money/settlements.js';
 import { readStream } from '../../store/event-store.js';
 import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { etagOf, notModified } from '../http-cache.js';
+import { notModified } from '../http-cache.js';
+import { isNewer, type GroupView } from '../../live/live-changes.js';
 import { money, presentBalances, presentEvent } from '../present.js';
 import { Amount, Balance, GroupParams, Problem, StoredId } from '../schemas/common.js';
 
@@ -138,8 +139,31 @@ export const groupViewRoutes =
       async (request, reply) => {
         const { groupId } = request.params;
         const userId = currentUser(request).userId;
-        const first = await readBalancesView(deps.db, groupId, { userId });
-        if (!first || first === 'unknown-user') throw groupNotFound();
+        // Subscribe before the first read, so no change can fall between the two; what
+        // arrives before the stream is open waits as `pending`.
+        let open = false;
+        let pending: GroupView | undefined;
+        let shown: { version: number; epoch: number } | undefined;
+        const send = (view: GroupView) => {
+          if (!open) {
+            if (isNewer(view, pending)) pending = view;
+            return;
+          }
+          if (!isNewer(view, shown)) return;
+          // Someone who is no longer a member stops hearing about the group.
+          if (!view.balances.some((b) => b.userId === userId)) return close();
+          shown = { version: view.version, epoch: view.epoch };
+          res.write(sseBalances(view));
+        };
+        const unsubscribe = deps.changes.subscribe(groupId, send);
+        const found = await readBalancesView(deps.db, groupId, { userId }).catch((error: unknown) => {
+          unsubscribe();
+          throw error;
+        });
+        if (!found || found === 'unknown-user') {
+          unsubscribe();
+          throw groupNotFound();
+        }
 
         reply.hijack();
         const res = reply.raw;
@@ -149,53 +173,34 @@ export const groupViewRoutes =
           connection: 'keep-alive',
           'x-accel-buffering': 'no',
         });
-        let lastVersion = -1;
-        let lastTag = '';
-        let running: Promise<void> | undefined;
-        let again = false;
-        const write = ({ view, group }: { view: z.infer<typeof BalancesView>; group: { version: number; epoch: number } }) => {
-          const tag = etagOf(group.version, group.epoch);
-          if (tag === lastTag) return;
-          lastTag = tag;
-          lastVersion = view.version;
-          res.write(`event: balances\nid: ${view.version}\ndata: ${JSON.stringify(view)}\n\n`);
-        };
-        // Coalesces bursts: at most one read in flight, one more queued behind it.
-        const refresh = () => {
-          if (running) {
-            again = true;
-            return;
-          }
-          running = (async () => {
-            do {
-              again = false;
-              const found = await readBalancesView(deps.db, groupId, { userId }).catch((error: unknown) => {
-                request.log.warn({ err: error }, 'live refresh failed');
-                return null;
-              });
-              if (found === undefined || found === 'unknown-user') return close(); // no longer visible to this user
-              if (found) write(found);
-            } while (again && !res.writableEnded);
-          })().finally(() => (running = undefined));
-        };
-        const unsubscribe = deps.notifier.subscribe(groupId, (change) => {
-          // A rebuild announces a repair at the same version (`rebuilt`).
-          if (!change || change.version > lastVersion || change.rebuilt) refresh();
-        });
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
         const close = () => {
           clearInterval(heartbeat);
           unsubscribe();
-          liveStreams.delete(close);
+          deps.liveStreams.delete(close);
           if (!res.writableEnded) res.end();
         };
-        const liveStreams = deps.liveStreams;
-        liveStreams.add(close);
+        deps.liveStreams.add(close);
         request.raw.on('close', close);
         res.write('retry: 2000\n\n');
-        write(first);
-        // A change may have committed between the first read and subscribing.
-        refresh();
+        open = true;
+        send({ groupId, currency: found.group.currency, version: found.group.version, epoch: found.group.epoch, balances: found.rows });
+        if (pending) send(pending);
       },
     );
   };
+
+/**
+ * A view as a server-sent event. Every open stream of a group is sent the same view,
+ * so it is serialised once per view, not once per stream.
+ */
+const serialised = new WeakMap<GroupView, string>();
+function sseBalances(view: GroupView): string {
+  let text = serialised.get(view);
+  if (text === undefined) {
+    const body = { groupId: view.groupId, currency: view.currency, version: view.version, balances: presentBalances(view.balances, view.currency) };
+    text = `event: balances\nid: ${view.version}\ndata: ${JSON.stringify(body)}\n\n`;
+    serialised.set(view, text);
+  }
+  return text;
+}

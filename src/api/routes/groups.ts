@@ -50,12 +50,8 @@ export const groupRoutes =
           deps,
           { ...commandContext(request, groupId), expectedVersion: undefined },
           { type: 'CreateGroup', groupId, name, currency, members },
-          async (_tx, { state }) => {
-            if (!state.group) throw new Error('a created group has no state');
-            return { status: 201, body: presentGroup(state.group, state.members) };
-          },
         );
-        return sendResult(reply, result);
+        return sendResult(reply, result, (o) => ({ status: 201, body: presentGroup(o, o.members) }));
       },
     );
 
@@ -101,12 +97,8 @@ export const groupRoutes =
           deps,
           commandContext(request, groupId),
           { type: 'AddMember', member: { userId: user.userId, name: user.name } },
-          async (_tx, { events, state }) => {
-            if (!state.group) throw new Error('a member was added to a group with no state');
-            return { status: events.length > 0 ? 201 : 200, body: presentGroup(state.group, state.members) };
-          },
         );
-        return sendResult(reply, result);
+        return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members) }));
       },
     );
   };

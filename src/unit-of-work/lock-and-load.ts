@@ -1,0 +1,88 @@
+import { sql } from 'kysely';
+import type { Tx } from '../db/database.js';
+import type { ExpenseRow, GroupRows } from '../projections/projector.js';
+
+/** An Idempotency-Key's record: the outcome it was answered with (or, for older keys, the HTTP status and body). */
+export interface StoredKey {
+  requestHash: string;
+  outcome: unknown;
+  status: number | null;
+  response: unknown;
+}
+
+export interface LoadedGroup {
+  /** The group's rows a command can touch: the group, every member with their balance, and the expense it names. */
+  rows: GroupRows;
+  /** Rebuilds of the group's rows (in its ETag). */
+  epoch: number;
+  /** The transaction's clock: the time its events are recorded at. */
+  now: Date;
+  /** The caller's earlier request with the same Idempotency-Key, if any. */
+  stored: StoredKey | undefined;
+}
+
+interface LoadedRow {
+  name: string | null;
+  currency: string;
+  version: number;
+  epoch: number;
+  created_at: Date;
+  updated_at: Date;
+  seen: [number, number] | null;
+  members: { userId: string; name: string; joinedVersion: number; balance: string }[] | null;
+  expense: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string }) | null;
+  stored: StoredKey | null;
+  now: Date;
+}
+
+/**
+ * The first statement of a command, one round trip: locks the group's row and reads
+ * everything the command needs (members and balances, the expense it names, the
+ * caller's earlier request with the same Idempotency-Key, the transaction's clock).
+ *
+ * Under READ COMMITTED a statement that had to wait for the lock returns the locked
+ * row as it is now, but reads the other tables as of the moment it started, before the
+ * lock holder committed. `seen` (the row's version and epoch in that older snapshot)
+ * gives such a stale read away: then the statement runs once more, with the lock
+ * already held, and sees everything committed before it.
+ */
+export async function lockAndLoad(
+  tx: Tx,
+  groupId: string,
+  names: { expenseId?: string | undefined; actorUserId: string; idempotencyKey?: string | undefined },
+): Promise<LoadedGroup> {
+  for (;;) {
+    const { rows } = await sql<LoadedRow>`
+      select g.name, g.currency, g.version, g.projection_epoch as epoch, g.created_at, g.updated_at,
+             (select json_build_array(s.version, s.projection_epoch) from groups s where s.group_id = ${groupId}) as seen,
+             (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version,
+                                                'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
+                from group_members m
+                left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
+               where m.group_id = ${groupId}) as members,
+             (select json_build_object('kind', e.kind, 'description', e.description, 'currency', e.currency,
+                                       'amountMinor', e.amount_minor, 'payers', e.payers, 'shares', e.shares, 'split', e.split,
+                                       'occurredAt', e.occurred_at, 'deleted', e.deleted,
+                                       'firstVersion', e.first_version, 'lastVersion', e.last_version)
+                from expenses e where e.group_id = ${groupId} and e.expense_id = ${names.expenseId ?? null}) as expense,
+             (select json_build_object('requestHash', k.request_hash, 'outcome', k.outcome, 'status', k.status, 'response', k.response)
+                from idempotency_keys k where k.actor_user_id = ${names.actorUserId} and k.key = ${names.idempotencyKey ?? null}) as stored,
+             now() as now
+        from (select 1) as one
+        left join lateral (select * from groups where group_id = ${groupId} for update) as g on true`.execute(tx);
+    const row = rows[0] as LoadedRow;
+    if (row.name !== null && (row.seen?.[0] !== row.version || row.seen?.[1] !== row.epoch)) continue;
+    const members = row.members ?? [];
+    const rowsOfGroup: GroupRows = {
+      groupId,
+      group: row.name === null ? null : { name: row.name, currency: row.currency, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at },
+      members: members.map((m) => ({ userId: m.userId, name: m.name, joinedVersion: m.joinedVersion })),
+      balances: new Map(members.map((m) => [m.userId, BigInt(m.balance)])),
+      expenses: new Map(),
+    };
+    if (row.expense && names.expenseId !== undefined) {
+      rowsOfGroup.expenses.set(names.expenseId, { ...row.expense, occurredAt: new Date(row.expense.occurredAt).toISOString() });
+    }
+    return { rows: rowsOfGroup, epoch: row.epoch ?? 0, now: row.now, stored: row.stored ?? undefined };
+  }
+}

@@ -2,11 +2,22 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tap/', 'coverage/', '.fairshare/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', '.tap/', 'coverage/', '.fairshare/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -26,7 +37,21 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['../db/**', '../api/**', '../projections/**', '../store/**', '../unit-of-work/**', '../read-model/**', '../live/**', '../users/**', 'pg', 'kysely', 'fastify'] },
+        {
+          patterns: [
+            '../db/**',
+            '../api/**',
+            '../projections/**',
+            '../store/**',
+            '../unit-of-work/**',
+            '../read-model/**',
+            '../live/**',
+            '../users/**',
+            'pg',
+            'kysely',
+            'fastify',
+          ],
+        },
       ],
     },
   },
@@ -43,7 +68,25 @@ export default tseslint.config(
     // The web page runs in browsers and talks to the server only over HTTP.
     files: ['src/web/**'],
     languageOptions: {
-      globals: { window: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', document: 'readonly', localStorage: 'readonly', navigator: 'readonly', fetch: 'readonly', AbortController: 'readonly', TextDecoder: 'readonly', Intl: 'readonly', HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', Event: 'readonly', Response: 'readonly', ReadableStream: 'readonly', AbortSignal: 'readonly' },
+      globals: {
+        window: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        document: 'readonly',
+        localStorage: 'readonly',
+        navigator: 'readonly',
+        fetch: 'readonly',
+        AbortController: 'readonly',
+        TextDecoder: 'readonly',
+        Intl: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLInputElement: 'readonly',
+        HTMLSelectElement: 'readonly',
+        Event: 'readonly',
+        Response: 'readonly',
+        ReadableStream: 'readonly',
+        AbortSignal: 'readonly',
+      },
     },
     rules: { 'no-restricted-imports': ['error', { patterns: ['../*/**', 'node:*'] }] },
   },

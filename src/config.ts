@@ -8,7 +8,12 @@ const Env = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FAIRSHARE_OPERATOR_TOKENS: z
     .string()
-    .transform((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    )
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/=-]{32,200}$/, 'operator tokens must be 32-200 URL-safe characters')))
     .default([]),
 });

@@ -13,7 +13,11 @@ async function assertConsistent(t: Test, groupId: string, response: { body: any 
   const fromResponse = new Map<string, bigint>(response.body.balances.map((b: any) => [b.userId, toMinor(b.balance, digits)]));
   t.same(fromResponse, folded, 'response balances equal the fold of the event log');
   t.same(projected.balances, folded, 'projection equals the fold of the event log');
-  t.equal([...folded.values()].reduce((a, b) => a + b, 0n), 0n, 'balances sum to zero');
+  t.equal(
+    [...folded.values()].reduce((a, b) => a + b, 0n),
+    0n,
+    'balances sum to zero',
+  );
 }
 
 t.test('two users share a group: every write answers with the new version and exact balances', async (t) => {
@@ -23,21 +27,48 @@ t.test('two users share a group: every write answers with the new version and ex
 
   const group = await ann.api.post('/groups', { groupId: 'trip', name: 'Trip', currency: 'EUR', members: ['bob', 'cy'] });
   t.equal(group.status, 201);
-  t.same(group.body.members.map((m: any) => m.userId), ['ann', 'bob', 'cy'], 'caller first, then members in order');
+  t.same(
+    group.body.members.map((m: any) => m.userId),
+    ['ann', 'bob', 'cy'],
+    'caller first, then members in order',
+  );
   t.equal(group.body.version, 1);
 
-  const dinner = await ann.api.post('/groups/trip/expenses', { expenseId: 'dinner', description: 'Dinner', amount: '10.00', paidBy: 'ann', split: { mode: 'equal' } });
+  const dinner = await ann.api.post('/groups/trip/expenses', {
+    expenseId: 'dinner',
+    description: 'Dinner',
+    amount: '10.00',
+    paidBy: 'ann',
+    split: { mode: 'equal' },
+  });
   t.equal(dinner.status, 201);
   t.equal(dinner.body.version, 2);
-  t.same(dinner.body.expense.shares, [{ userId: 'ann', amount: '3.34' }, { userId: 'bob', amount: '3.33' }, { userId: 'cy', amount: '3.33' }]);
-  t.same(dinner.body.balances.map((b: any) => b.balance), ['6.66', '-3.33', '-3.33']);
+  t.same(dinner.body.expense.shares, [
+    { userId: 'ann', amount: '3.34' },
+    { userId: 'bob', amount: '3.33' },
+    { userId: 'cy', amount: '3.33' },
+  ]);
+  t.same(
+    dinner.body.balances.map((b: any) => b.balance),
+    ['6.66', '-3.33', '-3.33'],
+  );
   await assertConsistent(t, 'trip', dinner);
 
   const taxi = await bob.api.post('/groups/trip/expenses', {
     description: 'Taxi',
     amount: '30',
-    payers: [{ userId: 'bob', amount: '20' }, { userId: 'cy', amount: '10.00' }],
-    split: { mode: 'percent', shares: [{ userId: 'ann', percent: '50' }, { userId: 'bob', percent: '25' }, { userId: 'cy', percent: '25' }] },
+    payers: [
+      { userId: 'bob', amount: '20' },
+      { userId: 'cy', amount: '10.00' },
+    ],
+    split: {
+      mode: 'percent',
+      shares: [
+        { userId: 'ann', percent: '50' },
+        { userId: 'bob', percent: '25' },
+        { userId: 'cy', percent: '25' },
+      ],
+    },
   });
   t.equal(taxi.status, 201);
   t.match(taxi.body.expense.expenseId, /^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'server made an id');
@@ -46,7 +77,18 @@ t.test('two users share a group: every write answers with the new version and ex
   t.same(read.body.balances, taxi.body.balances, 'a read right after the write sees exactly the write’s balances');
   t.equal(read.body.version, taxi.body.version);
 
-  const edit = await bob.api.put('/groups/trip/expenses/dinner', { description: 'Dinner (tip incl.)', amount: '12.00', paidBy: 'ann', split: { mode: 'shares', shares: [{ userId: 'ann', weight: 1 }, { userId: 'bob', weight: 2 }] } });
+  const edit = await bob.api.put('/groups/trip/expenses/dinner', {
+    description: 'Dinner (tip incl.)',
+    amount: '12.00',
+    paidBy: 'ann',
+    split: {
+      mode: 'shares',
+      shares: [
+        { userId: 'ann', weight: 1 },
+        { userId: 'bob', weight: 2 },
+      ],
+    },
+  });
   t.equal(edit.status, 200);
   t.equal(edit.body.version, 5, 'an edit appends two events');
   t.equal(edit.body.expense.description, 'Dinner (tip incl.)');
@@ -58,10 +100,19 @@ t.test('two users share a group: every write answers with the new version and ex
   t.equal(del.body.version, 6);
   await assertConsistent(t, 'trip', del);
 
-  const payment = await ctx.api.as(bob.token).post('/groups/trip/expenses', { kind: 'payment', description: 'Settle', amount: '8.00', paidBy: 'bob', split: { mode: 'exact', shares: [{ userId: 'ann', amount: '8.00' }] } });
+  const payment = await ctx.api.as(bob.token).post('/groups/trip/expenses', {
+    kind: 'payment',
+    description: 'Settle',
+    amount: '8.00',
+    paidBy: 'bob',
+    split: { mode: 'exact', shares: [{ userId: 'ann', amount: '8.00' }] },
+  });
   t.equal(payment.status, 201);
   await assertConsistent(t, 'trip', payment);
-  t.same(payment.body.balances.map((b: any) => b.balance), ['0.00', '0.00', '0.00']);
+  t.same(
+    payment.body.balances.map((b: any) => b.balance),
+    ['0.00', '0.00', '0.00'],
+  );
 
   const list = await ann.api.get('/groups/trip/expenses?includeDeleted=true');
   t.equal(list.body.items.length, 3);
@@ -70,12 +121,21 @@ t.test('two users share a group: every write answers with the new version and ex
   t.equal(live.body.items.length, 2, 'deleted expenses are hidden by default');
 
   const events = await ann.api.get('/groups/trip/events?after=0&limit=3');
-  t.same(events.body.items.map((e: any) => e.type), ['GroupCreated', 'ExpenseAdded', 'ExpenseAdded']);
+  t.same(
+    events.body.items.map((e: any) => e.type),
+    ['GroupCreated', 'ExpenseAdded', 'ExpenseAdded'],
+  );
   t.equal(events.body.nextAfter, 3);
   t.equal(events.body.items[1].metadata.actorUserId, 'ann');
   const rest = await ann.api.get('/groups/trip/events?after=3');
-  t.same(rest.body.items.map((e: any) => e.version), [4, 5, 6, 7]);
-  t.same(rest.body.items.slice(0, 2).map((e: any) => e.type), ['ExpenseDeleted', 'ExpenseAdded']);
+  t.same(
+    rest.body.items.map((e: any) => e.version),
+    [4, 5, 6, 7],
+  );
+  t.same(
+    rest.body.items.slice(0, 2).map((e: any) => e.type),
+    ['ExpenseDeleted', 'ExpenseAdded'],
+  );
 
   const me = await ann.api.get('/me');
   t.same(me.body.groups, [{ groupId: 'trip', name: 'Trip', currency: 'EUR', version: 7, balance: '0.00' }]);
@@ -136,16 +196,33 @@ t.test('ETag is the group version; If-None-Match gives 304; If-Match guards writ
   t.equal((await u.api.get(`/groups/${g.groupId}/balances`, { 'if-none-match': 'W/"1", "7"' })).status, 304);
   t.equal((await u.api.get(`/groups/${g.groupId}`, { 'if-none-match': '"1"' })).status, 304);
 
-  const stale = await u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': '"0"' });
+  const stale = await u.api.post(
+    `/groups/${g.groupId}/expenses`,
+    { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } },
+    { 'if-match': '"0"' },
+  );
   t.equal(stale.status, 412);
   t.equal(stale.body.code, 'VERSION_CONFLICT');
-  const ok = await u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': '"1"' });
+  const ok = await u.api.post(
+    `/groups/${g.groupId}/expenses`,
+    { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } },
+    { 'if-match': '"1"' },
+  );
   t.equal(ok.status, 201);
   const changed = await u.api.get(`/groups/${g.groupId}/balances`, { 'if-none-match': '"1"' });
   t.equal(changed.status, 200, 'a new version is not served from the client cache');
   t.equal(changed.headers.etag, '"2"');
   t.equal((await u.api.get(`/groups/${g.groupId}/balances`, { 'if-match': 'nonsense' })).status, 200, 'If-Match is ignored on reads');
-  t.equal((await u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': 'nonsense' })).status, 400);
+  t.equal(
+    (
+      await u.api.post(
+        `/groups/${g.groupId}/expenses`,
+        { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } },
+        { 'if-match': 'nonsense' },
+      )
+    ).status,
+    400,
+  );
 });
 
 t.test('retries append nothing: same expenseId, same Idempotency-Key', async (t) => {
@@ -258,7 +335,14 @@ t.test('pagination of expenses, newest first', async (t) => {
   const u = await ctx.api.signUp('Page');
   const g = (await u.api.post('/groups', { name: 'P', currency: 'JPY' })).body;
   for (let day = 1; day <= 7; day++) {
-    await u.api.post(`/groups/${g.groupId}/expenses`, { expenseId: `d${day}`, description: `Day ${day}`, amount: `${day * 100}`, paidBy: u.userId, split: { mode: 'equal' }, occurredAt: `2026-01-0${day}T12:00:00+09:00` });
+    await u.api.post(`/groups/${g.groupId}/expenses`, {
+      expenseId: `d${day}`,
+      description: `Day ${day}`,
+      amount: `${day * 100}`,
+      paidBy: u.userId,
+      split: { mode: 'equal' },
+      occurredAt: `2026-01-0${day}T12:00:00+09:00`,
+    });
   }
   const seen: string[] = [];
   let cursor: string | null = null;
@@ -274,25 +358,42 @@ t.test('pagination of expenses, newest first', async (t) => {
 
 t.test('settlements bring every balance to zero with the fewest transfers', async (t) => {
   const names = ['s1', 's2', 's3', 's4', 's5'];
-  const users: Awaited<ReturnType<Api["signUp"]>>[] = [];
+  const users: Awaited<ReturnType<Api['signUp']>>[] = [];
   for (const n of names) users.push(await ctx.api.signUp(n, `settle-${n}`));
   const [a, b, c, d, e] = users.map((u) => u.userId) as [string, string, string, string, string];
   const g = (await users[0]!.api.post('/groups', { name: 'S', currency: 'USD', members: [b, c, d, e] })).body;
   // Balances a +6, b +5, c −5, d −3, e −3: greedy would need 4 transfers, the minimum is 3.
   const pay = (payer: string, shares: [string, string][]) =>
-    users[0]!.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: shares.reduce((s, [, v]) => s + Number(v), 0).toFixed(2), paidBy: payer, split: { mode: 'exact', shares: shares.map(([userId, amount]) => ({ userId, amount })) } });
-  await pay(a, [[d, '3.00'], [e, '3.00']]);
+    users[0]!.api.post(`/groups/${g.groupId}/expenses`, {
+      description: 'x',
+      amount: shares.reduce((s, [, v]) => s + Number(v), 0).toFixed(2),
+      paidBy: payer,
+      split: { mode: 'exact', shares: shares.map(([userId, amount]) => ({ userId, amount })) },
+    });
+  await pay(a, [
+    [d, '3.00'],
+    [e, '3.00'],
+  ]);
   await pay(b, [[c, '5.00']]);
   const s = await users[1]!.api.get(`/groups/${g.groupId}/settlements`);
   t.equal(s.status, 200);
   t.equal(s.body.transfers.length, 3);
   t.equal(s.body.version, 3);
   for (const tr of s.body.transfers) {
-    const res = await users[0]!.api.post(`/groups/${g.groupId}/expenses`, { kind: 'payment', description: 'settle', amount: tr.amount, paidBy: tr.from, split: { mode: 'equal', among: [tr.to] } });
+    const res = await users[0]!.api.post(`/groups/${g.groupId}/expenses`, {
+      kind: 'payment',
+      description: 'settle',
+      amount: tr.amount,
+      paidBy: tr.from,
+      split: { mode: 'equal', among: [tr.to] },
+    });
     t.equal(res.status, 201);
   }
   const after = await users[0]!.api.get(`/groups/${g.groupId}/balances`);
-  t.ok(after.body.balances.every((x: any) => x.balance === '0.00'), 'all settled');
+  t.ok(
+    after.body.balances.every((x: any) => x.balance === '0.00'),
+    'all settled',
+  );
   t.same((await users[0]!.api.get(`/groups/${g.groupId}/settlements`)).body.transfers, []);
 });
 

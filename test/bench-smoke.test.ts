@@ -12,7 +12,7 @@ t.test('npm run bench -- --quick produces every figure with its baseline', async
   const out = await mkdtemp(path.join(tmpdir(), 'fairshare-bench-smoke-'));
   t.teardown(() => rm(out, { recursive: true, force: true }));
   const admin = process.env.FAIRSHARE_TEST_ADMIN_URL ?? process.env.DATABASE_URL ?? '';
-  const run = spawnSync(process.execPath, ['dist/src/bench/main.js', '--quick', '--out', out], {
+  const run = spawnSync(process.execPath, ['build/bench/main.js', '--quick', '--out', out], {
     env: plainEnv({ DATABASE_URL: admin }),
     encoding: 'utf8',
     timeout: 200_000,
@@ -31,7 +31,10 @@ t.test('npm run bench -- --quick produces every figure with its baseline', async
     /^verify peak memory/,
     /^settlements for 500 members$/,
   ]) {
-    t.ok(figures.some((f) => pattern.test(f)), `has ${pattern}`);
+    t.ok(
+      figures.some((f) => pattern.test(f)),
+      `has ${pattern}`,
+    );
   }
   for (const row of result.rows) {
     t.ok(Number.isFinite(row.value) && row.value > 0, `${row.figure}: a positive measurement`);

@@ -33,7 +33,12 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
   const [ann, ...rest] = users;
   const groups: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const res = await call(server.url, 'POST', '/groups', ann.token, { groupId: `crash-${i}`, name: `G${i}`, currency: 'USD', members: rest.map((u) => u.userId) });
+    const res = await call(server.url, 'POST', '/groups', ann.token, {
+      groupId: `crash-${i}`,
+      name: `G${i}`,
+      currency: 'USD',
+      members: rest.map((u) => u.userId),
+    });
     t.equal(res.status, 201);
     groups.push(res.body.groupId);
   }
@@ -50,8 +55,16 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
         const [groupId, expenseId] = deleting
           ? (mine.shift() as [string, string])
           : [groups[(w + serial) % groups.length] as string, `r${round}-w${w}-${serial++}`];
-        const body = { expenseId, description: `load ${expenseId}`, amount: `${(serial % 97) + 1}.${String(serial % 100).padStart(2, '0')}`, paidBy: users[w % 3].userId, split: { mode: 'equal' } };
-        const write: Write = deleting ? { kind: 'delete', groupId, expenseId, outcome: 'unknown' } : { kind: 'add', groupId, expenseId, body, outcome: 'unknown' };
+        const body = {
+          expenseId,
+          description: `load ${expenseId}`,
+          amount: `${(serial % 97) + 1}.${String(serial % 100).padStart(2, '0')}`,
+          paidBy: users[w % 3].userId,
+          split: { mode: 'equal' },
+        };
+        const write: Write = deleting
+          ? { kind: 'delete', groupId, expenseId, outcome: 'unknown' }
+          : { kind: 'add', groupId, expenseId, body, outcome: 'unknown' };
         writes.push(write);
         try {
           const res = deleting
@@ -67,7 +80,15 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
         }
       }
     };
-    const running = Array.from({ length: WRITERS }, (_, w) => writer(w).then((v) => v, (e: Error) => { dead = true; throw e; }));
+    const running = Array.from({ length: WRITERS }, (_, w) =>
+      writer(w).then(
+        (v) => v,
+        (e: Error) => {
+          dead = true;
+          throw e;
+        },
+      ),
+    );
     const delay = 300 + Math.floor(Math.random() * 900);
     await new Promise((resolve) => setTimeout(resolve, delay));
     dead = true;
@@ -79,7 +100,11 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
 
     server = await startServerProcess({ DATABASE_URL: database.url });
     t.same(await checkEveryWrite(writes), [], `round ${round}: all ${writes.length} writes checked against the log and the projection`);
-    const verify = spawnSync(process.execPath, [CLI, 'replay', 'verify'], { env: plainEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+    const verify = spawnSync(process.execPath, [CLI, 'replay', 'verify'], {
+      env: plainEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'warn' }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     t.equal(verify.status, 0, `round ${round}: ${verify.stdout.trim()}`);
   }
 
@@ -96,7 +121,10 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
     answers.set(key, (answers.get(key) ?? 0) + 1);
   }
   const allowed = new Set(['add 200', 'add 201', 'delete 200', 'delete 409']);
-  t.ok([...answers.keys()].every((k) => allowed.has(k)), `retries of unanswered writes: ${JSON.stringify(Object.fromEntries(answers))}`);
+  t.ok(
+    [...answers.keys()].every((k) => allowed.has(k)),
+    `retries of unanswered writes: ${JSON.stringify(Object.fromEntries(answers))}`,
+  );
   const dupes = await database.query(`select data->>'expenseId' as id from events where type = 'ExpenseAdded' group by 1 having count(*) > 1`);
   t.same(dupes.rows, [], 'after the retries every expense was added exactly once');
   await server.stop();
@@ -104,8 +132,12 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
 
 /** What is wrong with the log and the projection, given what each client was told. */
 async function checkEveryWrite(writes: Write[]): Promise<string[]> {
-  const adds = await database.query<{ id: string; n: number }>(`select data->>'expenseId' as id, count(*)::int as n from events where type = 'ExpenseAdded' group by 1`);
-  const deletes = await database.query<{ id: string; n: number }>(`select data->>'expenseId' as id, count(*)::int as n from events where type = 'ExpenseDeleted' group by 1`);
+  const adds = await database.query<{ id: string; n: number }>(
+    `select data->>'expenseId' as id, count(*)::int as n from events where type = 'ExpenseAdded' group by 1`,
+  );
+  const deletes = await database.query<{ id: string; n: number }>(
+    `select data->>'expenseId' as id, count(*)::int as n from events where type = 'ExpenseDeleted' group by 1`,
+  );
   const rows = await database.query<{ id: string; deleted: boolean }>('select expense_id as id, deleted from expenses');
   const added = new Map(adds.rows.map((r) => [r.id, r.n]));
   const deleted = new Map(deletes.rows.map((r) => [r.id, r.n]));

@@ -34,62 +34,212 @@ const refusal = (fn: () => unknown): { status: number; code: string; path?: stri
 t.test('equal split of 10.00 among three: 3.34 / 3.33 / 3.33, leftover to the first', async (t) => {
   const events = decide(add({}), given(created()));
   t.equal(events.length, 1);
-  t.same(shares(events), [['a', 334], ['b', 333], ['c', 333]]);
+  t.same(shares(events), [
+    ['a', 334],
+    ['b', 333],
+    ['c', 333],
+  ]);
   t.same(added(events).payers, [{ userId: 'a', amountMinor: 1000 }]);
   t.same(added(events).split, { mode: 'equal', among: ['a', 'b', 'c'] }, 'the default "all members" is recorded');
   t.equal(added(events).occurredAt, NOW, 'occurredAt defaults to the command clock');
-  t.same(shares(decide(add({ split: { mode: 'equal', among: ['c', 'a', 'b'] } }), given(created()))), [['c', 334], ['a', 333], ['b', 333]], 'ties follow request order');
+  t.same(
+    shares(decide(add({ split: { mode: 'equal', among: ['c', 'a', 'b'] } }), given(created()))),
+    [
+      ['c', 334],
+      ['a', 333],
+      ['b', 333],
+    ],
+    'ties follow request order',
+  );
 });
 
 t.test('JPY has no minor digits; KWD has three', async (t) => {
-  t.same(shares(decide(add({ amount: '1000' }), given(created('JPY')))), [['a', 334], ['b', 333], ['c', 333]]);
-  t.match(refusal(() => decide(add({ amount: '1000.5' }), given(created('JPY')))), { status: 400, code: 'TOO_MANY_DECIMALS', path: 'amount' });
-  t.same(shares(decide(add({ amount: '1.000' }), given(created('KWD')))), [['a', 334], ['b', 333], ['c', 333]]);
-  t.same(shares(decide(add({ amount: '0.010' }), given(created('KWD')))), [['a', 4], ['b', 3], ['c', 3]]);
-  t.match(refusal(() => decide(add({ amount: '1.0001' }), given(created('KWD')))), { code: 'TOO_MANY_DECIMALS' });
+  t.same(shares(decide(add({ amount: '1000' }), given(created('JPY')))), [
+    ['a', 334],
+    ['b', 333],
+    ['c', 333],
+  ]);
+  t.match(
+    refusal(() => decide(add({ amount: '1000.5' }), given(created('JPY')))),
+    { status: 400, code: 'TOO_MANY_DECIMALS', path: 'amount' },
+  );
+  t.same(shares(decide(add({ amount: '1.000' }), given(created('KWD')))), [
+    ['a', 334],
+    ['b', 333],
+    ['c', 333],
+  ]);
+  t.same(shares(decide(add({ amount: '0.010' }), given(created('KWD')))), [
+    ['a', 4],
+    ['b', 3],
+    ['c', 3],
+  ]);
+  t.match(
+    refusal(() => decide(add({ amount: '1.0001' }), given(created('KWD')))),
+    { code: 'TOO_MANY_DECIMALS' },
+  );
 });
 
 t.test('percent: up to two decimals, exactly 100 in total, largest remainder', async (t) => {
-  const split = { mode: 'percent' as const, shares: [{ userId: 'a', percent: '33.33' }, { userId: 'b', percent: '33.33' }, { userId: 'c', percent: '33.34' }] };
-  t.same(shares(decide(add({ amount: '100.00', split }), given(created()))), [['a', 3333], ['b', 3333], ['c', 3334]]);
-  t.same(shares(decide(add({ amount: '0.01', split }), given(created()))), [['a', 0], ['b', 0], ['c', 1]]);
-  const half = { mode: 'percent' as const, shares: [{ userId: 'a', percent: '50' }, { userId: 'b', percent: '50.00' }] };
-  t.same(shares(decide(add({ amount: '0.03', split: half }), given(created()))), [['a', 2], ['b', 1]]);
-  t.match(refusal(() => decide(add({ split: { mode: 'percent', shares: [{ userId: 'a', percent: '50' }, { userId: 'b', percent: '49.99' }] } }), given(created()))), { code: 'SPLIT_SUM_MISMATCH' });
-  t.match(refusal(() => decide(add({ split: { mode: 'percent', shares: [{ userId: 'a', percent: '100.001' }] } }), given(created()))), { code: 'TOO_MANY_DECIMALS', path: 'split/shares/0/percent' });
+  const split = {
+    mode: 'percent' as const,
+    shares: [
+      { userId: 'a', percent: '33.33' },
+      { userId: 'b', percent: '33.33' },
+      { userId: 'c', percent: '33.34' },
+    ],
+  };
+  t.same(shares(decide(add({ amount: '100.00', split }), given(created()))), [
+    ['a', 3333],
+    ['b', 3333],
+    ['c', 3334],
+  ]);
+  t.same(shares(decide(add({ amount: '0.01', split }), given(created()))), [
+    ['a', 0],
+    ['b', 0],
+    ['c', 1],
+  ]);
+  const half = {
+    mode: 'percent' as const,
+    shares: [
+      { userId: 'a', percent: '50' },
+      { userId: 'b', percent: '50.00' },
+    ],
+  };
+  t.same(shares(decide(add({ amount: '0.03', split: half }), given(created()))), [
+    ['a', 2],
+    ['b', 1],
+  ]);
+  t.match(
+    refusal(() =>
+      decide(
+        add({
+          split: {
+            mode: 'percent',
+            shares: [
+              { userId: 'a', percent: '50' },
+              { userId: 'b', percent: '49.99' },
+            ],
+          },
+        }),
+        given(created()),
+      ),
+    ),
+    { code: 'SPLIT_SUM_MISMATCH' },
+  );
+  t.match(
+    refusal(() => decide(add({ split: { mode: 'percent', shares: [{ userId: 'a', percent: '100.001' }] } }), given(created()))),
+    { code: 'TOO_MANY_DECIMALS', path: 'split/shares/0/percent' },
+  );
 });
 
 t.test('shares: integer weights', async (t) => {
-  const split = { mode: 'shares' as const, shares: [{ userId: 'a', weight: 1 }, { userId: 'b', weight: 2 }] };
-  t.same(shares(decide(add({ amount: '10.00', split }), given(created()))), [['a', 333], ['b', 667]]);
-  const three = { mode: 'shares' as const, shares: [{ userId: 'a', weight: 2 }, { userId: 'b', weight: 1 }, { userId: 'c', weight: 1 }] };
-  t.same(shares(decide(add({ amount: '1.01', split: three }), given(created()))), [['a', 51], ['b', 25], ['c', 25]]);
+  const split = {
+    mode: 'shares' as const,
+    shares: [
+      { userId: 'a', weight: 1 },
+      { userId: 'b', weight: 2 },
+    ],
+  };
+  t.same(shares(decide(add({ amount: '10.00', split }), given(created()))), [
+    ['a', 333],
+    ['b', 667],
+  ]);
+  const three = {
+    mode: 'shares' as const,
+    shares: [
+      { userId: 'a', weight: 2 },
+      { userId: 'b', weight: 1 },
+      { userId: 'c', weight: 1 },
+    ],
+  };
+  t.same(shares(decide(add({ amount: '1.01', split: three }), given(created()))), [
+    ['a', 51],
+    ['b', 25],
+    ['c', 25],
+  ]);
 });
 
 t.test('exact amounts must add up to the total', async (t) => {
-  const split = { mode: 'exact' as const, shares: [{ userId: 'a', amount: '2.50' }, { userId: 'c', amount: '7.50' }] };
-  t.same(shares(decide(add({ split }), given(created()))), [['a', 250], ['c', 750]]);
-  t.match(refusal(() => decide(add({ split: { mode: 'exact', shares: [{ userId: 'a', amount: '2.50' }] } }), given(created()))), { status: 400, code: 'SPLIT_SUM_MISMATCH' });
+  const split = {
+    mode: 'exact' as const,
+    shares: [
+      { userId: 'a', amount: '2.50' },
+      { userId: 'c', amount: '7.50' },
+    ],
+  };
+  t.same(shares(decide(add({ split }), given(created()))), [
+    ['a', 250],
+    ['c', 750],
+  ]);
+  t.match(
+    refusal(() => decide(add({ split: { mode: 'exact', shares: [{ userId: 'a', amount: '2.50' }] } }), given(created()))),
+    { status: 400, code: 'SPLIT_SUM_MISMATCH' },
+  );
 });
 
 t.test('several payers', async (t) => {
-  const payers = [{ userId: 'a', amount: '6.00' }, { userId: 'b', amount: '4.00' }];
+  const payers = [
+    { userId: 'a', amount: '6.00' },
+    { userId: 'b', amount: '4.00' },
+  ];
   const events = decide(add({ paidBy: undefined, payers }), given(created()));
-  t.same(added(events).payers, [{ userId: 'a', amountMinor: 600 }, { userId: 'b', amountMinor: 400 }]);
-  t.match(refusal(() => decide(add({ paidBy: undefined, payers: [{ userId: 'a', amount: '6.00' }] }), given(created()))), { code: 'PAYERS_SUM_MISMATCH' });
-  t.match(refusal(() => decide(add({ payers }), given(created()))), { code: 'VALIDATION_FAILED', path: 'paidBy' }, 'not both paidBy and payers');
-  t.match(refusal(() => decide(add({ paidBy: undefined, payers: [{ userId: 'a', amount: '5' }, { userId: 'a', amount: '5' }] }), given(created()))), { code: 'DUPLICATE_MEMBER' });
+  t.same(added(events).payers, [
+    { userId: 'a', amountMinor: 600 },
+    { userId: 'b', amountMinor: 400 },
+  ]);
+  t.match(
+    refusal(() => decide(add({ paidBy: undefined, payers: [{ userId: 'a', amount: '6.00' }] }), given(created()))),
+    { code: 'PAYERS_SUM_MISMATCH' },
+  );
+  t.match(
+    refusal(() => decide(add({ payers }), given(created()))),
+    { code: 'VALIDATION_FAILED', path: 'paidBy' },
+    'not both paidBy and payers',
+  );
+  t.match(
+    refusal(() =>
+      decide(
+        add({
+          paidBy: undefined,
+          payers: [
+            { userId: 'a', amount: '5' },
+            { userId: 'a', amount: '5' },
+          ],
+        }),
+        given(created()),
+      ),
+    ),
+    { code: 'DUPLICATE_MEMBER' },
+  );
 });
 
 t.test('unknown members, bad amounts and huge amounts are refused', async (t) => {
   const state = given(created());
-  t.match(refusal(() => decide(add({ paidBy: 'zed' }), state)), { status: 400, code: 'UNKNOWN_MEMBER', path: 'paidBy/0' });
-  t.match(refusal(() => decide(add({ split: { mode: 'equal', among: ['a', 'zed'] } }), state)), { code: 'UNKNOWN_MEMBER', path: 'split/among/1' });
-  t.match(refusal(() => decide(add({ amount: '-1.00' }), state)), { code: 'INVALID_AMOUNT' });
-  t.match(refusal(() => decide(add({ amount: '0' }), state)), { code: 'AMOUNT_OUT_OF_RANGE' });
-  t.match(refusal(() => decide(add({ amount: '10000000000.01' }), state)), { code: 'AMOUNT_OUT_OF_RANGE' });
+  t.match(
+    refusal(() => decide(add({ paidBy: 'zed' }), state)),
+    { status: 400, code: 'UNKNOWN_MEMBER', path: 'paidBy/0' },
+  );
+  t.match(
+    refusal(() => decide(add({ split: { mode: 'equal', among: ['a', 'zed'] } }), state)),
+    { code: 'UNKNOWN_MEMBER', path: 'split/among/1' },
+  );
+  t.match(
+    refusal(() => decide(add({ amount: '-1.00' }), state)),
+    { code: 'INVALID_AMOUNT' },
+  );
+  t.match(
+    refusal(() => decide(add({ amount: '0' }), state)),
+    { code: 'AMOUNT_OUT_OF_RANGE' },
+  );
+  t.match(
+    refusal(() => decide(add({ amount: '10000000000.01' }), state)),
+    { code: 'AMOUNT_OUT_OF_RANGE' },
+  );
   t.same(shares(decide(add({ amount: '10000000000.00', split: { mode: 'equal', among: ['a'] } }), state)), [['a', 1e12]], '10^12 minor units is the limit');
-  t.match(refusal(() => decide(add({ occurredAt: '2026-02-30T10:00:00Z' }), state)), { code: 'VALIDATION_FAILED', path: 'occurredAt' });
+  t.match(
+    refusal(() => decide(add({ occurredAt: '2026-02-30T10:00:00Z' }), state)),
+    { code: 'VALIDATION_FAILED', path: 'occurredAt' },
+  );
 });
 
 t.test('payments move money from one member to one other', async (t) => {
@@ -97,9 +247,31 @@ t.test('payments move money from one member to one other', async (t) => {
   const payment = decide(add({ kind: 'payment', amount: '5.00', paidBy: 'b', split: { mode: 'equal', among: ['a'] } }), state);
   t.equal(added(payment).kind, 'payment');
   t.same(shares(payment), [['a', 500]]);
-  t.match(refusal(() => decide(add({ kind: 'payment', paidBy: 'a', split: { mode: 'equal', among: ['a'] } }), state)), { code: 'INVALID_PAYMENT' });
-  t.match(refusal(() => decide(add({ kind: 'payment', paidBy: 'a', split: { mode: 'equal', among: ['b', 'c'] } }), state)), { code: 'INVALID_PAYMENT' });
-  t.match(refusal(() => decide(add({ kind: 'payment', paidBy: undefined, payers: [{ userId: 'a', amount: '5' }, { userId: 'b', amount: '5' }], split: { mode: 'equal', among: ['c'] } }), state)), { code: 'INVALID_PAYMENT' });
+  t.match(
+    refusal(() => decide(add({ kind: 'payment', paidBy: 'a', split: { mode: 'equal', among: ['a'] } }), state)),
+    { code: 'INVALID_PAYMENT' },
+  );
+  t.match(
+    refusal(() => decide(add({ kind: 'payment', paidBy: 'a', split: { mode: 'equal', among: ['b', 'c'] } }), state)),
+    { code: 'INVALID_PAYMENT' },
+  );
+  t.match(
+    refusal(() =>
+      decide(
+        add({
+          kind: 'payment',
+          paidBy: undefined,
+          payers: [
+            { userId: 'a', amount: '5' },
+            { userId: 'b', amount: '5' },
+          ],
+          split: { mode: 'equal', among: ['c'] },
+        }),
+        state,
+      ),
+    ),
+    { code: 'INVALID_PAYMENT' },
+  );
 });
 
 t.test('retries and conflicts on an expense id', async (t) => {
@@ -107,31 +279,73 @@ t.test('retries and conflicts on an expense id', async (t) => {
   const state = given(created(), ...first);
   t.same(decide(add({ occurredAt: '2026-11-20T12:00:00Z' }), state), [], 'same id, same content: nothing to append');
   t.same(decide(add({}), state), [], 'same id, occurredAt omitted on retry: still the same expense');
-  t.match(refusal(() => decide(add({ amount: '11.00' }), state)), { status: 409, code: 'EXPENSE_ID_CONFLICT' });
+  t.match(
+    refusal(() => decide(add({ amount: '11.00' }), state)),
+    { status: 409, code: 'EXPENSE_ID_CONFLICT' },
+  );
 });
 
 t.test('edit appends ExpenseDeleted + ExpenseAdded; delete once', async (t) => {
   const state = given(created(), ...decide(add({}), given(created())));
-  const edit: GroupCommand = { type: 'EditExpense', expenseId: 'e1', now: NOW, input: { description: 'Dinner', amount: '12.00', paidBy: 'b', split: { mode: 'equal' } } };
+  const edit: GroupCommand = {
+    type: 'EditExpense',
+    expenseId: 'e1',
+    now: NOW,
+    input: { description: 'Dinner', amount: '12.00', paidBy: 'b', split: { mode: 'equal' } },
+  };
   const events = decide(edit, state);
-  t.same(events.map((e) => e.type), ['ExpenseDeleted', 'ExpenseAdded']);
-  t.same(shares(events), [['a', 400], ['b', 400], ['c', 400]]);
+  t.same(
+    events.map((e) => e.type),
+    ['ExpenseDeleted', 'ExpenseAdded'],
+  );
+  t.same(shares(events), [
+    ['a', 400],
+    ['b', 400],
+    ['c', 400],
+  ]);
   const edited = given(created(), ...decide(add({}), given(created())), ...events);
   t.same(decide(edit, edited), [], 'the same edit again changes nothing');
 
   const del: GroupCommand = { type: 'DeleteExpense', expenseId: 'e1' };
   const deleted = fold(decide(del, edited), edited);
-  t.match(refusal(() => decide(del, deleted)), { status: 409, code: 'EXPENSE_ALREADY_DELETED' });
-  t.match(refusal(() => decide(edit, deleted)), { status: 409, code: 'EXPENSE_ALREADY_DELETED' });
-  t.match(refusal(() => decide({ type: 'DeleteExpense', expenseId: 'nope' }, deleted)), { status: 404, code: 'EXPENSE_NOT_FOUND' });
-  t.match(refusal(() => decide({ ...edit, expenseId: 'nope' }, deleted)), { status: 404, code: 'EXPENSE_NOT_FOUND' });
+  t.match(
+    refusal(() => decide(del, deleted)),
+    { status: 409, code: 'EXPENSE_ALREADY_DELETED' },
+  );
+  t.match(
+    refusal(() => decide(edit, deleted)),
+    { status: 409, code: 'EXPENSE_ALREADY_DELETED' },
+  );
+  t.match(
+    refusal(() => decide({ type: 'DeleteExpense', expenseId: 'nope' }, deleted)),
+    { status: 404, code: 'EXPENSE_NOT_FOUND' },
+  );
+  t.match(
+    refusal(() => decide({ ...edit, expenseId: 'nope' }, deleted)),
+    { status: 404, code: 'EXPENSE_NOT_FOUND' },
+  );
 });
 
 t.test('groups and members', async (t) => {
-  t.match(refusal(() => decide({ type: 'CreateGroup', groupId: 'g', name: 'x', currency: 'USD', members: [] }, given(created()))), { status: 409, code: 'GROUP_ALREADY_EXISTS' });
-  t.match(refusal(() => decide({ type: 'AddMember', member: { userId: 'd', name: 'D' } }, emptyState())), { status: 404 });
+  t.match(
+    refusal(() => decide({ type: 'CreateGroup', groupId: 'g', name: 'x', currency: 'USD', members: [] }, given(created()))),
+    { status: 409, code: 'GROUP_ALREADY_EXISTS' },
+  );
+  t.match(
+    refusal(() => decide({ type: 'AddMember', member: { userId: 'd', name: 'D' } }, emptyState())),
+    { status: 404 },
+  );
   t.same(decide({ type: 'AddMember', member: { userId: 'a', name: 'A' } }, given(created())), [], 'already a member');
   const joined = given(created(), ...decide({ type: 'AddMember', member: { userId: 'd', name: 'D' } }, given(created())));
   t.equal(joined.group?.version, 2);
-  t.same(shares(decide(add({ amount: '1.00' }), joined)), [['a', 25], ['b', 25], ['c', 25], ['d', 25]], 'equal split defaults to every current member');
+  t.same(
+    shares(decide(add({ amount: '1.00' }), joined)),
+    [
+      ['a', 25],
+      ['b', 25],
+      ['c', 25],
+      ['d', 25],
+    ],
+    'equal split defaults to every current member',
+  );
 });

@@ -29,7 +29,12 @@ t.test('start, write, Ctrl-C, start again: the data is still there', async (t) =
   const user = (await call(first.url, 'POST', '/users', undefined, { name: 'Persistent' })).body;
   const group = await call(first.url, 'POST', '/groups', user.token, { groupId: 'keep', name: 'Keep', currency: 'KWD' });
   t.equal(group.status, 201);
-  const exp = await call(first.url, 'POST', '/groups/keep/expenses', user.token, { description: 'x', amount: '1.234', paidBy: user.userId, split: { mode: 'equal' } });
+  const exp = await call(first.url, 'POST', '/groups/keep/expenses', user.token, {
+    description: 'x',
+    amount: '1.234',
+    paidBy: user.userId,
+    split: { mode: 'equal' },
+  });
   t.equal(exp.status, 201);
 
   const second = spawnSync(process.execPath, [CLI, 'serve'], { env: plainEnv({ ...env(), PORT: '0' }), encoding: 'utf8', timeout: 60_000 });
@@ -41,7 +46,10 @@ t.test('start, write, Ctrl-C, start again: the data is still there', async (t) =
   const read = await call(again.url, 'GET', '/groups/keep/balances', user.token);
   t.equal(read.status, 200, 'the token still works');
   t.equal(read.body.version, 2);
-  t.same(read.body.balances.map((b: any) => b.balance), ['0.000']);
+  t.same(
+    read.body.balances.map((b: any) => b.balance),
+    ['0.000'],
+  );
   t.equal(await again.stop('SIGTERM'), 0);
 });
 

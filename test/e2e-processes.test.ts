@@ -57,7 +57,12 @@ t.test('read-your-writes across processes, and live balances fed only after comm
     const writer = i % 2 ? one : two;
     const token = i % 2 ? ann.token : bob.token;
     const payer = i % 2 ? ann.userId : bob.userId;
-    const res = await call(writer.url, 'POST', `/groups/${g}/expenses`, token, { description: `#${i}`, amount: `${i}.00`, paidBy: payer, split: { mode: 'equal' } });
+    const res = await call(writer.url, 'POST', `/groups/${g}/expenses`, token, {
+      description: `#${i}`,
+      amount: `${i}.00`,
+      paidBy: payer,
+      split: { mode: 'equal' },
+    });
     t.equal(res.status, 201);
     const reader = writer === one ? two : one;
     const read = await call(reader.url, 'GET', `/groups/${g}/balances`, ann.token);
@@ -67,7 +72,12 @@ t.test('read-your-writes across processes, and live balances fed only after comm
     t.equal(pushed.value?.data.version, res.body.version, `write ${i}: pushed to the live stream on the other process`);
     t.same(pushed.value?.data.balances, res.body.balances);
   }
-  const refused = await call(one.url, 'POST', `/groups/${g}/expenses`, ann.token, { description: 'bad', amount: '1.001', paidBy: ann.userId, split: { mode: 'equal' } });
+  const refused = await call(one.url, 'POST', `/groups/${g}/expenses`, ann.token, {
+    description: 'bad',
+    amount: '1.001',
+    paidBy: ann.userId,
+    split: { mode: 'equal' },
+  });
   t.equal(refused.status, 400);
   const del = await call(one.url, 'DELETE', `/groups/${g}/expenses/nope`, ann.token);
   t.equal(del.status, 404);
@@ -77,7 +87,11 @@ t.test('read-your-writes across processes, and live balances fed only after comm
 
   // A repair by an operator reaches open pages too, at the same version.
   await database.query('update user_balances set balance_minor = balance_minor + 1 where group_id = $1 and user_id = $2', [g, bob.userId]);
-  const rebuild = spawnSync(process.execPath, [CLI, 'replay', 'rebuild', '--group', g], { env: plainEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+  const rebuild = spawnSync(process.execPath, [CLI, 'replay', 'rebuild', '--group', g], {
+    env: plainEnv({ DATABASE_URL: database.url, LOG_LEVEL: 'warn' }),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(rebuild.status, 0, rebuild.stdout + rebuild.stderr);
   const repaired = await pending;
   t.equal(repaired.value?.data.version, 11, 'the rebuilt group is pushed again at the same version');
@@ -89,17 +103,33 @@ t.test('read-your-writes across processes, and live balances fed only after comm
   t.equal(feed.body.items.length, 11);
   t.equal((await call(two.url, 'GET', '/events', operatorToken)).status, 403, 'a server started without operator tokens has no feed');
 
-  const logs = one.output().split('\n').filter((l) => l.includes('"command committed"')).map((l) => JSON.parse(l));
+  const logs = one
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"command committed"'))
+    .map((l) => JSON.parse(l));
   t.ok(logs.length >= 5, 'one structured log line per committed command');
-  t.match(logs.at(-1), { command: 'AddExpense', stream: `group-${g}`, outcome: 'commit', rowsProjected: Number, fromVersion: Number, toVersion: Number, reqId: String, actor: String });
+  t.match(logs.at(-1), {
+    command: 'AddExpense',
+    stream: `group-${g}`,
+    outcome: 'commit',
+    rowsProjected: Number,
+    fromVersion: Number,
+    toVersion: Number,
+    reqId: String,
+    actor: String,
+  });
 });
 
 t.test('fairshare migrate brings a fresh database up to date, then reports nothing to do', async (t) => {
   const fresh = await createTestDatabase();
   try {
-    await fresh.query('drop table events, users, groups, group_members, user_balances, expenses, idempotency_keys, projection_rebuilds, kysely_migration, kysely_migration_lock cascade');
+    await fresh.query(
+      'drop table events, users, groups, group_members, user_balances, expenses, idempotency_keys, projection_rebuilds, kysely_migration, kysely_migration_lock cascade',
+    );
     await fresh.query('drop function events_are_immutable()');
-    const run = () => spawnSync(process.execPath, [CLI, 'migrate'], { env: plainEnv({ DATABASE_URL: fresh.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+    const run = () =>
+      spawnSync(process.execPath, [CLI, 'migrate'], { env: plainEnv({ DATABASE_URL: fresh.url, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
     const first = run();
     t.equal(first.status, 0, first.stderr);
     t.match(first.stdout, /applied: 20261124T0900_init/);

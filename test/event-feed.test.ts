@@ -52,7 +52,10 @@ t.test('the feed pages through every event exactly once, in commit order', async
   await busyGroup(api, 'fb');
   const { items, after } = await drain();
   const all = await env.database.query<{ event_id: string }>('select event_id from events order by transaction_id, global_position');
-  t.same(items.map((e) => e.eventId), all.rows.map((r) => r.event_id));
+  t.same(
+    items.map((e) => e.eventId),
+    all.rows.map((r) => r.event_id),
+  );
   t.equal(items.length, 16);
   t.equal(after, items.at(-1).checkpoint, 'nextAfter is the last checkpoint');
   t.match(items[0], { type: 'GroupCreated', streamId: 'group-fa-g', version: 1, checkpoint: /^\d+\.\d+$/ });
@@ -86,12 +89,15 @@ t.test('a slow transaction holding an early position is not skipped', async (t) 
   await inFlight;
 
   // Meanwhile a fast write commits: a later transaction, a later global_position.
-  const fast = await fastAnn.api.post(`/groups/${fastGroup}/expenses`, { description: 'quick', amount: '1.00', paidBy: fastAnn.userId, split: { mode: 'equal' } });
+  const fast = await fastAnn.api.post(`/groups/${fastGroup}/expenses`, {
+    description: 'quick',
+    amount: '1.00',
+    paidBy: fastAnn.userId,
+    split: { mode: 'equal' },
+  });
   t.equal(fast.status, 201);
 
-  const positions = await env.database.query<{ stream_id: string }>(
-    `select stream_id from events order by global_position desc limit 1`,
-  );
+  const positions = await env.database.query<{ stream_id: string }>(`select stream_id from events order by global_position desc limit 1`);
   t.equal(positions.rows[0]?.stream_id, `group-${fastGroup}`, 'a reader by global_position would already see the fast event…');
   const whileSlow = await drain(start);
   t.same(whileSlow.items, [], '…but the feed holds it back while an older transaction is still open');

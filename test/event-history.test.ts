@@ -12,7 +12,7 @@ import { useTestApp } from './helpers/app.js';
 
 const ctx = useTestApp(t);
 
-t.test('an old event outside today\'s input limits still replays everywhere', async (t) => {
+t.test("an old event outside today's input limits still replays everywhere", async (t) => {
   const ann = await ctx.api.signUp('Ann');
   const bob = await ctx.api.signUp('Bob');
   const created = await ann.api.post('/groups', { groupId: 'history', name: 'History', currency: 'EUR', members: [bob.userId] });
@@ -57,10 +57,19 @@ t.test('an old event outside today\'s input limits still replays everywhere', as
   t.equal(list.status, 200);
   t.equal(list.body.items[0].expenseId, 'old expense #1', 'the stored id is shown as it was stored');
   const balances = await bob.api.get('/groups/history/balances');
-  t.same(balances.body.balances.map((b: { balance: string }) => b.balance), ['10000000000.00', '-10000000000.00']);
+  t.same(
+    balances.body.balances.map((b: { balance: string }) => b.balance),
+    ['10000000000.00', '-10000000000.00'],
+  );
 
   // New input is still held to today's limits.
-  const refused = await ann.api.post('/groups/history/expenses', { expenseId: 'new expense #2', description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } });
+  const refused = await ann.api.post('/groups/history/expenses', {
+    expenseId: 'new expense #2',
+    description: 'x',
+    amount: '1.00',
+    paidBy: ann.userId,
+    split: { mode: 'equal' },
+  });
   t.equal(refused.status, 400);
   const tooBig = await ann.api.post('/groups/history/expenses', { description: 'x', amount: '20000000000.00', paidBy: ann.userId, split: { mode: 'equal' } });
   t.equal(tooBig.status, 400);

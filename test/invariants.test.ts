@@ -38,7 +38,10 @@ t.test('the events table refuses UPDATE, DELETE and TRUNCATE; (stream, version) 
   await t.rejects(db.query('delete from events where stream_id = $1', [`group-${groupId}`]), /immutable/);
   await t.rejects(db.query('truncate events'), /immutable/);
   await t.rejects(
-    db.query(`insert into events (stream_id, version, event_id, type, schema_version, data, metadata) values ($1, 1, gen_random_uuid(), 'MemberAdded', 1, '{}', '{}')`, [`group-${groupId}`]),
+    db.query(
+      `insert into events (stream_id, version, event_id, type, schema_version, data, metadata) values ($1, 1, gen_random_uuid(), 'MemberAdded', 1, '{}', '{}')`,
+      [`group-${groupId}`],
+    ),
     /duplicate key/,
   );
   t.equal((await projectedBalances(db, groupId)).eventCount, 2);
@@ -71,7 +74,12 @@ t.test('a failing projection rolls back the append: commit both or neither', asy
         },
       },
       { groupId, actorUserId: owner.userId, requestId: 'test' },
-      { type: 'AddExpense', expenseId: 'boom', now: new Date().toISOString(), input: { description: 'x', amount: '2.00', paidBy: owner.userId, split: { mode: 'equal' } } },
+      {
+        type: 'AddExpense',
+        expenseId: 'boom',
+        now: new Date().toISOString(),
+        input: { description: 'x', amount: '2.00', paidBy: owner.userId, split: { mode: 'equal' } },
+      },
     ),
     /crash after projection/,
   );
@@ -82,7 +90,11 @@ t.test('a failing projection rolls back the append: commit both or neither', asy
   t.equal(ok.status, 201);
   await new Promise((resolve) => setTimeout(resolve, 300));
   unsubscribe();
-  t.same(notified.filter((v) => v > (before.version ?? 0)), [2], 'only the committed change was announced');
+  t.same(
+    notified.filter((v) => v > (before.version ?? 0)),
+    [2],
+    'only the committed change was announced',
+  );
 });
 
 t.test('60 concurrent writes to one group over real HTTP all land exactly once', async (t) => {
@@ -98,7 +110,11 @@ t.test('60 concurrent writes to one group over real HTTP all land exactly once',
     });
   });
   const responses = await Promise.all(writes);
-  t.same(responses.map((r) => r.status), Array(60).fill(201), 'every write acknowledged');
+  t.same(
+    responses.map((r) => r.status),
+    Array(60).fill(201),
+    'every write acknowledged',
+  );
   t.same(new Set(responses.map((r) => r.body.version)).size, 60, 'each got its own version');
   const state = await projectedBalances(env.database, groupId);
   t.equal(state.eventCount, 61);
@@ -107,23 +123,41 @@ t.test('60 concurrent writes to one group over real HTTP all land exactly once',
   t.same(state.balances, folded, 'projection equals the fold after the storm');
   const latest = responses.find((r) => r.body.version === 61)!;
   t.same(new Map(latest.body.balances.map((b: any) => [b.userId, toMinor(b.balance, 2)])), folded, 'the last response shows the final balances');
-  const ids = await env.database.query<{ n: number }>(`select count(distinct data->>'expenseId')::int n from events where stream_id = $1 and type = 'ExpenseAdded'`, [`group-${groupId}`]);
+  const ids = await env.database.query<{ n: number }>(
+    `select count(distinct data->>'expenseId')::int n from events where stream_id = $1 and type = 'ExpenseAdded'`,
+    [`group-${groupId}`],
+  );
   t.equal(ids.rows[0]!.n, 60);
 
   // The same writes again, concurrently: all retries, nothing appended.
-  const retries = await Promise.all(writes.map((_, i) => http('POST', `/groups/${groupId}/expenses`, users[i % 3]!.token, {
-    expenseId: `c-${i}`, description: `Concurrent ${i}`, amount: `${(i + 1) * 7}.${String(i % 100).padStart(2, '0')}`, paidBy: users[i % 3]!.userId,
-    split: i % 2 ? { mode: 'equal' } : { mode: 'shares', shares: users.map((u, k) => ({ userId: u.userId, weight: k + 1 })) },
-  })));
-  t.same(retries.map((r) => r.status), Array(60).fill(200));
+  const retries = await Promise.all(
+    writes.map((_, i) =>
+      http('POST', `/groups/${groupId}/expenses`, users[i % 3]!.token, {
+        expenseId: `c-${i}`,
+        description: `Concurrent ${i}`,
+        amount: `${(i + 1) * 7}.${String(i % 100).padStart(2, '0')}`,
+        paidBy: users[i % 3]!.userId,
+        split: i % 2 ? { mode: 'equal' } : { mode: 'shares', shares: users.map((u, k) => ({ userId: u.userId, weight: k + 1 })) },
+      }),
+    ),
+  );
+  t.same(
+    retries.map((r) => r.status),
+    Array(60).fill(200),
+  );
   t.equal((await projectedBalances(env.database, groupId)).eventCount, 61);
 });
 
 t.test('concurrent requests with one Idempotency-Key append once; concurrent creates of one group id, once', async (t) => {
   const { owner, groupId } = await groupOf('Idem');
   const body = { description: 'Once', amount: '5.00', paidBy: owner.userId, split: { mode: 'equal' } };
-  const same = await Promise.all(Array.from({ length: 10 }, () => http('POST', `/groups/${groupId}/expenses`, owner.token, body, { 'idempotency-key': 'same-key' })));
-  t.same(same.map((r) => r.status), Array(10).fill(201));
+  const same = await Promise.all(
+    Array.from({ length: 10 }, () => http('POST', `/groups/${groupId}/expenses`, owner.token, body, { 'idempotency-key': 'same-key' })),
+  );
+  t.same(
+    same.map((r) => r.status),
+    Array(10).fill(201),
+  );
   t.equal(new Set(same.map((r) => JSON.stringify(r.body))).size, 1, 'every caller got the same answer');
   t.equal((await projectedBalances(env.database, groupId)).eventCount, 2);
 
@@ -131,8 +165,16 @@ t.test('concurrent requests with one Idempotency-Key append once; concurrent cre
   t.same(creates.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
   t.equal((await projectedBalances(env.database, 'race')).eventCount, 1);
 
-  const keyed = await Promise.all(Array.from({ length: 6 }, () => http('POST', '/groups', owner.token, { groupId: 'race2', name: 'Race', currency: 'EUR' }, { 'idempotency-key': 'create-race2' })));
-  t.same(keyed.map((r) => r.status), Array(6).fill(201), 'a keyed create retried concurrently is one create');
+  const keyed = await Promise.all(
+    Array.from({ length: 6 }, () =>
+      http('POST', '/groups', owner.token, { groupId: 'race2', name: 'Race', currency: 'EUR' }, { 'idempotency-key': 'create-race2' }),
+    ),
+  );
+  t.same(
+    keyed.map((r) => r.status),
+    Array(6).fill(201),
+    'a keyed create retried concurrently is one create',
+  );
 });
 
 t.test('commands on different groups do not wait on each other', async (t) => {

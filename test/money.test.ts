@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { allocate } from '../src/money/allocate.js';
 import { isSupportedCurrency, minorDigits } from '../src/money/currency.js';
-import type { AmountFormatError} from '../src/money/decimal.js';
+import type { AmountFormatError } from '../src/money/decimal.js';
 import { formatMinor, parseDecimal } from '../src/money/decimal.js';
 import { settle, type Balance } from '../src/money/settlements.js';
 

@@ -8,9 +8,29 @@ import { emptyRows, project, ProjectionError, type GroupRows, type RowChanges } 
 const AT = new Date('2026-11-25T12:00:00.000Z');
 let nextVersion = 1;
 const envelope = (event: GroupEvent): EventEnvelope =>
-  ({ ...event, eventId: `e-${nextVersion}`, streamId: 'group-g', version: nextVersion++, schemaVersion: 1, metadata: {}, recordedAt: AT, globalPosition: 0n }) as EventEnvelope;
+  ({
+    ...event,
+    eventId: `e-${nextVersion}`,
+    streamId: 'group-g',
+    version: nextVersion++,
+    schemaVersion: 1,
+    metadata: {},
+    recordedAt: AT,
+    globalPosition: 0n,
+  }) as EventEnvelope;
 
-const created: GroupEvent = { type: 'GroupCreated', data: { groupId: 'g', name: 'Trip', currency: 'EUR', members: [{ userId: 'a', name: 'Ann' }, { userId: 'b', name: 'Bob' }] } };
+const created: GroupEvent = {
+  type: 'GroupCreated',
+  data: {
+    groupId: 'g',
+    name: 'Trip',
+    currency: 'EUR',
+    members: [
+      { userId: 'a', name: 'Ann' },
+      { userId: 'b', name: 'Bob' },
+    ],
+  },
+};
 const dinner = (expenseId = 'd', amountMinor = 900): GroupEvent => ({
   type: 'ExpenseAdded',
   data: {
@@ -20,7 +40,10 @@ const dinner = (expenseId = 'd', amountMinor = 900): GroupEvent => ({
     currency: 'EUR',
     amountMinor,
     payers: [{ userId: 'a', amountMinor }],
-    shares: [{ userId: 'a', amountMinor: amountMinor - Math.floor(amountMinor / 2) }, { userId: 'b', amountMinor: Math.floor(amountMinor / 2) }],
+    shares: [
+      { userId: 'a', amountMinor: amountMinor - Math.floor(amountMinor / 2) },
+      { userId: 'b', amountMinor: Math.floor(amountMinor / 2) },
+    ],
     split: { mode: 'equal' },
     occurredAt: '2026-11-24T19:00:00.000Z',
   },
@@ -41,8 +64,14 @@ const balances = (changes: RowChanges) => changes.balances.map((b) => [b.userId,
 t.test('given nothing, when GroupCreated: a group row, two members at positions 0 and 1, zero balances', async (t) => {
   const { changes } = given().when(created);
   t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 1, createdAt: AT, updatedAt: AT }, expectedVersion: 0 });
-  t.same(changes.newMembers, [{ userId: 'a', name: 'Ann', joinedVersion: 1, position: 0 }, { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1 }]);
-  t.same(balances(changes), [['a', 0n, undefined], ['b', 0n, undefined]]);
+  t.same(changes.newMembers, [
+    { userId: 'a', name: 'Ann', joinedVersion: 1, position: 0 },
+    { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1 },
+  ]);
+  t.same(balances(changes), [
+    ['a', 0n, undefined],
+    ['b', 0n, undefined],
+  ]);
   t.same(changes.expenses, []);
 });
 
@@ -56,23 +85,36 @@ t.test('given a group, when MemberAdded: the next position, a zero balance, noth
 
 t.test('given a group, when ExpenseAdded: the expense row and only the balances that moved, each with its previous value', async (t) => {
   const { changes, rows } = given(created).when(dinner());
-  t.same(balances(changes), [['a', 450n, 0n], ['b', -450n, 0n]]);
+  t.same(balances(changes), [
+    ['a', 450n, 0n],
+    ['b', -450n, 0n],
+  ]);
   t.match(changes.expenses, [{ expenseId: 'd', previousLastVersion: undefined, row: { amountMinor: 900, deleted: false, firstVersion: 2, lastVersion: 2 } }]);
-  t.equal([...rows.balances.values()].reduce((a, b) => a + b, 0n), 0n, 'balances sum to zero');
+  t.equal(
+    [...rows.balances.values()].reduce((a, b) => a + b, 0n),
+    0n,
+    'balances sum to zero',
+  );
 });
 
 t.test('given an expense, when an edit (ExpenseDeleted + ExpenseAdded): one row change, its first version kept, net balance moves', async (t) => {
   const { changes } = given(created, dinner()).when({ type: 'ExpenseDeleted', data: { expenseId: 'd' } }, dinner('d', 1000));
   t.equal(changes.expenses.length, 1, 'the row is written once, as the edit leaves it');
   t.match(changes.expenses[0], { expenseId: 'd', previousLastVersion: 2, row: { amountMinor: 1000, deleted: false, firstVersion: 2, lastVersion: 4 } });
-  t.same(balances(changes), [['a', 500n, 450n], ['b', -500n, -450n]]);
+  t.same(balances(changes), [
+    ['a', 500n, 450n],
+    ['b', -500n, -450n],
+  ]);
   t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 4, createdAt: AT, updatedAt: AT }, expectedVersion: 2 });
 });
 
 t.test('given an expense, when ExpenseDeleted: the row is marked deleted and the balances go back to zero', async (t) => {
   const { changes } = given(created, dinner()).when({ type: 'ExpenseDeleted', data: { expenseId: 'd' } });
   t.match(changes.expenses, [{ expenseId: 'd', previousLastVersion: 2, row: { deleted: true, lastVersion: 3, firstVersion: 2 } }]);
-  t.same(balances(changes), [['a', 0n, 450n], ['b', 0n, -450n]]);
+  t.same(balances(changes), [
+    ['a', 0n, 450n],
+    ['b', 0n, -450n],
+  ]);
 });
 
 t.test('the projector refuses events that cannot apply to the rows it was given', async (t) => {
@@ -89,7 +131,11 @@ t.test('the projector refuses events that cannot apply to the rows it was given'
   refuses(withDinner, dinner(), /already live/);
   refuses(withDinner, { type: 'ExpenseDeleted', data: { expenseId: 'nope' } }, /not live/);
   refuses(withDinner, { type: 'MemberAdded', data: { userId: 'a', name: 'Ann again' } }, /joins group g twice/);
-  refuses(withDinner, { ...dinner('x'), data: { ...(dinner('x').data as object), shares: [{ userId: 'zed', amountMinor: 900 }] } } as GroupEvent, /not a member/);
+  refuses(
+    withDinner,
+    { ...dinner('x'), data: { ...(dinner('x').data as object), shares: [{ userId: 'zed', amountMinor: 900 }] } } as GroupEvent,
+    /not a member/,
+  );
   refuses(given().rows, dinner(), /before GroupCreated/);
   refuses(withDinner, dinner('late'), /expected version 3, the log has 7/, 7);
   t.equal(withDinner.expenses.get('d')?.deleted, false, 'the rows given are never changed');

@@ -42,11 +42,13 @@ function modelSplit(total: bigint, weights: bigint[]): bigint[] {
   const sum = weights.reduce((a, b) => a + b, 0n);
   const floors = weights.map((w) => (total * w) / sum);
   let left = total - floors.reduce((a, b) => a + b, 0n);
-  const order = weights.map((w, i) => i).sort((i, j) => {
-    const ri = (total * (weights[i] as bigint)) % sum;
-    const rj = (total * (weights[j] as bigint)) % sum;
-    return ri === rj ? i - j : ri < rj ? 1 : -1;
-  });
+  const order = weights
+    .map((w, i) => i)
+    .sort((i, j) => {
+      const ri = (total * (weights[i] as bigint)) % sum;
+      const rj = (total * (weights[j] as bigint)) % sum;
+      return ri === rj ? i - j : ri < rj ? 1 : -1;
+    });
   for (const i of order) if (left-- > 0n) floors[i] = (floors[i] as bigint) + 1n;
   return floors;
 }
@@ -143,11 +145,17 @@ function concrete(model: Model, spec: ExpenseSpec, description: string): { body:
   switch (spec.mode) {
     case 'equal-all':
       who = model.members;
-      owed = modelSplit(total, who.map(() => 1n));
+      owed = modelSplit(
+        total,
+        who.map(() => 1n),
+      );
       split = { mode: 'equal' };
       break;
     case 'equal':
-      owed = modelSplit(total, among.map(() => 1n));
+      owed = modelSplit(
+        total,
+        among.map(() => 1n),
+      );
       split = { mode: 'equal', among };
       break;
     case 'exact':
@@ -188,7 +196,16 @@ function invalidBody(model: Model, what: string, spec: ExpenseSpec): any {
     case 'negative':
       return { ...body, amount: `-${body.amount}` };
     case 'percent':
-      return { ...body, split: { mode: 'percent', shares: [{ userId: a, percent: '50' }, { userId: b, percent: '49.99' }] } };
+      return {
+        ...body,
+        split: {
+          mode: 'percent',
+          shares: [
+            { userId: a, percent: '50' },
+            { userId: b, percent: '49.99' },
+          ],
+        },
+      };
     case 'no-payer':
       return { ...body, paidBy: undefined, payers: undefined };
     default:
@@ -249,10 +266,19 @@ async function run(model: Model, owner: string, cmd: Command, n: number): Promis
     case 'pay': {
       if (cmd.from === cmd.to) return;
       const [from, to] = [model.members[cmd.from] as string, model.members[cmd.to] as string];
-      const body = { kind: 'payment', description: `pay ${n}`, amount: decimal(cmd.amount, DIGITS[model.currency] as number), paidBy: from, split: { mode: 'equal', among: [to] } };
+      const body = {
+        kind: 'payment',
+        description: `pay ${n}`,
+        amount: decimal(cmd.amount, DIGITS[model.currency] as number),
+        paidBy: from,
+        split: { mode: 'equal', among: [to] },
+      };
       const res = await http('POST', `${base}/expenses`, owner, { expenseId: `p${n}`, ...body });
       if (res.status !== 201) throw new Error(`pay: ${res.status} ${JSON.stringify(res.body)}`);
-      const moves = new Map([[from, cmd.amount], [to, -cmd.amount]]);
+      const moves = new Map([
+        [from, cmd.amount],
+        [to, -cmd.amount],
+      ]);
       model.expenses.set(`p${n}`, { body, moves, deleted: false });
       model.apply(moves, 1n);
       model.version += 1;
@@ -297,7 +323,11 @@ t.test('random command sequences over HTTP: the projection always equals the mod
       const [owner, ...others] = people as [(typeof people)[0], ...typeof people];
       const created = await http('POST', '/groups', owner.token, { groupId, name: groupId, currency, members: others.map((p) => p.userId) });
       if (created.status !== 201) throw new Error(`create: ${created.status}`);
-      const model = new Model(groupId, currency, people.map((p) => p.userId));
+      const model = new Model(
+        groupId,
+        currency,
+        people.map((p) => p.userId),
+      );
       let n = 0;
       for (const cmd of commands) await run(model, owner.token, cmd, n++);
 

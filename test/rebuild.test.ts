@@ -27,7 +27,9 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   await ctx.env.database.query(`delete from expenses where group_id = $1 and expense_id = 'e1'`, [g]);
   await ctx.env.database.query(`update expenses set deleted = false where group_id = $1 and expense_id = 'e3'`, [g]);
   await ctx.env.database.query('update groups set version = version + 1 where group_id = $1', [g]);
-  await ctx.env.database.query(`insert into groups (group_id, name, currency, version, created_at, updated_at) values ('fix-ghost', 'Ghost', 'USD', 3, now(), now())`);
+  await ctx.env.database.query(
+    `insert into groups (group_id, name, currency, version, created_at, updated_at) values ('fix-ghost', 'Ghost', 'USD', 3, now(), now())`,
+  );
   const { g: gone } = await busyGroup(ctx.api, 'gone');
   for (const table of ['group_members', 'user_balances', 'expenses', 'groups']) {
     await ctx.env.database.query(`delete from ${table} where group_id = $1`, [gone]);
@@ -56,7 +58,11 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   t.same(await foldBalances(ctx.env.database, gone), (await projectedBalances(ctx.env.database, gone)).balances, 'the missing group is back');
 
   // Writes carry on from the rebuilt rows, and If-Match accepts the new ETag.
-  const next = await ann.api.post(`/groups/${g}/expenses`, { description: 'after', amount: '2.00', paidBy: ann.userId, split: { mode: 'equal' } }, { 'if-match': '"8.1"' });
+  const next = await ann.api.post(
+    `/groups/${g}/expenses`,
+    { description: 'after', amount: '2.00', paidBy: ann.userId, split: { mode: 'equal' } },
+    { 'if-match': '"8.1"' },
+  );
   t.equal(next.status, 201);
   t.equal((await ann.api.get(`/groups/${g}`)).headers.etag, '"9.1"', 'the epoch stays with the group');
   t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
@@ -108,7 +114,13 @@ t.test('a rebuild under concurrent HTTP load loses no write and leaves a verifie
   let acknowledged = 0;
   const writers = groups.map(async ({ g, ann, bob }, i) => {
     for (let n = 0; !stop; n++) {
-      const res = await ann.api.post(`/groups/${g}/expenses`, { expenseId: `load-${n}`, description: 'load', amount: `${n % 9}.0${i}`.replace(/^0\.00$/, '0.01'), paidBy: n % 2 ? ann.userId : bob.userId, split: { mode: 'equal' } });
+      const res = await ann.api.post(`/groups/${g}/expenses`, {
+        expenseId: `load-${n}`,
+        description: 'load',
+        amount: `${n % 9}.0${i}`.replace(/^0\.00$/, '0.01'),
+        paidBy: n % 2 ? ann.userId : bob.userId,
+        split: { mode: 'equal' },
+      });
       if (res.status !== 201) throw new Error(`write failed: ${res.status} ${JSON.stringify(res.body)}`);
       acknowledged += 1;
     }
@@ -118,7 +130,11 @@ t.test('a rebuild under concurrent HTTP load loses no write and leaves a verifie
   stop = true;
   await Promise.all(writers);
   t.ok(acknowledged > 0, `${acknowledged} writes acknowledged during 3 rebuilds`);
-  const events = (await ctx.env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = any($1) and data->>'description' = 'load'`, [groups.map((x) => `group-${x.g}`)])).rows[0]?.n;
+  const events = (
+    await ctx.env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = any($1) and data->>'description' = 'load'`, [
+      groups.map((x) => `group-${x.g}`),
+    ])
+  ).rows[0]?.n;
   t.equal(events, acknowledged, 'every acknowledged write is in the log exactly once');
   t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
 });
@@ -142,7 +158,9 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   const exited = once(child, 'exit');
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const waiting = await ctx.env.database.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and query like '%for update%'`);
+    const waiting = await ctx.env.database.query(
+      `select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and query like '%for update%'`,
+    );
     const [ea, eb] = [await epochOf(a.g), await epochOf(b.g)];
     if (waiting.rowCount === 1 && ea !== undefined && ea > 0 && eb !== undefined && eb > 0) break;
     if (Date.now() > deadline) throw new Error('the rebuild never reached group c');
@@ -161,7 +179,10 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   t.notOk(drifted.has(a.g), 'a was rebuilt and committed before the interruption');
   t.notOk(drifted.has(b.g), 'b too');
   t.ok(drifted.has(c.g), 'c is still on its old rows (its old drift intact, nothing half-written)');
-  t.match(drift.mismatches.filter((m) => m.groupId === c.g), [{ kind: 'balance', userId: c.bob.userId }]);
+  t.match(
+    drift.mismatches.filter((m) => m.groupId === c.g),
+    [{ kind: 'balance', userId: c.bob.userId }],
+  );
   t.equal(drift.mismatches.filter((m) => m.groupId === c.g).length, 2, 'exactly the old balance drift and its sum, nothing else');
   t.equal(await epochOf(c.g), c0);
 

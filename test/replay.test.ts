@@ -24,7 +24,10 @@ t.test('verify passes on an honest projection, and names exactly what was corrup
 
   await ctx.env.database.query(`update user_balances set balance_minor = balance_minor + 1 where group_id = $1 and user_id = $2`, [g, bob.userId]);
   const drift = await verifyProjection(ctx.env.database.db, { groupId: g });
-  t.match(drift.mismatches, [{ groupId: g, kind: 'balance', userId: bob.userId, expected: '-2.00', actual: '-1.99' }, { groupId: g, kind: 'sum' }]);
+  t.match(drift.mismatches, [
+    { groupId: g, kind: 'balance', userId: bob.userId, expected: '-2.00', actual: '-1.99' },
+    { groupId: g, kind: 'sum' },
+  ]);
   const text = cli('replay', 'verify', '--group', g);
   t.equal(text.status, 1, text.stderr + text.stdout);
   t.match(text.stdout, new RegExp(`DRIFT group=${g} user=${bob.userId} balance: expected -2.00, projection has -1.99`));
@@ -43,15 +46,18 @@ t.test('audit explains a balance event by event', async (t) => {
   const { g, bob } = await busyGroup('a');
   const report = await auditUser(ctx.env.database.db, g, bob.userId);
   t.ok(report);
-  t.same(report?.entries.map((e) => [e.version, e.type, e.expenseId, e.delta, e.balance]), [
-    [2, 'ExpenseAdded', 'e1', '-5.00', '-5.00'],
-    [3, 'ExpenseAdded', 'e2', '1.51', '-3.49'],
-    [4, 'ExpenseAdded', 'e3', '-3.50', '-6.99'],
-    [5, 'ExpenseDeleted', 'e3', '3.50', '-3.49'],
-    [6, 'ExpenseDeleted', 'e2', '-1.51', '-5.00'],
-    [7, 'ExpenseAdded', 'e2', '2.00', '-3.00'],
-    [8, 'ExpenseAdded', 'payment-id', '1.00', '-2.00'].map((v, i) => (i === 2 ? report?.entries[6]?.expenseId : v)),
-  ]);
+  t.same(
+    report?.entries.map((e) => [e.version, e.type, e.expenseId, e.delta, e.balance]),
+    [
+      [2, 'ExpenseAdded', 'e1', '-5.00', '-5.00'],
+      [3, 'ExpenseAdded', 'e2', '1.51', '-3.49'],
+      [4, 'ExpenseAdded', 'e3', '-3.50', '-6.99'],
+      [5, 'ExpenseDeleted', 'e3', '3.50', '-3.49'],
+      [6, 'ExpenseDeleted', 'e2', '-1.51', '-5.00'],
+      [7, 'ExpenseAdded', 'e2', '2.00', '-3.00'],
+      [8, 'ExpenseAdded', 'payment-id', '1.00', '-2.00'].map((v, i) => (i === 2 ? report?.entries[6]?.expenseId : v)),
+    ],
+  );
   t.equal(report?.balance, '-2.00');
   t.equal(report?.served, '-2.00');
   t.ok(report?.matches);

@@ -88,18 +88,52 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   await step(ann, 'adds Dinner 90.00 split equally', async () => {
     await fillExpense(ann.page, { description: 'Dinner', amount: '90.00', paidBy: ann, mode: 'equal' }, people);
     await ann.page.getByTestId('preview').getByText('Resolved:').waitFor();
-    t.match(await ann.page.getByTestId('preview').textContent(), /Ann pays €90\.00; Ann owes €30\.00, Bob owes €30\.00, Cat owes €30\.00/, 'the form shows the resolved split before saving');
+    t.match(
+      await ann.page.getByTestId('preview').textContent(),
+      /Ann pays €90\.00; Ann owes €30\.00, Bob owes €30\.00, Cat owes €30\.00/,
+      'the form shows the resolved split before saving',
+    );
     await ann.page.getByRole('button', { name: 'Add expense' }).click();
   });
 
   await step(bob, 'adds Taxi 25.00 paid by two, split by exact amounts', async () => {
-    await fillExpense(bob.page, { description: 'Taxi', amount: '25.00', payers: [[bob, '20.00'], [ann, '5.00']], mode: 'exact', values: [[bob, '10.00'], [cat, '15.00']] }, people);
+    await fillExpense(
+      bob.page,
+      {
+        description: 'Taxi',
+        amount: '25.00',
+        payers: [
+          [bob, '20.00'],
+          [ann, '5.00'],
+        ],
+        mode: 'exact',
+        values: [
+          [bob, '10.00'],
+          [cat, '15.00'],
+        ],
+      },
+      people,
+    );
     await bob.page.getByTestId('preview').getByText('Resolved:').waitFor();
     await bob.page.getByRole('button', { name: 'Add expense' }).click();
   });
 
   await step(cat, 'adds Museum 30.00 by percent, on a phone', async () => {
-    await fillExpense(cat.page, { description: 'Museum', amount: '30.00', paidBy: cat, mode: 'percent', values: [[ann, '50'], [bob, '25'], [cat, '25']] }, people);
+    await fillExpense(
+      cat.page,
+      {
+        description: 'Museum',
+        amount: '30.00',
+        paidBy: cat,
+        mode: 'percent',
+        values: [
+          [ann, '50'],
+          [bob, '25'],
+          [cat, '25'],
+        ],
+      },
+      people,
+    );
     await cat.page.getByTestId('preview').getByText('Resolved:').waitFor();
     await cat.page.getByRole('button', { name: 'Add expense' }).click();
   });
@@ -107,7 +141,20 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   await shot(cat.page, '3-group-phone');
 
   await step(ann, 'adds Groceries 10.00 by shares 1:2', async () => {
-    await fillExpense(ann.page, { description: 'Groceries', amount: '10.00', paidBy: ann, mode: 'shares', values: [[ann, '1'], [bob, '2']] }, people);
+    await fillExpense(
+      ann.page,
+      {
+        description: 'Groceries',
+        amount: '10.00',
+        paidBy: ann,
+        mode: 'shares',
+        values: [
+          [ann, '1'],
+          [bob, '2'],
+        ],
+      },
+      people,
+    );
     await ann.page.getByTestId('preview').getByText('Bob owes €6.67').waitFor();
     await ann.page.getByRole('button', { name: 'Add expense' }).click();
   });
@@ -125,15 +172,34 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   );
 
   await step(cat, 'deletes Groceries', async () => {
-    await cat.page.locator('ol.expenses li', { hasText: 'Groceries' }).getByRole('button', { name: /^Delete/ }).click();
-    await cat.page.locator('ol.expenses li', { hasText: 'Groceries' }).getByRole('button', { name: /^Confirm delete/ }).click();
+    await cat.page
+      .locator('ol.expenses li', { hasText: 'Groceries' })
+      .getByRole('button', { name: /^Delete/ })
+      .click();
+    await cat.page
+      .locator('ol.expenses li', { hasText: 'Groceries' })
+      .getByRole('button', { name: /^Confirm delete/ })
+      .click();
   });
   await ann.page.locator('ol.expenses li.deleted', { hasText: 'Groceries' }).waitFor({ timeout: 1_000 });
 
   // A split that does not add up: the server's error is shown next to the split, and
   // nothing changes on any screen.
   const before = await fromTheLog(groupId);
-  await fillExpense(ann.page, { description: 'Wine', amount: '50.00', paidBy: ann, mode: 'exact', values: [[ann, '20.00'], [bob, '20.00']] }, people);
+  await fillExpense(
+    ann.page,
+    {
+      description: 'Wine',
+      amount: '50.00',
+      paidBy: ann,
+      mode: 'exact',
+      values: [
+        [ann, '20.00'],
+        [bob, '20.00'],
+      ],
+    },
+    people,
+  );
   const splitError = ann.page.locator('fieldset', { hasText: 'Split' }).getByRole('alert');
   await splitError.waitFor();
   t.match(await splitError.textContent(), /must add up to the amount/);
@@ -150,7 +216,11 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   });
 
   await step(bob, 'records a suggested payment from the settlements list', async () => {
-    await bob.page.getByTestId('settlements').getByRole('button', { name: /^Record payment/ }).first().click();
+    await bob.page
+      .getByTestId('settlements')
+      .getByRole('button', { name: /^Record payment/ })
+      .first()
+      .click();
     await bob.page.getByRole('button', { name: 'Confirm payment' }).click();
   });
   await shot(ann.page, '2-group-desktop');
@@ -213,12 +283,24 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   await everyScreenShowsTheLog(t, people, groupId, 'Bob is back online and caught up');
 
   await step(bob, 'deletes a tram ticket', async () => {
-    await bob.page.locator('ol.expenses li', { hasText: 'Tram 3.00' }).getByRole('button', { name: /^Delete/ }).click();
-    await bob.page.locator('ol.expenses li', { hasText: 'Tram 3.00' }).getByRole('button', { name: /^Confirm delete/ }).click();
+    await bob.page
+      .locator('ol.expenses li', { hasText: 'Tram 3.00' })
+      .getByRole('button', { name: /^Delete/ })
+      .click();
+    await bob.page
+      .locator('ol.expenses li', { hasText: 'Tram 3.00' })
+      .getByRole('button', { name: /^Confirm delete/ })
+      .click();
   });
   await step(ann, 'deletes the other', async () => {
-    await ann.page.locator('ol.expenses li', { hasText: 'Tram 6.00' }).getByRole('button', { name: /^Delete/ }).click();
-    await ann.page.locator('ol.expenses li', { hasText: 'Tram 6.00' }).getByRole('button', { name: /^Confirm delete/ }).click();
+    await ann.page
+      .locator('ol.expenses li', { hasText: 'Tram 6.00' })
+      .getByRole('button', { name: /^Delete/ })
+      .click();
+    await ann.page
+      .locator('ol.expenses li', { hasText: 'Tram 6.00' })
+      .getByRole('button', { name: /^Confirm delete/ })
+      .click();
   });
 
   // A connection that dies silently (the server frozen, no error, no close): the pages
@@ -241,7 +323,10 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   t.equal(await cat.page.getByTestId('my-user-id').textContent(), cat.userId);
   await cat.page.getByRole('link', { name: 'Lisbon trip' }).waitFor();
   t.match(await cat.page.locator(`li[data-group-id="${groupId}"]`).textContent(), /owes|is owed|settled up/, 'her balance in the group is on the list');
-  await cat.page.getByLabel('Your token').count().then((n) => t.equal(n, 0, 'no sign-in form once signed in'));
+  await cat.page
+    .getByLabel('Your token')
+    .count()
+    .then((n) => t.equal(n, 0, 'no sign-in form once signed in'));
 
   const text = await bob.page.locator('ol.expenses').textContent();
   t.match(text, /Payment: Bob paid|Payment: .* paid/, 'the payment is listed');

@@ -2,17 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import t from 'tap';
-import {
-  DESKTOP,
-  PHONE,
-  eventsOf,
-  everyScreenShowsTheLog,
-  fillExpense,
-  launchChromium,
-  signUp,
-  waitForLogVersion,
-  type Person,
-} from './helpers/browser.js';
+import { DESKTOP, PHONE, eventsOf, everyScreenShowsTheLog, fillExpense, launchChromium, signUp, waitForLogVersion, type Person } from './helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { call, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
@@ -76,7 +66,11 @@ t.test('a member who joins while the expense form is open shares the default equ
   t.equal(added?.type, 'ExpenseAdded');
   t.same(
     added?.data.shares.map((s: { userId: string; amountMinor: number }) => [s.userId, s.amountMinor]),
-    [[ann.userId, 1000], [bob.userId, 1000], [cat.body.userId, 1000]],
+    [
+      [ann.userId, 1000],
+      [bob.userId, 1000],
+      [cat.body.userId, 1000],
+    ],
     'the expense is shared by all three members',
   );
   t.ok(added?.metadata.idempotencyKey, 'the page sent an Idempotency-Key');
@@ -99,7 +93,11 @@ t.test('an expense that moves no balance is flagged before it is saved', async (
   await warning.waitFor({ state: 'detached' });
   await bob.page.getByRole('button', { name: 'Add expense' }).click();
   await waitForLogVersion(database, groupId, before + 1);
-  t.same((await lastEvent())?.data.shares.map((s: { userId: string }) => s.userId), [ann.userId, bob.userId], 'saved once it is shared');
+  t.same(
+    (await lastEvent())?.data.shares.map((s: { userId: string }) => s.userId),
+    [ann.userId, bob.userId],
+    'saved once it is shared',
+  );
   await everyScreenShowsTheLog(t, database, [ann, bob], groupId, 'after the corrected expense');
 });
 

@@ -15,7 +15,15 @@ t.test('the page, its modules and its libraries are served at / with a strict CS
   t.match(csp, /default-src 'self'/);
   t.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/, 'only the inline import map, by hash');
   t.notMatch(csp, /unsafe-inline/);
-  for (const url of ['/app.js', '/expense-form.js', '/live.js', '/style.css', '/vendor/preact.module.js', '/vendor/hooks.module.js', '/vendor/htm-preact.module.js']) {
+  for (const url of [
+    '/app.js',
+    '/expense-form.js',
+    '/live.js',
+    '/style.css',
+    '/vendor/preact.module.js',
+    '/vendor/hooks.module.js',
+    '/vendor/htm-preact.module.js',
+  ]) {
     const res = await ctx.env.app.inject({ method: 'GET', url });
     t.equal(res.statusCode, 200, url);
   }
@@ -40,13 +48,24 @@ t.test('expense preview: the resolved split or the error, and nothing written', 
   t.same(ok.body.expense.payers, [{ userId: 'pv-ann', amount: '10.00' }]);
   t.equal(ok.body.version, g.version);
 
-  const bad = await ann.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '10.00', paidBy: ann.userId, split: { mode: 'exact', shares: [{ userId: bob.userId, amount: '9.00' }] } });
+  const bad = await ann.api.post('/groups/pv/expenses/preview', {
+    description: 'x',
+    amount: '10.00',
+    paidBy: ann.userId,
+    split: { mode: 'exact', shares: [{ userId: bob.userId, amount: '9.00' }] },
+  });
   t.equal(bad.status, 400);
   t.equal(bad.body.code, 'SPLIT_SUM_MISMATCH');
   t.same(bad.body.errors, [{ path: 'split/shares', message: 'exact amounts must add up to the amount' }]);
-  t.equal((await ann.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.001', paidBy: ann.userId, split: { mode: 'equal' } })).body.code, 'TOO_MANY_DECIMALS');
+  t.equal(
+    (await ann.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.001', paidBy: ann.userId, split: { mode: 'equal' } })).body.code,
+    'TOO_MANY_DECIMALS',
+  );
   const stranger = await ctx.api.signUp('Eve', 'pv-eve');
-  t.equal((await stranger.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } })).status, 404);
+  t.equal(
+    (await stranger.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } })).status,
+    404,
+  );
   t.equal((await ctx.api.post('/groups/pv/expenses/preview', { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } })).status, 401);
 
   const events = await ctx.env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = 'group-pv'`);

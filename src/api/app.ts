@@ -2,12 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
@@ -69,8 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger,
     changes: options.changes,
     // After a command commits here, this process's live streams hear it at once.
-    announce: (o) =>
-      options.changes.committed({ groupId: o.groupId, currency: o.currency, version: o.version, epoch: o.epoch, balances: o.balances }),
+    announce: (o) => options.changes.committed({ groupId: o.groupId, currency: o.currency, version: o.version, epoch: o.epoch, balances: o.balances }),
     clock: options.clock ?? (() => new Date()),
     newId: options.newId ?? randomUUID,
     liveStreams: new Set(),
@@ -86,8 +80,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'FairShare',
         version: '0.1.0',
-        description:
-          'Event-sourced expense sharing. Amounts are decimal strings in the group currency; errors are application/problem+json.',
+        description: 'Event-sourced expense sharing. Amounts are decimal strings in the group currency; errors are application/problem+json.',
       },
       components: {
         securitySchemes: {

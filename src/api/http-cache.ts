@@ -13,8 +13,7 @@ export function notModified(request: FastifyRequest, reply: FastifyReply, group:
   reply.header('etag', tag).header('cache-control', 'private, no-cache');
   const header = request.headers['if-none-match'];
   if (!header) return false;
-  const matches =
-    header.trim() === '*' || header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === tag);
+  const matches = header.trim() === '*' || header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === tag);
   if (matches) reply.code(304).send();
   return matches;
 }

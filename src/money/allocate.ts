@@ -17,9 +17,7 @@ export function allocate(total: bigint, weights: readonly bigint[]): bigint[] {
   let leftover = total - base.reduce((a, b) => a + b, 0n);
 
   // Stable order: larger remainder first, then original position.
-  remainders.sort((a, b) =>
-    a.remainder === b.remainder ? a.index - b.index : a.remainder > b.remainder ? -1 : 1,
-  );
+  remainders.sort((a, b) => (a.remainder === b.remainder ? a.index - b.index : a.remainder > b.remainder ? -1 : 1));
   for (const { index } of remainders) {
     if (leftover === 0n) break;
     base[index] = (base[index] as bigint) + 1n;

@@ -31,10 +31,7 @@ export function parseDecimal(text: string, digits: number, options: ParseOptions
   }
   const fraction = text.split('.')[1] ?? '';
   if (fraction.replace(/0+$/, '').length > digits) {
-    throw new AmountFormatError(
-      'TOO_MANY_DECIMALS',
-      digits === 0 ? 'must be a whole number in this currency' : `allows at most ${digits} decimal places`,
-    );
+    throw new AmountFormatError('TOO_MANY_DECIMALS', digits === 0 ? 'must be a whole number in this currency' : `allows at most ${digits} decimal places`);
   }
   const scaled = BigInt(new Big(text).times(new Big(10).pow(digits)).toFixed(0));
   if (scaled === 0n && options.allowZero !== true) {

@@ -82,9 +82,11 @@ function zeroSumBlocks(people: readonly Balance[]): Balance[][] {
  * out at least one of the two and the last evens out both: at most n − 1 transfers.
  */
 function greedy(people: readonly Balance[]): Transfer[] {
-  const byAmount = (a: Balance, b: Balance) =>
-    a.balance === b.balance ? (a.userId < b.userId ? -1 : 1) : a.balance > b.balance ? -1 : 1;
-  const creditors = people.filter((p) => p.balance > 0n).map((p) => ({ ...p })).sort(byAmount);
+  const byAmount = (a: Balance, b: Balance) => (a.balance === b.balance ? (a.userId < b.userId ? -1 : 1) : a.balance > b.balance ? -1 : 1);
+  const creditors = people
+    .filter((p) => p.balance > 0n)
+    .map((p) => ({ ...p }))
+    .sort(byAmount);
   const debtors = people
     .filter((p) => p.balance < 0n)
     .map((p) => ({ userId: p.userId, balance: -p.balance }))

@@ -117,7 +117,11 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     for (const table of ['group_members', 'user_balances', 'expenses'] as const) {
       await tx.deleteFrom(table).where('group_id', 'in', groupIds).execute();
     }
-    const rows = await writeRows(tx, batch.map((g) => allRows(g, stored.get(g.groupId) ?? 0)), { bumpEpoch: true });
+    const rows = await writeRows(
+      tx,
+      batch.map((g) => allRows(g, stored.get(g.groupId) ?? 0)),
+      { bumpEpoch: true },
+    );
     // Open live streams, in every server process, hear of the repair through the log tail.
     await tx
       .insertInto('projection_rebuilds')

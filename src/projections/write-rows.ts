@@ -127,7 +127,9 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
       const wanted: WrittenCounts = { w_groups: groups.length, w_members: members.length, w_balances: balances.length, w_expenses: expenses.length };
       for (const key of Object.keys(wanted) as (keyof WrittenCounts)[]) {
         if (written[key] !== wanted[key]) {
-          throw new ProjectionError(`${what}: the projection is not what the projector was given (${key.slice(2)}: ${written[key]} of ${wanted[key]} rows matched)`);
+          throw new ProjectionError(
+            `${what}: the projection is not what the projector was given (${key.slice(2)}: ${written[key]} of ${wanted[key]} rows matched)`,
+          );
         }
       }
     },

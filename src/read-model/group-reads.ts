@@ -58,12 +58,7 @@ export async function readGroupWithMembers(db: Db, groupId: string, userId: stri
 }
 
 export async function listMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {
-  return db
-    .selectFrom('group_members')
-    .select(['user_id as userId', 'name'])
-    .where('group_id', '=', groupId)
-    .orderBy('position')
-    .execute();
+  return db.selectFrom('group_members').select(['user_id as userId', 'name']).where('group_id', '=', groupId).orderBy('position').execute();
 }
 
 const expenseColumns = [
@@ -119,7 +114,15 @@ export async function readGroupBalances(
   asker: { userId: string } | { tokenHash: Buffer },
 ): Promise<{ group: GroupRow; balances: BalanceRow[] } | 'unknown-user' | undefined> {
   const byToken = 'tokenHash' in asker;
-  const { rows } = await sql<{ name: string | null; currency: string; version: number; epoch: number; user_id: string; member_name: string; balance_minor: bigint }>`
+  const { rows } = await sql<{
+    name: string | null;
+    currency: string;
+    version: number;
+    epoch: number;
+    user_id: string;
+    member_name: string;
+    balance_minor: bigint;
+  }>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from users u
@@ -140,7 +143,15 @@ export async function readGroupBalances(
 
 /** A group's version and every member's balance, in one statement (one snapshot), for whoever may see them. */
 export async function readGroupView(db: Db | Tx, groupId: string): Promise<{ group: GroupRow; balances: BalanceRow[] } | undefined> {
-  const { rows } = await sql<{ name: string; currency: string; version: number; epoch: number; user_id: string | null; member_name: string; balance_minor: bigint }>`
+  const { rows } = await sql<{
+    name: string;
+    currency: string;
+    version: number;
+    epoch: number;
+    user_id: string | null;
+    member_name: string;
+    balance_minor: bigint;
+  }>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from groups g
@@ -172,6 +183,5 @@ export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyG
     .execute();
   return rows.map((r) => ({ ...r, balanceMinor: r.balanceMinor ?? 0n }));
 }
-
 
 export { readSnapshot };

@@ -65,7 +65,13 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       break;
     case 'ExpenseAdded': {
       const e = event.data;
-      const expense: FoldedExpense = { amountMinor: BigInt(e.amountMinor), payers: toMap(e.payers), shares: toMap(e.shares), deleted: false, lastVersion: version };
+      const expense: FoldedExpense = {
+        amountMinor: BigInt(e.amountMinor),
+        payers: toMap(e.payers),
+        shares: toMap(e.shares),
+        deleted: false,
+        lastVersion: version,
+      };
       if (sumOf(expense.payers) !== expense.amountMinor || sumOf(expense.shares) !== expense.amountMinor) {
         group.faults.push(`expense ${e.expenseId} at version ${version}: payers or shares do not add up to the amount`);
       }

@@ -92,11 +92,27 @@ function byGroup<R extends { group_id: string }>(rows: R[]): Map<string, R[]> {
 async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Mismatch[]> {
   const ids = folds.map((f) => f.groupId);
   const groups = new Map(
-    (await tx.selectFrom('groups').select(['group_id', 'version']).where('group_id', '=', sql<string>`any(${ids})`).execute()).map((g) => [g.group_id, g]),
+    (
+      await tx
+        .selectFrom('groups')
+        .select(['group_id', 'version'])
+        .where('group_id', '=', sql<string>`any(${ids})`)
+        .execute()
+    ).map((g) => [g.group_id, g]),
   );
-  const members = byGroup(await tx.selectFrom('group_members').select(['group_id', 'user_id', 'name']).where('group_id', '=', sql<string>`any(${ids})`).execute());
+  const members = byGroup(
+    await tx
+      .selectFrom('group_members')
+      .select(['group_id', 'user_id', 'name'])
+      .where('group_id', '=', sql<string>`any(${ids})`)
+      .execute(),
+  );
   const balances = byGroup(
-    await tx.selectFrom('user_balances').select(['group_id', 'user_id', 'balance_minor']).where('group_id', '=', sql<string>`any(${ids})`).execute(),
+    await tx
+      .selectFrom('user_balances')
+      .select(['group_id', 'user_id', 'balance_minor'])
+      .where('group_id', '=', sql<string>`any(${ids})`)
+      .execute(),
   );
   const expenses = byGroup(
     await tx
@@ -137,7 +153,13 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
   const projectedMembers = new Map(projection.members.map((m) => [m.user_id, m.name]));
   for (const userId of new Set([...folded.members.keys(), ...projectedMembers.keys()])) {
     if (folded.members.get(userId) !== projectedMembers.get(userId)) {
-      out.push({ groupId, kind: 'member', userId, expected: folded.members.get(userId) ?? '(not a member)', actual: projectedMembers.get(userId) ?? '(not a member)' });
+      out.push({
+        groupId,
+        kind: 'member',
+        userId,
+        expected: folded.members.get(userId) ?? '(not a member)',
+        actual: projectedMembers.get(userId) ?? '(not a member)',
+      });
     }
   }
 
@@ -155,7 +177,9 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
     const want = folded.expenses.get(expenseId);
     const have = rows.get(expenseId);
     const expected = want ? describeExpense(money(want.amountMinor), want.deleted, want.lastVersion, listed(want.payers), listed(want.shares)) : NO_EXPENSE;
-    const actual = have ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, listed(entriesOf(have.payers)), listed(entriesOf(have.shares))) : NO_EXPENSE;
+    const actual = have
+      ? describeExpense(money(BigInt(have.amount_minor)), have.deleted, have.last_version, listed(entriesOf(have.payers)), listed(entriesOf(have.shares)))
+      : NO_EXPENSE;
     if (expected !== actual) out.push({ groupId, kind: 'expense', expenseId, expected, actual });
   }
   return out;

@@ -1,11 +1,5 @@
 import { sql } from 'kysely';
-import {
-  CURRENT_SCHEMA_VERSION,
-  decodeGroupEvent,
-  type EventEnvelope,
-  type EventMetadata,
-  type GroupEvent,
-} from '../events/index.js';
+import { CURRENT_SCHEMA_VERSION, decodeGroupEvent, type EventEnvelope, type EventMetadata, type GroupEvent } from '../events/index.js';
 import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -90,11 +84,7 @@ export function toEnvelope(row: StoredEventRow): EventEnvelope {
 }
 
 /** Reads a stream's events with version > after, in version order. */
-export async function readStream(
-  db: Db | Tx,
-  streamId: string,
-  options: { after?: number; limit?: number } = {},
-): Promise<EventEnvelope[]> {
+export async function readStream(db: Db | Tx, streamId: string, options: { after?: number; limit?: number } = {}): Promise<EventEnvelope[]> {
   let query = db
     .selectFrom('events')
     .select(['global_position', 'stream_id', 'version', 'event_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'])

@@ -92,7 +92,11 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         }
 
         const events = decide(command, stateOf(loaded.rows));
-        const metadata: EventMetadata = { requestId: ctx.requestId, actorUserId: ctx.actorUserId, ...(ctx.idempotencyKey ? { idempotencyKey: ctx.idempotencyKey } : {}) };
+        const metadata: EventMetadata = {
+          requestId: ctx.requestId,
+          actorUserId: ctx.actorUserId,
+          ...(ctx.idempotencyKey ? { idempotencyKey: ctx.idempotencyKey } : {}),
+        };
         appended = newEnvelopes(streamId, fromVersion, events, metadata, loaded.now);
         const projected = appended.length > 0 ? project(loaded.rows, appended) : undefined;
         const outcome = outcomeOf(projected?.rows ?? loaded.rows, loaded, appended.length, 'expenseId' in command ? command.expenseId : undefined);
@@ -135,7 +139,10 @@ function stateOf(rows: GroupRows): GroupState {
   const expenses = new Map<string, ExpenseState>();
   for (const [expenseId, e] of rows.expenses) {
     const { kind, description, currency, amountMinor, payers, shares, occurredAt } = e;
-    expenses.set(expenseId, { deleted: e.deleted, data: { expenseId, kind, description, currency, amountMinor, payers, shares, split: e.split as ExpenseState['data']['split'], occurredAt } });
+    expenses.set(expenseId, {
+      deleted: e.deleted,
+      data: { expenseId, kind, description, currency, amountMinor, payers, shares, split: e.split as ExpenseState['data']['split'], occurredAt },
+    });
   }
   return {
     group: rows.group && { groupId: rows.groupId, name: rows.group.name, currency: rows.group.currency, version: rows.group.version },
@@ -165,7 +172,13 @@ function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expen
  * changes and keeps the outcome under the Idempotency-Key, all in one statement.
  * Returns the rows projected.
  */
-async function appendAndProject(tx: Tx, events: EventEnvelope[], changes: RowChanges | undefined, ctx: CommandContext, outcome: CommandOutcome): Promise<number> {
+async function appendAndProject(
+  tx: Tx,
+  events: EventEnvelope[],
+  changes: RowChanges | undefined,
+  ctx: CommandContext,
+  outcome: CommandOutcome,
+): Promise<number> {
   const key = ctx.idempotencyKey
     ? sql`w_key as (insert into idempotency_keys (actor_user_id, key, request_hash, outcome)
                     values (${ctx.actorUserId}, ${ctx.idempotencyKey}, ${fingerprint(ctx)}, ${JSON.stringify(storable(outcome))}::jsonb)
@@ -188,7 +201,10 @@ async function appendAndProject(tx: Tx, events: EventEnvelope[], changes: RowCha
   return writes.rows;
 }
 
-const fingerprint = (ctx: CommandContext): string => createHash('sha256').update(JSON.stringify(ctx.requestFingerprint ?? null)).digest('hex');
+const fingerprint = (ctx: CommandContext): string =>
+  createHash('sha256')
+    .update(JSON.stringify(ctx.requestFingerprint ?? null))
+    .digest('hex');
 
 /** The outcome as JSON (balances as decimal strings of minor units). */
 const storable = (outcome: CommandOutcome) => ({ ...outcome, balances: outcome.balances.map((b) => ({ ...b, balanceMinor: b.balanceMinor.toString() })) });

@@ -18,7 +18,10 @@ export const hashToken = (token: string): Buffer => createHash('sha256').update(
 export async function createUser(db: Db, userId: string, name: string): Promise<User & { token: string }> {
   const token = `fs_${randomBytes(32).toString('base64url')}`;
   try {
-    await db.insertInto('users').values({ user_id: userId, name, token_hash: hashToken(token) }).execute();
+    await db
+      .insertInto('users')
+      .values({ user_id: userId, name, token_hash: hashToken(token) })
+      .execute();
   } catch (error) {
     if (isUniqueViolation(error)) {
       throw new DomainError(409, 'USER_ALREADY_EXISTS', `user ${userId} already exists`);
@@ -29,11 +32,7 @@ export async function createUser(db: Db, userId: string, name: string): Promise<
 }
 
 export async function findUserByToken(db: Db, token: string): Promise<User | undefined> {
-  return db
-    .selectFrom('users')
-    .select(['user_id as userId', 'name'])
-    .where('token_hash', '=', hashToken(token))
-    .executeTakeFirst();
+  return db.selectFrom('users').select(['user_id as userId', 'name']).where('token_hash', '=', hashToken(token)).executeTakeFirst();
 }
 
 export async function findUsers(db: Db, userIds: readonly string[]): Promise<User[]> {

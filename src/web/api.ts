@@ -112,7 +112,12 @@ export class Api {
     const json = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
       const problem = json as Partial<Problem> | undefined;
-      throw new ApiError({ status: res.status, code: problem?.code ?? 'ERROR', detail: problem?.detail ?? res.statusText, ...(problem?.errors ? { errors: problem.errors } : {}) });
+      throw new ApiError({
+        status: res.status,
+        code: problem?.code ?? 'ERROR',
+        detail: problem?.detail ?? res.statusText,
+        ...(problem?.errors ? { errors: problem.errors } : {}),
+      });
     }
     return json as T;
   }
@@ -126,9 +131,14 @@ export class Api {
   settlements = (g: string) => this.request<{ version: number; transfers: Transfer[] }>('GET', `/groups/${enc(g)}/settlements`);
   expenses = (g: string) => this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?includeDeleted=true&limit=200`);
   preview = (g: string, input: ExpenseInput) =>
-    this.request<{ expense: Omit<Expense, 'expenseId' | 'occurredAt' | 'deleted' | 'version'>; version: number }>('POST', `/groups/${enc(g)}/expenses/preview`, input);
+    this.request<{ expense: Omit<Expense, 'expenseId' | 'occurredAt' | 'deleted' | 'version'>; version: number }>(
+      'POST',
+      `/groups/${enc(g)}/expenses/preview`,
+      input,
+    );
   addExpense = (g: string, input: ExpenseInput, key: string) => this.request<WriteResult>('POST', `/groups/${enc(g)}/expenses`, input, key);
-  editExpense = (g: string, e: string, input: ExpenseInput, key: string) => this.request<WriteResult>('PUT', `/groups/${enc(g)}/expenses/${enc(e)}`, input, key);
+  editExpense = (g: string, e: string, input: ExpenseInput, key: string) =>
+    this.request<WriteResult>('PUT', `/groups/${enc(g)}/expenses/${enc(e)}`, input, key);
   deleteExpense = (g: string, e: string, key: string) => this.request<WriteResult>('DELETE', `/groups/${enc(g)}/expenses/${enc(e)}`, undefined, key);
 }
 

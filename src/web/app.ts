@@ -141,12 +141,14 @@ function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () => void 
   };
   return html`<section aria-labelledby="groups-h">
       <h1 id="groups-h">Your groups</h1>
-      ${me.groups.length === 0
-        ? html`<p>No groups yet. Create one below, or give a friend your user id so they can add you.</p>`
-        : html`<ul class="groups">${me.groups.map(
-            (g) => html`<li key=${g.groupId} data-group-id=${g.groupId}><a href=${`#/groups/${encodeURIComponent(g.groupId)}`}>${g.name}</a>
+      ${
+        me.groups.length === 0
+          ? html`<p>No groups yet. Create one below, or give a friend your user id so they can add you.</p>`
+          : html`<ul class="groups">${me.groups.map(
+              (g) => html`<li key=${g.groupId} data-group-id=${g.groupId}><a href=${`#/groups/${encodeURIComponent(g.groupId)}`}>${g.name}</a>
               <${Amount} amount=${g.balance} currency=${g.currency} /></li>`,
-          )}</ul>`}
+            )}</ul>`
+      }
     </section>
     <form onSubmit=${create} aria-labelledby="new-group-h">
       <h2 id="new-group-h">New group</h2>
@@ -185,7 +187,8 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
   // Balances only ever come from the server: a write's own response, or the live stream.
   // A view never replaces a newer one (a slow response must not undo a pushed update).
   const accept = useCallback((next: BalancesView) => setView((cur) => (!cur || next.version >= cur.version ? next : cur)), []);
-  const acceptWrite = (result: WriteResult) => accept({ groupId, currency: view?.currency ?? group?.currency ?? '', version: result.version, balances: result.balances });
+  const acceptWrite = (result: WriteResult) =>
+    accept({ groupId, currency: view?.currency ?? group?.currency ?? '', version: result.version, balances: result.balances });
 
   useEffect(() => followGroup(groupId, token, accept, setStatus), [groupId, token]);
 
@@ -222,7 +225,8 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     }
   };
 
-  if (status === 'closed' && !view) return html`<p class="notice" role="alert">This group does not exist, or you are not one of its members. <a href="#/">Back to your groups</a></p>`;
+  if (status === 'closed' && !view)
+    return html`<p class="notice" role="alert">This group does not exist, or you are not one of its members. <a href="#/">Back to your groups</a></p>`;
   if (!view) return html`<p class="loading">Loading the group…</p>`;
   const currency = view.currency;
   const names = new Map(view.balances.map((b) => [b.userId, b.name]));
@@ -247,30 +251,35 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
                 <${Amount} amount=${b.balance} currency=${currency} /></li>`,
             )}
           </ul>
-          <${AddMember} busy=${writes.busy} onAdd=${(userId: string) => run({ addMember: userId }, async (key) => {
-            await api.addMember(groupId, userId, key);
-            accept(await api.balances(groupId));
-            return 'done' as const;
-          })} />
+          <${AddMember} busy=${writes.busy} onAdd=${(userId: string) =>
+            run({ addMember: userId }, async (key) => {
+              await api.addMember(groupId, userId, key);
+              accept(await api.balances(groupId));
+              return 'done' as const;
+            })} />
         </section>
         <section aria-labelledby="settle-h">
           <h2 id="settle-h">Settle up</h2>
-          ${transfers.length === 0
-            ? html`<p>Everyone is settled up.</p>`
-            : html`<ul class="settlements" data-testid="settlements">${transfers.map(
-                (t) => html`<li key=${`${t.from}>${t.to}`}><span>${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
+          ${
+            transfers.length === 0
+              ? html`<p>Everyone is settled up.</p>`
+              : html`<ul class="settlements" data-testid="settlements">${transfers.map(
+                  (t) => html`<li key=${`${t.from}>${t.to}`}><span>${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
                   <button type="button" aria-expanded=${paying === `${t.from}>${t.to}` ? 'true' : 'false'} onClick=${() => setPaying(`${t.from}>${t.to}`)}>
                     Record payment<span class="sr-only">: ${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
                   </button>
-                  ${paying === `${t.from}>${t.to}`
-                    ? html`<${RecordPayment} api=${api} groupId=${groupId} transfer=${t} currency=${currency} nameOf=${nameOf}
+                  ${
+                    paying === `${t.from}>${t.to}`
+                      ? html`<${RecordPayment} api=${api} groupId=${groupId} transfer=${t} currency=${currency} nameOf=${nameOf}
                         onRecorded=${(result: WriteResult) => {
                           setPaying(null);
                           acceptWrite(result);
                         }}
                         onCancel=${() => setPaying(null)} />`
-                    : null}</li>`,
-              )}</ul>`}
+                      : null
+                  }</li>`,
+                )}</ul>`
+          }
         </section>
       </div>
       <div>
@@ -293,26 +302,32 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
               <span class="total">${formatMoney(e.amount, currency)}</span>
             </div>
             <div class="how">
-              ${e.kind === 'payment'
-                ? `Payment: ${nameOf(e.payers[0]?.userId ?? '')} paid ${nameOf(e.shares[0]?.userId ?? '')}`
-                : `Paid by ${e.payers.map((p) => (e.payers.length > 1 ? `${nameOf(p.userId)} ${formatMoney(p.amount, currency)}` : nameOf(p.userId))).join(', ')}
-                   · split ${splitLabel(e)}: ${e.shares.map((s) => `${nameOf(s.userId)} ${formatMoney(s.amount, currency)}`).join(', ')}`}
+              ${
+                e.kind === 'payment'
+                  ? `Payment: ${nameOf(e.payers[0]?.userId ?? '')} paid ${nameOf(e.shares[0]?.userId ?? '')}`
+                  : `Paid by ${e.payers.map((p) => (e.payers.length > 1 ? `${nameOf(p.userId)} ${formatMoney(p.amount, currency)}` : nameOf(p.userId))).join(', ')}
+                   · split ${splitLabel(e)}: ${e.shares.map((s) => `${nameOf(s.userId)} ${formatMoney(s.amount, currency)}`).join(', ')}`
+              }
               <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString()}</time>
             </div>
-            ${e.deleted
-              ? null
-              : html`<div class="actions">
+            ${
+              e.deleted
+                ? null
+                : html`<div class="actions">
                   <button type="button" class="secondary" onClick=${() => {
                     setEditing(e);
                     document.getElementById('exp-description')?.focus();
                   }}>Edit<span class="sr-only"> ${e.description}</span></button>
-                  ${confirming === e.expenseId
-                    ? html`<button type="button" class="danger" disabled=${writes.busy} onClick=${async () => {
+                  ${
+                    confirming === e.expenseId
+                      ? html`<button type="button" class="danger" disabled=${writes.busy} onClick=${async () => {
                           if (await run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))) setConfirming(null);
                         }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
                         <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Keep it</button>`
-                    : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`}
-                </div>`}
+                      : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`
+                  }
+                </div>`
+            }
           </li>`,
         )}
       </ol>
@@ -329,7 +344,15 @@ const splitLabel = (e: Expense) =>
  * until the person confirms. The payment's id is made when the form opens, so however
  * often it is sent, it is recorded once.
  */
-function RecordPayment({ api, groupId, transfer, currency, nameOf, onRecorded, onCancel }: {
+function RecordPayment({
+  api,
+  groupId,
+  transfer,
+  currency,
+  nameOf,
+  onRecorded,
+  onCancel,
+}: {
   api: Api;
   groupId: string;
   transfer: Transfer;
@@ -345,7 +368,14 @@ function RecordPayment({ api, groupId, transfer, currency, nameOf, onRecorded, o
   const [from, to] = [nameOf(transfer.from), nameOf(transfer.to)];
   const submit = async (event: Event) => {
     event.preventDefault();
-    const body = { expenseId, kind: 'payment' as const, description: `${from} paid ${to}`, amount: amount.trim(), paidBy: transfer.from, split: { mode: 'equal' as const, among: [transfer.to] } };
+    const body = {
+      expenseId,
+      kind: 'payment' as const,
+      description: `${from} paid ${to}`,
+      amount: amount.trim(),
+      paidBy: transfer.from,
+      split: { mode: 'equal' as const, among: [transfer.to] },
+    };
     try {
       const result = await saving.submit(body, (key) => api.addExpense(groupId, body, key));
       if (result) onRecorded(result);

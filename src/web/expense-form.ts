@@ -46,7 +46,18 @@ interface FormState {
 
 function initialState(me: string, editing: Expense | null): FormState {
   if (!editing) {
-    return { kind: 'expense', description: '', amount: '', severalPayers: false, paidBy: me, payerAmounts: {}, mode: 'equal', among: {}, amongByDefault: true, values: {} };
+    return {
+      kind: 'expense',
+      description: '',
+      amount: '',
+      severalPayers: false,
+      paidBy: me,
+      payerAmounts: {},
+      mode: 'equal',
+      among: {},
+      amongByDefault: true,
+      values: {},
+    };
   }
   const split = editing.split;
   const values: Record<string, string> = {};
@@ -97,7 +108,13 @@ function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerI
       split = { mode: 'shares', shares: shareIds.map((u) => ({ userId: u, weight: Number((s.values[u] ?? '').trim()) })) };
       break;
   }
-  const input: ExpenseInput = { ...(s.kind === 'payment' ? { kind: 'payment' as const } : {}), description: s.description.trim(), amount: s.amount.trim(), ...payers, split };
+  const input: ExpenseInput = {
+    ...(s.kind === 'payment' ? { kind: 'payment' as const } : {}),
+    description: s.description.trim(),
+    amount: s.amount.trim(),
+    ...payers,
+    split,
+  };
   return { input, payerIds, shareIds };
 }
 
@@ -195,8 +212,7 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
     }
   };
 
-  const error = (field: string) =>
-    errors[field] ? html`<span class="field-error" id=${`err-${field}`} role="alert">${errors[field]}</span>` : null;
+  const error = (field: string) => (errors[field] ? html`<span class="field-error" id=${`err-${field}`} role="alert">${errors[field]}</span>` : null);
   const described = (field: string) => (errors[field] ? `err-${field}` : undefined);
   const perMember = (kind: 'payer' | 'share', value: (u: string) => string, set: (u: string, v: string) => void, label: string, inputMode: string) =>
     html`<div class="per-member">
@@ -229,12 +245,20 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
       <legend>Paid by</legend>
       <label class="inline"><input type="checkbox" id="exp-several" checked=${state.severalPayers}
         onChange=${(e: Event) => update({ severalPayers: (e.target as HTMLInputElement).checked })} /> Several people paid</label>
-      ${state.severalPayers
-        ? perMember('payer', (u) => state.payerAmounts[u] ?? '', (u, v) => update({ payerAmounts: { ...state.payerAmounts, [u]: v } }), 'paid', 'decimal')
-        : html`<div class="row"><label for="exp-paid-by" class="sr-only">Who paid</label>
+      ${
+        state.severalPayers
+          ? perMember(
+              'payer',
+              (u) => state.payerAmounts[u] ?? '',
+              (u, v) => update({ payerAmounts: { ...state.payerAmounts, [u]: v } }),
+              'paid',
+              'decimal',
+            )
+          : html`<div class="row"><label for="exp-paid-by" class="sr-only">Who paid</label>
             <select id="exp-paid-by" value=${state.paidBy} onChange=${(e: Event) => update({ paidBy: (e.target as HTMLSelectElement).value })}>
               ${members.map((m) => html`<option value=${m.userId}>${m.name}</option>`)}
-            </select></div>`}
+            </select></div>`
+      }
       ${error('paidBy')} ${error('payers')}
     </fieldset>
     <fieldset>
@@ -245,34 +269,42 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
           ${(Object.keys(MODE_LABELS) as SplitMode[]).map((m) => html`<option value=${m}>${MODE_LABELS[m]}</option>`)}
         </select>
       </div>
-      ${state.mode === 'equal'
-        ? html`<div class="per-member">${members.map(
-            (m) => html`<label class="inline" key=${m.userId}><input type="checkbox" id=${`among-${m.userId}`} checked=${shares(state, m.userId)}
+      ${
+        state.mode === 'equal'
+          ? html`<div class="per-member">${members.map(
+              (m) => html`<label class="inline" key=${m.userId}><input type="checkbox" id=${`among-${m.userId}`} checked=${shares(state, m.userId)}
               onChange=${(e: Event) => update({ among: { ...state.among, [m.userId]: (e.target as HTMLInputElement).checked } })} /> ${m.name}</label>`,
-          )}</div>`
-        : perMember(
-            'share',
-            (u) => state.values[u] ?? '',
-            (u, v) => update({ values: { ...state.values, [u]: v } }),
-            state.mode === 'exact' ? 'owes' : state.mode === 'percent' ? 'percent' : 'shares',
-            state.mode === 'shares' ? 'numeric' : 'decimal',
-          )}
+            )}</div>`
+          : perMember(
+              'share',
+              (u) => state.values[u] ?? '',
+              (u, v) => update({ values: { ...state.values, [u]: v } }),
+              state.mode === 'exact' ? 'owes' : state.mode === 'percent' ? 'percent' : 'shares',
+              state.mode === 'shares' ? 'numeric' : 'decimal',
+            )
+      }
       ${error('split')}
     </fieldset>
     ${error('form')}
-    ${noEffect
-      ? html`<p class="warning" role="alert" data-testid="no-effect">
-          ${noEffect.length === 1
-            ? `${names.get(noEffect[0] ?? '') ?? noEffect[0]} paid and is the only one sharing it`
-            : `Everyone who shares it paid exactly their share`}, so this moves no balance.
+    ${
+      noEffect
+        ? html`<p class="warning" role="alert" data-testid="no-effect">
+          ${
+            noEffect.length === 1
+              ? `${names.get(noEffect[0] ?? '') ?? noEffect[0]} paid and is the only one sharing it`
+              : `Everyone who shares it paid exactly their share`
+          }, so this moves no balance.
           ${confirmedNoEffect === key ? ' Press the button again to save it anyway.' : ''}
         </p>`
-      : null}
+        : null
+    }
     <div class="preview" aria-live="polite" data-testid="preview">
-      ${preview
-        ? html`<p><strong>Resolved:</strong> ${preview.payers.map((p) => `${names.get(p.userId) ?? p.userId} pays ${formatMoney(p.amount, currency)}`).join(', ')};
+      ${
+        preview
+          ? html`<p><strong>Resolved:</strong> ${preview.payers.map((p) => `${names.get(p.userId) ?? p.userId} pays ${formatMoney(p.amount, currency)}`).join(', ')};
             ${' '}${preview.shares.map((s) => `${names.get(s.userId) ?? s.userId} owes ${formatMoney(s.amount, currency)}`).join(', ')}</p>`
-        : null}
+          : null
+      }
     </div>
     <div class="actions">
       <button type="submit" disabled=${saving.busy} aria-busy=${saving.busy ? 'true' : undefined}>

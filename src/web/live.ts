@@ -8,12 +8,7 @@ export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
  * every connect, so a reconnect after a dropped connection or a server restart resyncs
  * by itself. Retries with backoff until stopped; a 401/404 ends it.
  */
-export function followGroup(
-  groupId: string,
-  token: string,
-  onBalances: (view: BalancesView) => void,
-  onStatus: (status: LiveStatus) => void,
-): () => void {
+export function followGroup(groupId: string, token: string, onBalances: (view: BalancesView) => void, onStatus: (status: LiveStatus) => void): () => void {
   const stopped = new AbortController();
   let connection: AbortController | undefined;
   let wake: (() => void) | undefined;

@@ -106,8 +106,13 @@ export async function everyScreenShowsTheLog(t: Asserts, database: TestDatabase,
           { timeout: 1_000 },
         );
       } catch {
-        const shown = await p.page.locator('[data-testid="balances"]').evaluate((el) => el.outerHTML).catch(() => '(no balances on screen)');
-        throw new Error(`${what}: ${p.name}'s screen did not show version ${expected.version} ${JSON.stringify(expected.balances)} within 1 s; it shows ${shown}`);
+        const shown = await p.page
+          .locator('[data-testid="balances"]')
+          .evaluate((el) => el.outerHTML)
+          .catch(() => '(no balances on screen)');
+        throw new Error(
+          `${what}: ${p.name}'s screen did not show version ${expected.version} ${JSON.stringify(expected.balances)} within 1 s; it shows ${shown}`,
+        );
       }
       t.equal(await p.page.getByTestId('version').textContent(), `Version ${expected.version}`, `${p.name} sees the version`);
       // The rest of the page (expense list, settlements) follows; wait so the next action

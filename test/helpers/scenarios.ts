@@ -15,6 +15,12 @@ export async function busyGroup(api: Api, prefix: string) {
   await add('e3', '7.00', ann.userId);
   await ann.api.delete(`/groups/${g}/expenses/e3`);
   await ann.api.put(`/groups/${g}/expenses/e2`, { description: 'Item e2', amount: '4.00', paidBy: bob.userId, split: { mode: 'equal' } });
-  await bob.api.post(`/groups/${g}/expenses`, { kind: 'payment', description: 'Pay back', amount: '1.00', paidBy: bob.userId, split: { mode: 'equal', among: [ann.userId] } });
+  await bob.api.post(`/groups/${g}/expenses`, {
+    kind: 'payment',
+    description: 'Pay back',
+    amount: '1.00',
+    paidBy: bob.userId,
+    split: { mode: 'equal', among: [ann.userId] },
+  });
   return { g, ann, bob };
 }

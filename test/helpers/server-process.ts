@@ -21,9 +21,7 @@ export interface ServerProcess {
  * tap's coverage folder after the test has ended.
  */
 export function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !/^(NODE_OPTIONS|NODE_V8_COVERAGE|_?TAP)/.test(key)),
-  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(NODE_OPTIONS|NODE_V8_COVERAGE|_?TAP)/.test(key)));
   return { ...env, ...extra };
 }
 

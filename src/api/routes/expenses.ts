@@ -29,8 +29,7 @@ const presentWrite = (created: number) => (o: CommandOutcome) => {
   };
 };
 
-const encodeCursor = (occurredAt: Date, firstVersion: number) =>
-  Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion])).toString('base64url');
+const encodeCursor = (occurredAt: Date, firstVersion: number) => Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion])).toString('base64url');
 
 function decodeCursor(cursor: string): { occurredAt: string; firstVersion: number } {
   try {
@@ -55,7 +54,7 @@ export const expenseRoutes =
       {
         schema: {
           summary: 'Resolve an expense as the server would store it (who pays and owes what, after rounding), without saving it',
-          description: 'Lets a form show the resolved split, and the server\'s own error next to the field, before anything is saved.',
+          description: "Lets a form show the resolved split, and the server's own error next to the field, before anything is saved.",
           tags: ['expenses'],
           security,
           params: GroupParams,
@@ -101,11 +100,12 @@ export const expenseRoutes =
       async (request, reply) => {
         const { groupId } = request.params;
         const expenseId = request.body.expenseId ?? deps.newId();
-        const result = await handleGroupCommand(
-          deps,
-          commandContext(request, groupId),
-          { type: 'AddExpense', expenseId, input: toInput(request.body), now: deps.clock().toISOString() },
-        );
+        const result = await handleGroupCommand(deps, commandContext(request, groupId), {
+          type: 'AddExpense',
+          expenseId,
+          input: toInput(request.body),
+          now: deps.clock().toISOString(),
+        });
         return sendResult(reply, result, presentWrite(201));
       },
     );
@@ -128,11 +128,12 @@ export const expenseRoutes =
         if (request.body.expenseId !== undefined && request.body.expenseId !== expenseId) {
           throw invalid('VALIDATION_FAILED', 'expenseId', 'must match the expense id in the path');
         }
-        const result = await handleGroupCommand(
-          deps,
-          commandContext(request, groupId),
-          { type: 'EditExpense', expenseId, input: toInput(request.body), now: deps.clock().toISOString() },
-        );
+        const result = await handleGroupCommand(deps, commandContext(request, groupId), {
+          type: 'EditExpense',
+          expenseId,
+          input: toInput(request.body),
+          now: deps.clock().toISOString(),
+        });
         return sendResult(reply, result, presentWrite(200));
       },
     );
@@ -151,11 +152,7 @@ export const expenseRoutes =
       },
       async (request, reply) => {
         const { groupId, expenseId } = request.params;
-        const result = await handleGroupCommand(
-          deps,
-          commandContext(request, groupId),
-          { type: 'DeleteExpense', expenseId },
-        );
+        const result = await handleGroupCommand(deps, commandContext(request, groupId), { type: 'DeleteExpense', expenseId });
         return sendResult(reply, result, (o) => ({ status: 200, body: { version: o.version, balances: presentBalances(o.balances, o.currency) } }));
       },
     );

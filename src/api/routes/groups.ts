@@ -93,11 +93,10 @@ export const groupRoutes =
         const { groupId } = request.params;
         const [user] = await findUsers(deps.db, [request.body.userId]);
         if (!user) throw invalid('UNKNOWN_USER', 'userId', `no user ${request.body.userId}`);
-        const result = await handleGroupCommand(
-          deps,
-          commandContext(request, groupId),
-          { type: 'AddMember', member: { userId: user.userId, name: user.name } },
-        );
+        const result = await handleGroupCommand(deps, commandContext(request, groupId), {
+          type: 'AddMember',
+          member: { userId: user.userId, name: user.name },
+        });
         return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members) }));
       },
     );

@@ -43,9 +43,7 @@ export const userRoutes =
             200: z.object({
               userId: Id,
               name: z.string(),
-              groups: z.array(
-                z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), balance: Amount }),
-              ),
+              groups: z.array(z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), balance: Amount })),
             }),
             401: Problem,
           },

@@ -10,10 +10,7 @@ export const Id = z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-
 export const StoredId = z.string();
 
 export const Name = z.string().trim().min(1).max(100);
-export const Amount = z
-  .string()
-  .max(40)
-  .describe('Decimal string in the group currency, e.g. "12.34" (never a JSON number)');
+export const Amount = z.string().max(40).describe('Decimal string in the group currency, e.g. "12.34" (never a JSON number)');
 
 export const Problem = z
   .object({
@@ -35,7 +32,12 @@ export const WriteHeaders = z.object({
     .string()
     .regex(/^(W\/)?"[0-9]{1,10}(\.[0-9]{1,10})?"$/, 'must be the group\'s ETag, such as "12"')
     .optional(),
-  'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII').optional(),
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII')
+    .optional(),
 });
 
 export const Balance = z.object({ userId: StoredId, name: z.string(), balance: Amount });

@@ -7,11 +7,17 @@ export const SplitInput = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('equal'), among: z.array(Id).min(1).max(500).optional() }),
   z.strictObject({
     mode: z.literal('exact'),
-    shares: z.array(z.strictObject({ userId: Id, amount: DecimalString })).min(1).max(500),
+    shares: z
+      .array(z.strictObject({ userId: Id, amount: DecimalString }))
+      .min(1)
+      .max(500),
   }),
   z.strictObject({
     mode: z.literal('percent'),
-    shares: z.array(z.strictObject({ userId: Id, percent: DecimalString })).min(1).max(500),
+    shares: z
+      .array(z.strictObject({ userId: Id, percent: DecimalString }))
+      .min(1)
+      .max(500),
   }),
   z.strictObject({
     mode: z.literal('shares'),
@@ -29,7 +35,11 @@ export const ExpenseBody = z
     description: z.string().trim().min(1).max(200),
     amount: Amount,
     paidBy: Id.optional(),
-    payers: z.array(z.strictObject({ userId: Id, amount: Amount })).min(1).max(500).optional(),
+    payers: z
+      .array(z.strictObject({ userId: Id, amount: Amount }))
+      .min(1)
+      .max(500)
+      .optional(),
     split: SplitInput,
     occurredAt: z.iso.datetime({ offset: true }).optional(),
   })
@@ -71,7 +81,10 @@ export const DeleteResult = z.object({ version: z.number().int(), balances: z.ar
 export const ExpenseListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
-  includeDeleted: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  includeDeleted: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 
 export const ExpenseList = z.object({ items: z.array(Expense), nextCursor: z.string().nullable() });

@@ -2,8 +2,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { allocate } from '../money/allocate.js';
-import { streamIdOf } from '../events/index.js';
+import { allocate } from '../src/money/allocate.js';
+import { streamIdOf } from '../src/events/index.js';
 
 export const BENCH_MEMBERS = ['bench-u1', 'bench-u2', 'bench-u3', 'bench-u4'];
 
@@ -21,7 +21,12 @@ export async function copyEvents(url: string, groups: { groupId: string; events:
     const rows = (function* () {
       for (const { groupId, events } of groups) {
         const stream = streamIdOf(groupId);
-        yield line(stream, 1, 'GroupCreated', { groupId, name: `Bench ${groupId}`, currency: 'EUR', members: BENCH_MEMBERS.map((userId) => ({ userId, name: userId })) });
+        yield line(stream, 1, 'GroupCreated', {
+          groupId,
+          name: `Bench ${groupId}`,
+          currency: 'EUR',
+          members: BENCH_MEMBERS.map((userId) => ({ userId, name: userId })),
+        });
         let lastExpense = '';
         for (let version = 2; version <= events; version++) {
           if (version % 10 === 0 && lastExpense) {
@@ -31,7 +36,10 @@ export async function copyEvents(url: string, groups: { groupId: string; events:
           }
           const amountMinor = 1_000 + (version % 97);
           const payer = BENCH_MEMBERS[version % BENCH_MEMBERS.length] as string;
-          const shares = allocate(BigInt(amountMinor), BENCH_MEMBERS.map(() => 1n));
+          const shares = allocate(
+            BigInt(amountMinor),
+            BENCH_MEMBERS.map(() => 1n),
+          );
           lastExpense = `e${version}`;
           yield line(stream, version, 'ExpenseAdded', {
             expenseId: lastExpense,

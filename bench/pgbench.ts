@@ -35,7 +35,21 @@ export async function pgbench(url: string, script: string, options: PgbenchRun):
   try {
     const file = path.join(dir, 'script.sql');
     await writeFile(file, script);
-    const args = ['-n', '-M', 'prepared', '-f', file, '-c', String(options.clients), '-j', String(Math.min(options.clients, 4)), ...(options.transactionsPerClient ? ['-t', String(options.transactionsPerClient)] : ['-T', String(options.seconds)]), '-l', '--log-prefix', path.join(dir, 'tx')];
+    const args = [
+      '-n',
+      '-M',
+      'prepared',
+      '-f',
+      file,
+      '-c',
+      String(options.clients),
+      '-j',
+      String(Math.min(options.clients, 4)),
+      ...(options.transactionsPerClient ? ['-t', String(options.transactionsPerClient)] : ['-T', String(options.seconds)]),
+      '-l',
+      '--log-prefix',
+      path.join(dir, 'tx'),
+    ];
     for (const [name, value] of Object.entries(options.variables ?? {})) args.push('-D', `${name}=${value}`);
     args.push(url);
     const output = await run('pgbench', args);
@@ -44,7 +58,9 @@ export async function pgbench(url: string, script: string, options: PgbenchRun):
     if (processed === 0 || !Number.isFinite(tps)) {
       // A baseline that cannot be measured says why instead of turning into NaN.
       const connect = /initial connection time = ([0-9.]+) ms/.exec(output)?.[1];
-      throw new Error(`pgbench with ${options.clients} clients processed no transaction${connect ? ` (opening its connections took ${connect} ms)` : ''}; give it more --seconds.\n${output.slice(-1500)}`);
+      throw new Error(
+        `pgbench with ${options.clients} clients processed no transaction${connect ? ` (opening its connections took ${connect} ms)` : ''}; give it more --seconds.\n${output.slice(-1500)}`,
+      );
     }
     const latencies: number[] = [];
     for (const name of await readdir(dir)) {

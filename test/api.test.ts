@@ -152,20 +152,20 @@ t.test('auth: no token 401, bad token 401, non-member 404, same answer as a miss
   t.equal(noToken.body.code, 'UNAUTHENTICATED');
   t.equal((await ctx.api.as('fs_not-a-real-token').get('/me')).status, 401);
   t.equal((await ctx.api.get('/me', { authorization: 'Basic abc' })).status, 401);
-  // Balances and settlements resolve the token inside their own read: same answers.
-  for (const view of ['balances', 'settlements']) {
-    const url = `/groups/${id}/${view}`;
+  // The group, its balances, settlements and expense list resolve the token inside their own read: same answers.
+  for (const view of ['', '/balances', '/settlements', '/expenses']) {
+    const url = `/groups/${id}${view}`;
     for (const [label, res] of [
       ['unknown token', await ctx.api.as('fs_not-a-real-token').get(url)],
       ['malformed header', await ctx.api.get(url, { authorization: 'Basic abc' })],
-      ['unknown token, missing group', await ctx.api.as('fs_not-a-real-token').get(`/groups/does-not-exist/${view}`)],
+      ['unknown token, missing group', await ctx.api.as('fs_not-a-real-token').get(`/groups/does-not-exist${view}`)],
     ] as const) {
       t.equal(res.status, 401, `${view}: ${label} is 401`);
       t.equal(res.body.code, 'UNAUTHENTICATED');
       t.equal(res.headers['www-authenticate'], 'Bearer realm="fairshare"');
     }
     t.equal((await owner.api.get(url)).status, 200, `${view}: the member's own token is 200`);
-    t.equal((await owner.api.get(`/groups/does-not-exist/${view}`)).status, 404, `${view}: a known user asking for a missing group is 404`);
+    t.equal((await owner.api.get(`/groups/does-not-exist${view}`)).status, 404, `${view}: a known user asking for a missing group is 404`);
   }
   for (const [method, url, body] of [
     ['GET', `/groups/${id}`],

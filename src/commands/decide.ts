@@ -1,5 +1,5 @@
 import type { ExpenseAdded, GroupEvent } from '../events/index.js';
-import { conflict, DomainError, invalid, notFound } from './errors.js';
+import { conflict, DomainError, groupNotFound, invalid, notFound } from './errors.js';
 import type { ExpenseInput } from './expense-input.js';
 import { resolveExpense } from './resolve-expense.js';
 import type { GroupState, MemberState } from './state.js';
@@ -24,7 +24,7 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     const { groupId, name, currency, members } = command;
     return [{ type: 'GroupCreated', data: { groupId, name, currency, members } }];
   }
-  if (!state.group) throw notFound('GROUP_NOT_FOUND', 'group not found');
+  if (!state.group) throw groupNotFound();
 
   switch (command.type) {
     case 'AddMember': {

@@ -24,3 +24,6 @@ export const invalid = (code: string, path: string, message: string): DomainErro
 export const notFound = (code: string, message: string): DomainError => new DomainError(404, code, message);
 
 export const conflict = (code: string, message: string): DomainError => new DomainError(409, code, message);
+
+/** To anyone who is not a member, a group does not exist: every route says so the same way. */
+export const groupNotFound = (): DomainError => notFound('GROUP_NOT_FOUND', 'group not found');

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { readSnapshot, type Db, type Tx } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import type { Allocation } from '../db/schema.js';
 
 /** Queries over the projection. Reads never fold events and never use a cache. */
@@ -49,56 +49,71 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
     .executeTakeFirst();
 }
 
-/** The group and its members in one snapshot, only if `userId` is a member. */
-export async function readGroupWithMembers(db: Db, groupId: string, userId: string): Promise<{ group: GroupRow; members: MemberRow[] } | undefined> {
-  return readSnapshot(db, async (tx) => {
-    const group = await findGroupForMember(tx, groupId, userId);
-    return group ? { group, members: await listMembers(tx, groupId) } : undefined;
-  });
-}
+/**
+ * Who asks: a user id, or the hash of a bearer token that the read itself resolves (the
+ * request then needs no separate lookup; see `userFromRead` in src/api/auth.ts).
+ */
+export type Asker = { userId: string } | { tokenHash: Buffer };
 
-export async function listMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {
-  return db.selectFrom('group_members').select(['user_id as userId', 'name']).where('group_id', '=', groupId).orderBy('position').execute();
-}
+/** The asker's row in `users u`: one of the reads below joins the group to it. */
+const askerIs = (asker: Asker) => ('tokenHash' in asker ? sql`u.token_hash = ${asker.tokenHash}` : sql`u.user_id = ${asker.userId}`);
 
-const expenseColumns = [
-  'expense_id as expenseId',
-  'kind',
-  'description',
-  'currency',
-  'amount_minor as amountMinor',
-  'payers',
-  'shares',
-  'split',
-  'occurred_at as occurredAt',
-  'deleted',
-  'first_version as firstVersion',
-  'last_version as lastVersion',
-] as const;
+/** A read's answer: what it found, 'unknown-user' when no user has the token, undefined when the asker is not a member. */
+export type AskerRead<T> = T | 'unknown-user' | undefined;
+
+/** The group and its members, only if the asker is a member, in one statement. */
+export async function readGroupWithMembers(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; members: MemberRow[] }>> {
+  const { rows } = await sql<{ name: string | null; currency: string; version: number; epoch: number; members: MemberRow[] }>`
+    select g.name, g.currency, g.version, g.projection_epoch as epoch,
+           (select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
+              from group_members m where m.group_id = g.group_id) as members
+      from users u
+      left join (groups g join group_members me on me.group_id = g.group_id)
+             on g.group_id = ${groupId} and me.user_id = u.user_id
+     where ${askerIs(asker)}`.execute(db);
+  const row = rows[0];
+  if (!row) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  if (row.name === null) return undefined;
+  return { group: { groupId, name: row.name, currency: row.currency, version: row.version, epoch: row.epoch }, members: row.members };
+}
 
 export interface ExpensePageCursor {
   occurredAt: string;
   firstVersion: number;
 }
 
-/** Newest first (by occurredAt, then by when it was first added), keyset-paginated. */
+/**
+ * A page of the group's expenses, newest first (by occurredAt, then by when each was
+ * first added), keyset-paginated, only if the asker is a member: one statement.
+ */
 export async function listExpenses(
   db: Db | Tx,
   groupId: string,
+  asker: Asker,
   options: { limit: number; after?: ExpensePageCursor | undefined; includeDeleted: boolean },
-): Promise<ExpenseRow[]> {
-  let query = db.selectFrom('expenses').select(expenseColumns).where('group_id', '=', groupId);
-  if (!options.includeDeleted) query = query.where('deleted', '=', false);
+): Promise<AskerRead<ExpenseRow[]>> {
   const after = options.after;
-  if (after) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('occurred_at', '<', new Date(after.occurredAt)),
-        eb.and([eb('occurred_at', '=', new Date(after.occurredAt)), eb('first_version', '<', after.firstVersion)]),
-      ]),
-    );
-  }
-  return query.orderBy('occurred_at', 'desc').orderBy('first_version', 'desc').limit(options.limit).execute();
+  const { rows } = await sql<{ member: boolean } & { [K in keyof ExpenseRow]: ExpenseRow[K] | null }>`
+    select g.group_id is not null as member,
+           e.expense_id as "expenseId", e.kind, e.description, e.currency, e.amount_minor as "amountMinor",
+           e.payers, e.shares, e.split, e.occurred_at as "occurredAt", e.deleted,
+           e.first_version as "firstVersion", e.last_version as "lastVersion"
+      from users u
+      left join (groups g join group_members me on me.group_id = g.group_id)
+             on g.group_id = ${groupId} and me.user_id = u.user_id
+      left join lateral (
+        select * from expenses x
+         where x.group_id = g.group_id
+           and (${options.includeDeleted} or not x.deleted)
+           and (${after?.occurredAt ?? null}::timestamptz is null
+                or (x.occurred_at, x.first_version) < (${after?.occurredAt ?? null}::timestamptz, ${after?.firstVersion ?? null}::int))
+         order by x.occurred_at desc, x.first_version desc
+         limit ${options.limit}) e on true
+     where ${askerIs(asker)}`.execute(db);
+  const first = rows[0];
+  if (!first) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  if (!first.member) return undefined;
+  return rows.filter((r) => r.expenseId !== null) as unknown as ExpenseRow[];
 }
 
 /**
@@ -108,11 +123,7 @@ export async function listExpenses(
  * The asker is a user id, or a token hash resolved here too (then the request needs no
  * separate lookup): 'unknown-user' when no user has that token.
  */
-export async function readGroupBalances(
-  db: Db | Tx,
-  groupId: string,
-  asker: { userId: string } | { tokenHash: Buffer },
-): Promise<{ group: GroupRow; balances: BalanceRow[] } | 'unknown-user' | undefined> {
+export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; balances: BalanceRow[] }>> {
   const byToken = 'tokenHash' in asker;
   const { rows } = await sql<{
     name: string | null;
@@ -130,7 +141,7 @@ export async function readGroupBalances(
              on g.group_id = ${groupId} and me.user_id = u.user_id
       left join group_members m on m.group_id = g.group_id
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
-     where ${byToken ? sql`u.token_hash = ${asker.tokenHash}` : sql`u.user_id = ${asker.userId}`}
+     where ${askerIs(asker)}
      order by m.position`.execute(db);
   const first = rows[0];
   if (!first) return byToken ? 'unknown-user' : undefined;
@@ -183,5 +194,3 @@ export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyG
     .execute();
   return rows.map((r) => ({ ...r, balanceMinor: r.balanceMinor ?? 0n }));
 }
-
-export { readSnapshot };

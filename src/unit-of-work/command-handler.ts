@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { decide, DomainError, type ExpenseState, type GroupCommand, type GroupState, type MemberState } from '../commands/index.js';
+import { decide, DomainError, groupNotFound, type ExpenseState, type GroupCommand, type GroupState, type MemberState } from '../commands/index.js';
 import type { Db, Tx } from '../db/database.js';
 import { isTransient, isUniqueViolation } from '../db/errors.js';
 import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/index.js';
@@ -84,7 +84,7 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         fromVersion = loaded.rows.group?.version ?? 0;
         // To anyone who is not a member, the group does not exist.
         if (command.type !== 'CreateGroup' && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId)) {
-          throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+          throw groupNotFound();
         }
         if (loaded.stored) return replay(ctx, loaded.stored);
         if (ctx.expectedVersion !== undefined && ctx.expectedVersion !== fromVersion) {
@@ -152,7 +152,7 @@ function stateOf(rows: GroupRows): GroupState {
 }
 
 function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expenseId: string | undefined): CommandOutcome {
-  if (!rows.group) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+  if (!rows.group) throw groupNotFound();
   const expense = expenseId === undefined ? undefined : rows.expenses.get(expenseId);
   return {
     groupId: rows.groupId,

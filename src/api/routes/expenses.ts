@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { findGroupForMember, listExpenses, readGroupWithMembers, readSnapshot } from '../../read-model/group-reads.js';
+import { listExpenses, readGroupWithMembers } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
-import { DomainError, invalid } from '../../commands/errors.js';
+import { groupNotFound, invalid } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
 import { handleGroupCommand, type CommandOutcome } from '../../unit-of-work/command-handler.js';
-import { authenticate, currentUser } from '../auth.js';
+import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { money, presentBalances, presentExpense } from '../present.js';
 import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
@@ -64,9 +64,9 @@ export const expenseRoutes =
       },
       async (request) => {
         const { groupId } = request.params;
-        const found = await readGroupWithMembers(deps.db, groupId, currentUser(request).userId);
-        const state = found ? { ...found, expenses: new Map() } : undefined;
-        if (!state) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        const found = await readGroupWithMembers(deps.db, groupId, { userId: currentUser(request).userId });
+        if (!found || found === 'unknown-user') throw groupNotFound();
+        const state = { ...found, expenses: new Map() };
         const resolved = resolveExpense(request.body.expenseId ?? 'preview', toInput(request.body), state, deps.clock().toISOString());
         const amount = (minor: number) => money(minor, resolved.currency);
         return {
@@ -168,16 +168,15 @@ export const expenseRoutes =
           querystring: ExpenseListQuery,
           response: { 200: ExpenseList, 400: Problem, 401: Problem, 404: Problem },
         },
+        config: { userFromRead: true },
       },
-      async (request) => {
+      async (request, reply) => {
         const { groupId } = request.params;
         const { limit, cursor, includeDeleted } = request.query;
         const after = cursor === undefined ? undefined : decodeCursor(cursor);
-        const page = await readSnapshot(deps.db, async (tx) => {
-          const group = await findGroupForMember(tx, groupId, currentUser(request).userId);
-          return group ? listExpenses(tx, groupId, { limit, after, includeDeleted }) : undefined;
-        });
-        if (!page) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        const page = await listExpenses(deps.db, groupId, principal(request), { limit, after, includeDeleted });
+        if (page === 'unknown-user') return unauthenticated(reply, true);
+        if (!page) throw groupNotFound();
         const last = page.at(-1);
         return {
           items: page.map(presentExpense),

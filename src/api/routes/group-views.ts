@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { findGroupForMember, readGroupBalances } from '../../read-model/group-reads.js';
-import { DomainError } from '../../commands/errors.js';
+import { groupNotFound } from '../../commands/errors.js';
 import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';
 import { settle } from '../../money/settlements.js';
@@ -29,8 +29,6 @@ export async function readBalancesView(db: Db, groupId: string, asker: Parameter
     group,
   };
 }
-
-const groupNotFound = () => new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
 
 export const groupViewRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>

@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import { readGroupWithMembers } from '../../read-model/group-reads.js';
 import { findUsers } from '../../users/users.js';
-import { DomainError, invalid } from '../../commands/errors.js';
+import { groupNotFound, invalid } from '../../commands/errors.js';
 import { isSupportedCurrency } from '../../money/currency.js';
-import { authenticate, currentUser } from '../auth.js';
+import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { presentGroup } from '../present.js';
@@ -65,12 +65,12 @@ export const groupRoutes =
           params: GroupParams,
           response: { 200: Group, 304: z.null(), 401: Problem, 404: Problem },
         },
+        config: { userFromRead: true },
       },
       async (request, reply) => {
-        const me = currentUser(request);
-        const { groupId } = request.params;
-        const found = await readGroupWithMembers(deps.db, groupId, me.userId);
-        if (!found) throw new DomainError(404, 'GROUP_NOT_FOUND', 'group not found');
+        const found = await readGroupWithMembers(deps.db, request.params.groupId, principal(request));
+        if (found === 'unknown-user') return unauthenticated(reply, true);
+        if (!found) throw groupNotFound();
         if (notModified(request, reply, found.group)) return reply;
         return presentGroup(found.group, found.members);
       },

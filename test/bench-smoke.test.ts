@@ -22,6 +22,10 @@ t.test('npm run bench -- --quick produces every figure with its baseline', async
   const figures: string[] = result.rows.map((r: any) => r.figure);
   for (const pattern of [
     /^add expense, many groups, concurrency (1|8|64)$/,
+    /^add expense, many groups, concurrency 8, against pgbench$/,
+    /^add expense, many groups, concurrency 8, against Emmett$/,
+    /^live update delay across processes, p99$/,
+    /^idle cost of the log tail$/,
     /^add expense, one hot group, concurrency 64$/,
     /^balances read, concurrency 8$/,
     /^balances read with If-None-Match \(304\), concurrency 64$/,

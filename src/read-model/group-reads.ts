@@ -123,17 +123,16 @@ export async function listExpenses(
  * The asker is a user id, or a token hash resolved here too (then the request needs no
  * separate lookup): 'unknown-user' when no user has that token.
  */
-export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; balances: BalanceRow[] }>> {
-  const byToken = 'tokenHash' in asker;
-  const { rows } = await sql<{
-    name: string | null;
-    currency: string;
-    version: number;
-    epoch: number;
-    user_id: string;
-    member_name: string;
-    balance_minor: bigint;
-  }>`
+/** readGroupBalances' statement (the bench's minimal route runs the same one). */
+export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<{
+  name: string | null;
+  currency: string;
+  version: number;
+  epoch: number;
+  user_id: string;
+  member_name: string;
+  balance_minor: bigint;
+}>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from users u
@@ -142,9 +141,12 @@ export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Ask
       left join group_members m on m.group_id = g.group_id
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
      where ${askerIs(asker)}
-     order by m.position`.execute(db);
+     order by m.position`;
+
+export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; balances: BalanceRow[] }>> {
+  const { rows } = await groupBalancesStatement(groupId, asker).execute(db);
   const first = rows[0];
-  if (!first) return byToken ? 'unknown-user' : undefined;
+  if (!first) return 'tokenHash' in asker ? 'unknown-user' : undefined;
   if (first.name === null) return undefined;
   return {
     group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },

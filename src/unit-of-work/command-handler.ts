@@ -5,15 +5,14 @@
 // its row lock; commands on different groups never wait on each other. The result is
 // a domain outcome: HTTP is the API's business.
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { decide, DomainError, groupNotFound, type ExpenseState, type GroupCommand, type GroupState, type MemberState } from '../commands/index.js';
-import type { Db, Tx } from '../db/database.js';
+import type { Db } from '../db/database.js';
 import { isTransient, isUniqueViolation } from '../db/errors.js';
 import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/index.js';
-import { project, type ExpenseRow, type GroupRows, type RowChanges } from '../projections/projector.js';
-import { rowWrites, type WrittenCounts } from '../projections/write-rows.js';
-import { eventInserts, isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
+import { project, type ExpenseRow, type GroupRows } from '../projections/projector.js';
+import { isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
+import { appendAndProject } from './append-and-project.js';
 import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
 
 export interface CommandContext {
@@ -100,7 +99,10 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         appended = newEnvelopes(streamId, fromVersion, events, metadata, loaded.now);
         const projected = appended.length > 0 ? project(loaded.rows, appended) : undefined;
         const outcome = outcomeOf(projected?.rows ?? loaded.rows, loaded, appended.length, 'expenseId' in command ? command.expenseId : undefined);
-        rowsProjected = await appendAndProject(tx, appended, projected?.changes, ctx, outcome);
+        const key = ctx.idempotencyKey
+          ? { actorUserId: ctx.actorUserId, key: ctx.idempotencyKey, requestHash: fingerprint(ctx), outcome: JSON.stringify(storable(outcome)) }
+          : undefined;
+        rowsProjected = await appendAndProject(tx, appended, projected?.changes, key);
         await deps.beforeCommit?.(outcome);
         return { outcome, replayed: false };
       });
@@ -165,40 +167,6 @@ function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expen
     balances: rows.members.map((m) => ({ userId: m.userId, name: m.name, balanceMinor: rows.balances.get(m.userId) ?? 0n })),
     ...(expense && expenseId !== undefined ? { expense: { expenseId, ...expense } } : {}),
   };
-}
-
-/**
- * The command's second statement: appends the events, writes the projector's row
- * changes and keeps the outcome under the Idempotency-Key, all in one statement.
- * Returns the rows projected.
- */
-async function appendAndProject(
-  tx: Tx,
-  events: EventEnvelope[],
-  changes: RowChanges | undefined,
-  ctx: CommandContext,
-  outcome: CommandOutcome,
-): Promise<number> {
-  const key = ctx.idempotencyKey
-    ? sql`w_key as (insert into idempotency_keys (actor_user_id, key, request_hash, outcome)
-                    values (${ctx.actorUserId}, ${ctx.idempotencyKey}, ${fingerprint(ctx)}, ${JSON.stringify(storable(outcome))}::jsonb)
-                    returning 1)`
-    : undefined;
-  if (!changes) {
-    if (key) await sql`with ${key} select 1`.execute(tx);
-    return 0;
-  }
-  const append = eventInserts(events);
-  const writes = rowWrites([changes]);
-  const { rows } = await sql<WrittenCounts & { positions: string[] }>`
-    with ${append.cte}, ${writes.ctes}${key ? sql`, ${key}` : sql``}
-    select ${append.positions}, ${writes.counts}`.execute(tx);
-  const written = rows[0] as WrittenCounts & { positions: string[] };
-  writes.check(written);
-  written.positions.forEach((position, i) => {
-    (events[i] as EventEnvelope).globalPosition = BigInt(position);
-  });
-  return writes.rows;
 }
 
 const fingerprint = (ctx: CommandContext): string =>

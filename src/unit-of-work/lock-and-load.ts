@@ -21,7 +21,7 @@ export interface LoadedGroup {
   stored: StoredKey | undefined;
 }
 
-interface LoadedRow {
+export interface LoadedRow {
   name: string | null;
   currency: string;
   version: number;
@@ -35,6 +35,33 @@ interface LoadedRow {
   now: Date;
 }
 
+export interface LoadNames {
+  expenseId?: string | undefined;
+  actorUserId: string;
+  idempotencyKey?: string | undefined;
+}
+
+/** lockAndLoad's statement (the bench's minimal route runs the same one). */
+export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
+  sql<LoadedRow>`
+  select g.name, g.currency, g.version, g.projection_epoch as epoch, g.created_at, g.updated_at,
+     (select json_build_array(s.version, s.projection_epoch) from groups s where s.group_id = ${groupId}) as seen,
+     (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version,
+                                        'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
+        from group_members m
+        left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
+       where m.group_id = ${groupId}) as members,
+     (select json_build_object('kind', e.kind, 'description', e.description, 'currency', e.currency,
+                               'amountMinor', e.amount_minor, 'payers', e.payers, 'shares', e.shares, 'split', e.split,
+                               'occurredAt', e.occurred_at, 'deleted', e.deleted,
+                               'firstVersion', e.first_version, 'lastVersion', e.last_version)
+        from expenses e where e.group_id = ${groupId} and e.expense_id = ${names.expenseId ?? null}) as expense,
+     (select json_build_object('requestHash', k.request_hash, 'outcome', k.outcome, 'status', k.status, 'response', k.response)
+        from idempotency_keys k where k.actor_user_id = ${names.actorUserId} and k.key = ${names.idempotencyKey ?? null}) as stored,
+     now() as now
+    from (select 1) as one
+    left join lateral (select * from groups where group_id = ${groupId} for update) as g on true`;
+
 /**
  * The first statement of a command, one round trip: locks the group's row and reads
  * everything the command needs (members and balances, the expense it names, the
@@ -46,30 +73,9 @@ interface LoadedRow {
  * gives such a stale read away: then the statement runs once more, with the lock
  * already held, and sees everything committed before it.
  */
-export async function lockAndLoad(
-  tx: Tx,
-  groupId: string,
-  names: { expenseId?: string | undefined; actorUserId: string; idempotencyKey?: string | undefined },
-): Promise<LoadedGroup> {
+export async function lockAndLoad(tx: Tx, groupId: string, names: LoadNames): Promise<LoadedGroup> {
   for (;;) {
-    const { rows } = await sql<LoadedRow>`
-      select g.name, g.currency, g.version, g.projection_epoch as epoch, g.created_at, g.updated_at,
-             (select json_build_array(s.version, s.projection_epoch) from groups s where s.group_id = ${groupId}) as seen,
-             (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version,
-                                                'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
-                from group_members m
-                left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
-               where m.group_id = ${groupId}) as members,
-             (select json_build_object('kind', e.kind, 'description', e.description, 'currency', e.currency,
-                                       'amountMinor', e.amount_minor, 'payers', e.payers, 'shares', e.shares, 'split', e.split,
-                                       'occurredAt', e.occurred_at, 'deleted', e.deleted,
-                                       'firstVersion', e.first_version, 'lastVersion', e.last_version)
-                from expenses e where e.group_id = ${groupId} and e.expense_id = ${names.expenseId ?? null}) as expense,
-             (select json_build_object('requestHash', k.request_hash, 'outcome', k.outcome, 'status', k.status, 'response', k.response)
-                from idempotency_keys k where k.actor_user_id = ${names.actorUserId} and k.key = ${names.idempotencyKey ?? null}) as stored,
-             now() as now
-        from (select 1) as one
-        left join lateral (select * from groups where group_id = ${groupId} for update) as g on true`.execute(tx);
+    const { rows } = await lockAndLoadStatement(groupId, names).execute(tx);
     const row = rows[0] as LoadedRow;
     if (row.name !== null && (row.seen?.[0] !== row.version || row.seen?.[1] !== row.epoch)) continue;
     const members = row.members ?? [];

@@ -31,8 +31,12 @@ export async function createUser(db: Db, userId: string, name: string): Promise<
   return { userId, name, token };
 }
 
+/** The user a bearer token's hash belongs to, as a statement (the bench's minimal route runs the same one). */
+export const userByTokenStatement = (db: Db, tokenHash: Buffer) =>
+  db.selectFrom('users').select(['user_id as userId', 'name']).where('token_hash', '=', tokenHash);
+
 export async function findUserByToken(db: Db, token: string): Promise<User | undefined> {
-  return db.selectFrom('users').select(['user_id as userId', 'name']).where('token_hash', '=', hashToken(token)).executeTakeFirst();
+  return userByTokenStatement(db, hashToken(token)).executeTakeFirst();
 }
 
 export async function findUsers(db: Db, userIds: readonly string[]): Promise<User[]> {

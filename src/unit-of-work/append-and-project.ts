@@ -1,0 +1,58 @@
+import { sql } from 'kysely';
+import type { Tx } from '../db/database.js';
+import type { EventEnvelope } from '../events/index.js';
+import type { RowChanges } from '../projections/projector.js';
+import { rowWrites, type WrittenCounts } from '../projections/write-rows.js';
+import { eventInserts } from '../store/event-store.js';
+
+/** An Idempotency-Key record to keep with the command's writes. */
+export interface KeyRecord {
+  actorUserId: string;
+  key: string;
+  requestHash: string;
+  /** The outcome, as JSON. */
+  outcome: string;
+}
+
+type Written = WrittenCounts & { positions: string[] };
+
+/**
+ * A command's second statement (the bench's minimal route runs the same one): appends
+ * the events, writes the projector's row changes and keeps the Idempotency-Key record,
+ * all in one statement. `check` throws unless it wrote exactly what it was given.
+ */
+export function appendAndProjectStatement(events: readonly EventEnvelope[], changes: RowChanges, key: KeyRecord | undefined) {
+  const append = eventInserts(events);
+  const writes = rowWrites([changes]);
+  return {
+    query: sql<Written>`
+      with ${append.cte}, ${writes.ctes}${key ? sql`, ${keyInsert(key)}` : sql``}
+      select ${append.positions}, ${writes.counts}`,
+    check: (written: Written) => writes.check(written),
+    rows: writes.rows,
+  };
+}
+
+const keyInsert = (key: KeyRecord) =>
+  sql`w_key as (insert into idempotency_keys (actor_user_id, key, request_hash, outcome)
+                values (${key.actorUserId}, ${key.key}, ${key.requestHash}, ${key.outcome}::jsonb)
+                returning 1)`;
+
+/**
+ * Appends and projects (or, for a command that changed nothing, only keeps the key);
+ * fills in the global positions the events took. Returns the rows projected.
+ */
+export async function appendAndProject(tx: Tx, events: EventEnvelope[], changes: RowChanges | undefined, key: KeyRecord | undefined): Promise<number> {
+  if (!changes) {
+    if (key) await sql`with ${keyInsert(key)} select 1`.execute(tx);
+    return 0;
+  }
+  const statement = appendAndProjectStatement(events, changes, key);
+  const { rows } = await statement.query.execute(tx);
+  const written = rows[0] as Written;
+  statement.check(written);
+  written.positions.forEach((position, i) => {
+    (events[i] as EventEnvelope).globalPosition = BigInt(position);
+  });
+  return statement.rows;
+}

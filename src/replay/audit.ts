@@ -1,7 +1,7 @@
 import { readSnapshot, type Db } from '../db/database.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
-import { foldEvent, newFold } from './fold-group.js';
+import { balanceOf, foldEvent, newFold } from './fold-group.js';
 import { readFactsInStreamOrder } from '../store/read-log.js';
 import { streamIdOf } from '../events/index.js';
 
@@ -39,11 +39,11 @@ export async function auditUser(db: Db, groupId: string, userId: string): Promis
     const entries: AuditEntry[] = [];
     let digits = 2;
     for await (const { version, event } of readFactsInStreamOrder(tx, { streamId: streamIdOf(groupId) })) {
-      const before = fold.balances.get(userId) ?? 0n;
+      const before = balanceOf(fold, userId);
       foldEvent(fold, version, event);
       if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);
       if (event.type === 'ExpenseAdded') descriptions.set(event.data.expenseId, { description: event.data.description, kind: event.data.kind });
-      const after = fold.balances.get(userId) ?? 0n;
+      const after = balanceOf(fold, userId);
       if (after !== before && (event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted')) {
         const about = descriptions.get(event.data.expenseId);
         entries.push({
@@ -64,7 +64,7 @@ export async function auditUser(db: Db, groupId: string, userId: string): Promis
       .where('group_id', '=', groupId)
       .where('user_id', '=', userId)
       .executeTakeFirst();
-    const balance = fold.balances.get(userId) ?? 0n;
+    const balance = balanceOf(fold, userId);
     return {
       groupId,
       userId,

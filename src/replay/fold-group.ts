@@ -6,19 +6,27 @@ import type { GroupEvent } from '../events/index.js';
  * there cannot hide here.
  */
 export interface FoldedExpense {
-  amountMinor: bigint;
-  payers: Map<string, bigint>;
-  shares: Map<string, bigint>;
+  amountMinor: number;
+  /** Each user's amount (entries of one user summed). */
+  payers: Map<string, number>;
+  shares: Map<string, number>;
   deleted: boolean;
   lastVersion: number;
 }
+
+/**
+ * An exact amount of minor units: a number while it is a safe integer (the common
+ * case, and much cheaper than a BigInt per event), a BigInt beyond that.
+ */
+export type Exact = number | bigint;
 
 export interface FoldedGroup {
   groupId: string;
   currency: string;
   version: number;
   members: Map<string, string>;
-  balances: Map<string, bigint>;
+  /** Read them with balanceOf / balancesOf. */
+  balances: Map<string, Exact>;
   expenses: Map<string, FoldedExpense>;
   /** Problems in the log itself (an event that cannot apply). */
   faults: string[];
@@ -34,17 +42,38 @@ export const newFold = (groupId: string): FoldedGroup => ({
   faults: [],
 });
 
-const sumOf = (m: Map<string, bigint>) => [...m.values()].reduce((a, b) => a + b, 0n);
+/** A user's folded balance; 0 for someone the group never knew. */
+export const balanceOf = (group: FoldedGroup, userId: string): bigint => BigInt(group.balances.get(userId) ?? 0);
 
-function toMap(list: { userId: string; amountMinor: number }[]): Map<string, bigint> {
-  const map = new Map<string, bigint>();
-  for (const { userId, amountMinor } of list) map.set(userId, (map.get(userId) ?? 0n) + BigInt(amountMinor));
+/** Every folded balance, as BigInts. */
+export const balancesOf = (group: FoldedGroup): Map<string, bigint> => new Map(Array.from(group.balances, ([userId, minor]) => [userId, BigInt(minor)]));
+
+/** a + b, exactly: numbers while the sum is a safe integer, a BigInt past that. */
+function plus(a: Exact, b: number): Exact {
+  if (typeof a === 'number') {
+    const sum = a + b;
+    if (Number.isSafeInteger(sum)) return sum;
+    return BigInt(a) + BigInt(b);
+  }
+  return a + BigInt(b);
+}
+
+/** Whether a list of amounts adds up to exactly `total` (a sum past the safe range cannot: every amount is at most one). */
+function addsUpTo(amounts: Iterable<number>, total: number): boolean {
+  let sum = 0;
+  for (const amount of amounts) sum += amount;
+  return Number.isSafeInteger(sum) && sum === total;
+}
+
+function toMap(list: { userId: string; amountMinor: number }[]): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const { userId, amountMinor } of list) map.set(userId, (map.get(userId) ?? 0) + amountMinor);
   return map;
 }
 
-function move(group: FoldedGroup, expense: FoldedExpense, sign: bigint): void {
-  for (const [userId, minor] of expense.payers) group.balances.set(userId, (group.balances.get(userId) ?? 0n) + sign * minor);
-  for (const [userId, minor] of expense.shares) group.balances.set(userId, (group.balances.get(userId) ?? 0n) - sign * minor);
+function move(group: FoldedGroup, expense: FoldedExpense, sign: 1 | -1): void {
+  for (const [userId, minor] of expense.payers) group.balances.set(userId, plus(group.balances.get(userId) ?? 0, sign * minor));
+  for (const [userId, minor] of expense.shares) group.balances.set(userId, plus(group.balances.get(userId) ?? 0, -sign * minor));
 }
 
 /** Applies one event (at `version`) to the fold, noting anything the log itself gets wrong. */
@@ -56,30 +85,30 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       group.currency = event.data.currency;
       for (const m of event.data.members) {
         group.members.set(m.userId, m.name);
-        group.balances.set(m.userId, 0n);
+        group.balances.set(m.userId, 0);
       }
       break;
     case 'MemberAdded':
       group.members.set(event.data.userId, event.data.name);
-      if (!group.balances.has(event.data.userId)) group.balances.set(event.data.userId, 0n);
+      if (!group.balances.has(event.data.userId)) group.balances.set(event.data.userId, 0);
       break;
     case 'ExpenseAdded': {
       const e = event.data;
       const expense: FoldedExpense = {
-        amountMinor: BigInt(e.amountMinor),
+        amountMinor: e.amountMinor,
         payers: toMap(e.payers),
         shares: toMap(e.shares),
         deleted: false,
         lastVersion: version,
       };
-      if (sumOf(expense.payers) !== expense.amountMinor || sumOf(expense.shares) !== expense.amountMinor) {
+      if (!addsUpTo(expense.payers.values(), e.amountMinor) || !addsUpTo(expense.shares.values(), e.amountMinor)) {
         group.faults.push(`expense ${e.expenseId} at version ${version}: payers or shares do not add up to the amount`);
       }
       if (group.expenses.get(e.expenseId)?.deleted === false) {
         group.faults.push(`expense ${e.expenseId} added again at version ${version} while live`);
       }
       group.expenses.set(e.expenseId, expense);
-      move(group, expense, 1n);
+      move(group, expense, 1);
       break;
     }
     case 'ExpenseDeleted': {
@@ -90,7 +119,7 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       }
       expense.deleted = true;
       expense.lastVersion = version;
-      move(group, expense, -1n);
+      move(group, expense, -1);
       break;
     }
   }

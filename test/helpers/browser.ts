@@ -2,7 +2,7 @@
 // and what the event log says the page must show.
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { formatMinor } from '../../src/money/decimal.js';
-import { foldEvent, newFold } from '../../src/replay/fold-group.js';
+import { balancesOf, foldEvent, newFold } from '../../src/replay/fold-group.js';
 import { readLogInStreamOrder } from '../../src/store/read-log.js';
 import type { TestDatabase } from './database.js';
 import { streamIdOf } from '../../src/events/index.js';
@@ -54,7 +54,7 @@ export async function fromTheLog(database: TestDatabase, groupId: string) {
   const fold = newFold(groupId);
   for await (const event of readLogInStreamOrder(database.db, { streamId: streamIdOf(groupId) })) foldEvent(fold, event.version, event);
   const balances: Record<string, { decimal: string; text: string }> = {};
-  for (const [userId, minor] of fold.balances) {
+  for (const [userId, minor] of balancesOf(fold)) {
     const decimal = formatMinor(minor, 2);
     const abs = decimal.replace(/^-/, '');
     const text = minor === 0n ? 'settled up' : `${minor > 0n ? 'is owed' : 'owes'} ${euros.format(abs as `${number}`)}`;

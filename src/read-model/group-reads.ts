@@ -116,23 +116,29 @@ export async function listExpenses(
   return rows.filter((r) => r.expenseId !== null) as unknown as ExpenseRow[];
 }
 
-/**
- * The group (only if the asker is a member) and every member's balance, in ONE
- * statement: a single statement reads a single snapshot, so the version and the
- * balances always belong together, in one round trip instead of a transaction's four.
- * The asker is a user id, or a token hash resolved here too (then the request needs no
- * separate lookup): 'unknown-user' when no user has that token.
- */
-/** readGroupBalances' statement (the bench's minimal route runs the same one). */
-export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<{
+/** A group and its members' balances, one row per member, as the two balance reads return them. */
+interface BalanceViewRow {
   name: string | null;
   currency: string;
   version: number;
   epoch: number;
-  user_id: string;
+  user_id: string | null;
   member_name: string;
   balance_minor: bigint;
-}>`
+}
+
+/** The rows of a balance read as the group and its balances; undefined when there is no group. */
+function balancesView(groupId: string, rows: BalanceViewRow[]): { group: GroupRow; balances: BalanceRow[] } | undefined {
+  const first = rows[0];
+  if (!first || first.name === null) return undefined;
+  return {
+    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
+    balances: rows.flatMap((r) => (r.user_id === null ? [] : [{ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor }])),
+  };
+}
+
+/** readGroupBalances' statement (the bench's minimal route runs the same one). */
+export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<BalanceViewRow>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from users u
@@ -143,28 +149,22 @@ export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<{
      where ${askerIs(asker)}
      order by m.position`;
 
+/**
+ * The group (only if the asker is a member) and every member's balance, in ONE
+ * statement: a single statement reads a single snapshot, so the version and the
+ * balances always belong together. The asker is a user id, or a token hash resolved
+ * here too (then the request needs no separate lookup): 'unknown-user' when no user has
+ * that token.
+ */
 export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; balances: BalanceRow[] }>> {
   const { rows } = await groupBalancesStatement(groupId, asker).execute(db);
-  const first = rows[0];
-  if (!first) return 'tokenHash' in asker ? 'unknown-user' : undefined;
-  if (first.name === null) return undefined;
-  return {
-    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
-    balances: rows.map((r) => ({ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor })),
-  };
+  if (rows.length === 0) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  return balancesView(groupId, rows);
 }
 
 /** A group's version and every member's balance, in one statement (one snapshot), for whoever may see them. */
 export async function readGroupView(db: Db | Tx, groupId: string): Promise<{ group: GroupRow; balances: BalanceRow[] } | undefined> {
-  const { rows } = await sql<{
-    name: string;
-    currency: string;
-    version: number;
-    epoch: number;
-    user_id: string | null;
-    member_name: string;
-    balance_minor: bigint;
-  }>`
+  const { rows } = await sql<BalanceViewRow>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from groups g
@@ -172,12 +172,7 @@ export async function readGroupView(db: Db | Tx, groupId: string): Promise<{ gro
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
      where g.group_id = ${groupId}
      order by m.position`.execute(db);
-  const first = rows[0];
-  if (!first) return undefined;
-  return {
-    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
-    balances: rows.flatMap((r) => (r.user_id === null ? [] : [{ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor }])),
-  };
+  return balancesView(groupId, rows);
 }
 
 export interface MyGroupRow extends GroupRow {

@@ -92,6 +92,29 @@ type Repeated = LoadResult & { runs: number[] };
 async function repeat(n: number, fn: () => Promise<LoadResult>): Promise<Repeated> {
   const runs: LoadResult[] = [];
   for (let i = 0; i < n; i++) runs.push(await fn());
+  return summarise(runs);
+}
+
+/**
+ * Two loads compared with each other, run in alternating order (A B, B A, A B, …), so a
+ * drift of this shared machine during the run falls on both alike.
+ */
+async function paired(n: number, a: () => Promise<LoadResult>, b: () => Promise<LoadResult>): Promise<[Repeated, Repeated]> {
+  const ra: LoadResult[] = [];
+  const rb: LoadResult[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      ra.push(await a());
+      rb.push(await b());
+    } else {
+      rb.push(await b());
+      ra.push(await a());
+    }
+  }
+  return [summarise(ra), summarise(rb)];
+}
+
+function summarise(runs: LoadResult[]): Repeated {
   return {
     tps: median(runs.map((r) => r.tps)),
     p50ms: median(runs.map((r) => r.p50ms)),
@@ -346,7 +369,7 @@ COMMIT;
   const minimalPort = await freePort();
   const minimal = `http://127.0.0.1:${minimalPort}`;
   const minimalServer = await startProcess(
-    [path.join(ROOT, 'build/bench/minimal-server.js')],
+    [...nodeArgs, path.join(ROOT, 'build/bench/minimal-server.js')],
     { DATABASE_URL: url, PORT: String(minimalPort) },
     `${minimal}/groups/g1/balances`,
     'the minimal route',
@@ -373,22 +396,19 @@ COMMIT;
     await vacuum(url);
   }
   for (const connections of only.has('writes') ? [1, 8, 64] : []) {
-    const load = (target: string) =>
-      repeat(options.reps, () =>
-        httpLoad({
-          url: target,
-          ...httpRun(connections),
-          method: 'POST',
-          body: expense,
-          headers: auth,
-          ok: [201],
-          next: () => ({ path: `/groups/${randomGroup()}/expenses` }),
-        }),
-      );
-    const http = await load(base);
-    const floor = await load(minimal);
+    const once = (target: string) => () =>
+      httpLoad({
+        url: target,
+        ...httpRun(connections),
+        method: 'POST',
+        body: expense,
+        headers: auth,
+        ok: [201],
+        next: () => ({ path: `/groups/${randomGroup()}/expenses` }),
+      });
+    const [http, floor] = await paired(options.reps, once(base), once(minimal));
     const sql = await repeat(options.reps, () => pgbench(url, rawWrite(`random(1, ${options.groups})`), pgbenchRun(connections)));
-    const peer = emmettUp ? await load(emmett) : undefined;
+    const peer = emmettUp ? await repeat(options.reps, once(emmett)) : undefined;
     const atTarget = connections === 8;
     record({
       figure: `add expense, many groups, concurrency ${connections}`,
@@ -469,8 +489,9 @@ COMMIT;
 ${compiledForPgbench(groupBalancesStatement('GROUP', { tokenHash: Buffer.from(tokenHash, 'hex') }), { GROUP: `'g' || :g` })}
 `;
     for (const connections of [8, 64]) {
-      const readLoad = (target: string, cached = false) =>
-        repeat(options.reps, () =>
+      const once =
+        (target: string, cached = false) =>
+        () =>
           httpLoad({
             url: target,
             ...httpRun(connections),
@@ -480,13 +501,12 @@ ${compiledForPgbench(groupBalancesStatement('GROUP', { tokenHash: Buffer.from(to
               const g = randomGroup();
               return { path: `/groups/${g}/balances`, ...(cached ? { headers: { 'if-none-match': etags.get(g) as string } } : {}) };
             },
-          }),
-        );
-      const floor = await readLoad(minimal);
-      const triv = await readLoad(`http://127.0.0.1:${trivialPort}`);
+          });
+      const [uncached, floor] = await paired(options.reps, once(base), once(minimal));
+      const triv = await repeat(options.reps, once(`http://127.0.0.1:${trivialPort}`));
       const sql = await repeat(options.reps, () => pgbench(url, rawRead, pgbenchRun(connections)));
       for (const cached of [false, true]) {
-        const http = await readLoad(base, cached);
+        const http = cached ? await repeat(options.reps, once(base, true)) : uncached;
         const r = ratio(http.tps, floor.tps);
         record({
           figure: `balances read${cached ? ' with If-None-Match (304)' : ''}, concurrency ${connections}`,

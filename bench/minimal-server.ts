@@ -15,7 +15,7 @@ import { formatMinor } from '../src/money/decimal.js';
 import type { RowChanges } from '../src/projections/projector.js';
 import { groupBalancesStatement } from '../src/read-model/group-reads.js';
 import { appendAndProjectStatement } from '../src/unit-of-work/append-and-project.js';
-import { lockAndLoadStatement, type LoadedRow } from '../src/unit-of-work/lock-and-load.js';
+import { lockAndLoadStatement, readBeforeTheLock, type LoadedRow } from '../src/unit-of-work/lock-and-load.js';
 import { userByTokenStatement } from '../src/users/users.js';
 
 const pool = createPool({ connectionString: process.env.DATABASE_URL as string, max: 20, applicationName: 'fairshare-minimal' });
@@ -47,7 +47,7 @@ app.post<{ Params: { groupId: string } }>('/groups/:groupId/expenses', async (re
     // As FairShare does: a load that waited for the lock and read an older snapshot runs once more.
     let loaded: LoadedRow;
     do loaded = (await client.query<LoadedRow>(prepared(lockAndLoadStatement(groupId, { actorUserId: actor })))).rows[0] as LoadedRow;
-    while (loaded.seen?.[0] !== loaded.version || loaded.seen?.[1] !== loaded.epoch);
+    while (readBeforeTheLock(loaded));
     const members = loaded.members ?? [];
     const version = loaded.version + 1;
     const expenseId = randomUUID();

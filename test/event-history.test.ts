@@ -18,7 +18,7 @@ t.test("an old event outside today's input limits still replays everywhere", asy
   const created = await ann.api.post('/groups', { groupId: 'history', name: 'History', currency: 'EUR', members: [bob.userId] });
   t.equal(created.status, 201);
 
-  // 600 people sharing, far above today's 500; weights far above today's 1,000,000.
+  // A split spec of 600 entries (today's limit is 500) with weights far above today's 1,000,000.
   const total = 2_000_000_000_000; // above today's 10^12 maximum
   const people = Array.from({ length: 600 }, (_, i) => (i === 0 ? ann.userId : i === 1 ? bob.userId : `old.member:${i}`));
   const oldExpense = {
@@ -32,7 +32,7 @@ t.test("an old event outside today's input limits still replays everywhere", asy
       { userId: ann.userId, amountMinor: total / 2 },
       { userId: bob.userId, amountMinor: total / 2 },
     ],
-    split: { mode: 'shares', shares: people.slice(0, 2).map((userId) => ({ userId, weight: 5_000_000 })) },
+    split: { mode: 'shares', shares: people.map((userId) => ({ userId, weight: 5_000_000 })) },
     occurredAt: '2020-01-01T00:00:00.000Z',
   };
   await ctx.env.database.query(
@@ -73,8 +73,20 @@ t.test("an old event outside today's input limits still replays everywhere", asy
   t.equal(refused.status, 400);
   const tooBig = await ann.api.post('/groups/history/expenses', { description: 'x', amount: '20000000000.00', paidBy: ann.userId, split: { mode: 'equal' } });
   t.equal(tooBig.status, 400);
-  // And the group goes on: a new expense after the old one.
+  // And the group goes on: a new expense after the old one, and the old one can still be
+  // edited and deleted by its stored id.
   const next = await ann.api.post('/groups/history/expenses', { description: 'Now', amount: '3.00', paidBy: ann.userId, split: { mode: 'equal' } });
   t.equal(next.status, 201);
+  const oldUrl = `/groups/history/expenses/${encodeURIComponent('old expense #1')}`;
+  const edited = await ann.api.put(oldUrl, { description: 'Old, corrected', amount: '10.00', paidBy: ann.userId, split: { mode: 'equal' } });
+  t.equal(edited.status, 200, 'an expense with an id from before the id rule can be edited');
+  t.equal(edited.body.expense.expenseId, 'old expense #1');
+  const deleted = await ann.api.delete(oldUrl);
+  t.equal(deleted.status, 200, 'and deleted');
+  t.same(
+    deleted.body.balances.map((b: { balance: string }) => b.balance),
+    ['1.50', '-1.50'],
+    'only the new expense is left',
+  );
   t.same((await verifyProjection(ctx.env.database.db, { groupId: 'history' })).mismatches, []);
 });

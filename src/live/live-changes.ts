@@ -104,7 +104,14 @@ export class LiveChanges {
   private deliver(watched: Watched, view: GroupView): void {
     if (!isNewer(view, watched.shown)) return;
     watched.shown = { version: view.version, epoch: view.epoch };
-    for (const listener of [...watched.listeners]) listener(view);
+    for (const listener of [...watched.listeners]) {
+      try {
+        listener(view);
+      } catch (error) {
+        // One stream's failure must not keep the view from the others (or end the process).
+        this.logger.warn({ err: error, groupId: view.groupId }, 'a live stream could not take a change');
+      }
+    }
   }
 
   private schedule(delay: number): void {

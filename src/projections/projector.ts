@@ -17,6 +17,8 @@ export interface MemberRow {
   userId: string;
   name: string;
   joinedVersion: number;
+  /** Order of joining; a new member takes the next one after the last (positions may have gaps). */
+  position: number;
 }
 
 export interface ExpenseRow {
@@ -56,8 +58,8 @@ export interface RowChanges {
   groupId: string;
   /** The group row after the events; `expectedVersion` 0 means there is no row yet. */
   group: { row: GroupRow; expectedVersion: number };
-  /** Members who joined, with their 0-based positions. */
-  newMembers: (MemberRow & { position: number })[];
+  /** Members who joined. */
+  newMembers: MemberRow[];
   /** Balances that moved or are new; `previous` undefined means there is no row yet. */
   balances: { userId: string; balance: bigint; previous: bigint | undefined }[];
   /** Expenses as the events leave them; `previousLastVersion` undefined means no row yet. */
@@ -87,7 +89,7 @@ export function project(rows: GroupRows, events: readonly EventEnvelope[]): { ro
     if (event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted') touchedExpenses.add(event.data.expenseId);
   }
   if (!after.group) throw new ProjectionError(`group ${rows.groupId}: no events to project`);
-  const newMembers = after.members.slice(rows.members.length).map((m, i) => ({ ...m, position: rows.members.length + i }));
+  const newMembers = after.members.slice(rows.members.length);
   const balances = [...after.balances]
     .filter(([userId, balance]) => rows.balances.get(userId) !== balance)
     .map(([userId, balance]) => ({ userId, balance, previous: rows.balances.get(userId) }));
@@ -108,7 +110,7 @@ export function allRows(rows: GroupRows, expectedVersion: number): RowChanges {
   return {
     groupId: rows.groupId,
     group: { row: rows.group, expectedVersion },
-    newMembers: rows.members.map((m, position) => ({ ...m, position })),
+    newMembers: rows.members,
     balances: [...rows.balances].map(([userId, balance]) => ({ userId, balance, previous: undefined })),
     expenses: [...rows.expenses].map(([expenseId, row]) => ({ expenseId, row, previousLastVersion: undefined })),
   };
@@ -176,7 +178,7 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
 
 function addMember(p: GroupRows, userId: string, name: string, version: number): void {
   if (p.balances.has(userId)) throw new ProjectionError(`${userId} joins group ${p.groupId} twice`);
-  p.members.push({ userId, name, joinedVersion: version });
+  p.members.push({ userId, name, joinedVersion: version, position: (p.members.at(-1)?.position ?? -1) + 1 });
   p.balances.set(userId, 0n);
 }
 

@@ -101,15 +101,18 @@ export async function readChanges(db: Db, from: TailPosition, limit: number): Pr
   const next = { ...from };
   const changes: Change[] = [];
   let events = 0;
+  // UNION ALL promises no order of its output: each position moves to the largest of its kind.
+  const later = (a: Checkpoint, b: Checkpoint) =>
+    a.transactionId > b.transactionId || (a.transactionId === b.transactionId && a.globalPosition > b.globalPosition) ? a : b;
   for (const row of rows) {
     const at = { transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) };
     if (row.kind === 'event') {
       events += 1;
-      next.events = at;
+      next.events = later(at, next.events);
       const groupId = groupIdOf(row.stream);
       if (groupId !== undefined) changes.push({ groupId, version: row.version, rebuilt: false });
     } else {
-      next.rebuilds = at;
+      next.rebuilds = later(at, next.rebuilds);
       changes.push({ groupId: row.stream, version: row.version, rebuilt: true });
     }
   }

@@ -106,7 +106,6 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         await deps.beforeCommit?.(outcome);
         return { outcome, replayed: false };
       });
-      if ('outcome' in result && !result.replayed && result.outcome.appended > 0) deps.announce?.(result.outcome);
       log.info(
         {
           fromVersion,
@@ -118,6 +117,7 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         },
         appended.length > 0 ? 'command committed' : 'command changed nothing',
       );
+      if ('outcome' in result && !result.replayed && result.outcome.appended > 0) announce(deps, log, result.outcome);
       return result;
     } catch (error) {
       const retry =
@@ -126,6 +126,7 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
           // A concurrent first append (create group) or same-key request won the race:
           // run again, and the decider or the idempotency record sees what it wrote.
           isStreamVersionConflict(error) ||
+          (command.type === 'CreateGroup' && isUniqueViolation(error, 'groups_pkey')) ||
           (ctx.idempotencyKey !== undefined && isUniqueViolation(error, 'idempotency_keys_pkey')));
       log[error instanceof DomainError ? 'info' : retry ? 'warn' : 'error'](
         { fromVersion, outcome: 'rollback', attempt, ...(error instanceof DomainError ? { code: error.code } : { err: error }) },
@@ -133,6 +134,15 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
       );
       if (!retry) throw error;
     }
+  }
+}
+
+/** Tells this process's live streams; the command has committed, so nothing here may fail it. */
+function announce(deps: HandlerDeps, log: Logger, outcome: CommandOutcome): void {
+  try {
+    deps.announce?.(outcome);
+  } catch (error) {
+    log.error({ err: error, toVersion: outcome.version }, 'announcing a committed change failed');
   }
 }
 

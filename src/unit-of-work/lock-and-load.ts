@@ -29,7 +29,7 @@ export interface LoadedRow {
   created_at: Date;
   updated_at: Date;
   seen: [number, number] | null;
-  members: { userId: string; name: string; joinedVersion: number; balance: string }[] | null;
+  members: { userId: string; name: string; joinedVersion: number; position: number; balance: string }[] | null;
   expense: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string }) | null;
   stored: StoredKey | null;
   now: Date;
@@ -46,7 +46,7 @@ export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
   sql<LoadedRow>`
   select g.name, g.currency, g.version, g.projection_epoch as epoch, g.created_at, g.updated_at,
      (select json_build_array(s.version, s.projection_epoch) from groups s where s.group_id = ${groupId}) as seen,
-     (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version,
+     (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version, 'position', m.position,
                                         'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
         from group_members m
         left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
@@ -61,6 +61,9 @@ export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
      now() as now
     from (select 1) as one
     left join lateral (select * from groups where group_id = ${groupId} for update) as g on true`;
+
+/** The load waited for the lock and read the other tables as of before the lock holder committed. */
+export const readBeforeTheLock = (row: LoadedRow): boolean => row.name !== null && (row.seen?.[0] !== row.version || row.seen?.[1] !== row.epoch);
 
 /**
  * The first statement of a command, one round trip: locks the group's row and reads
@@ -77,12 +80,12 @@ export async function lockAndLoad(tx: Tx, groupId: string, names: LoadNames): Pr
   for (;;) {
     const { rows } = await lockAndLoadStatement(groupId, names).execute(tx);
     const row = rows[0] as LoadedRow;
-    if (row.name !== null && (row.seen?.[0] !== row.version || row.seen?.[1] !== row.epoch)) continue;
+    if (readBeforeTheLock(row)) continue;
     const members = row.members ?? [];
     const rowsOfGroup: GroupRows = {
       groupId,
       group: row.name === null ? null : { name: row.name, currency: row.currency, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at },
-      members: members.map((m) => ({ userId: m.userId, name: m.name, joinedVersion: m.joinedVersion })),
+      members: members.map((m) => ({ userId: m.userId, name: m.name, joinedVersion: m.joinedVersion, position: m.position })),
       balances: new Map(members.map((m) => [m.userId, BigInt(m.balance)])),
       expenses: new Map(),
     };

@@ -164,6 +164,11 @@ export const groupViewRoutes =
         }
 
         reply.hijack();
+        if (request.raw.socket.destroyed) {
+          // The client went away during the first read: its 'close' has already been emitted.
+          unsubscribe();
+          return;
+        }
         const res = reply.raw;
         res.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',

@@ -23,8 +23,13 @@ export const Problem = z
   })
   .describe('application/problem+json (RFC 9457)');
 
-export const GroupParams = z.strictObject({ groupId: Id });
-export const ExpenseParams = z.strictObject({ groupId: Id, expenseId: Id });
+/**
+ * An id in a path only looks something up, so it is taken as stored: history may hold
+ * ids from before the id rule was tightened, and they must stay reachable.
+ */
+const PathId = z.string().min(1).max(100); // fastify's router takes path segments of up to 100 characters
+export const GroupParams = z.strictObject({ groupId: PathId });
+export const ExpenseParams = z.strictObject({ groupId: PathId, expenseId: PathId });
 
 /** Write headers: optimistic concurrency and retries. */
 export const WriteHeaders = z.object({

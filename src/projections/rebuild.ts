@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { GROUP_STREAM_PREFIX, GROUP_STREAMS_LIKE, groupIdOf, streamIdOf, type EventEnvelope } from '../events/index.js';
-import { toEnvelope } from '../store/event-store.js';
+import { envelopeColumns, toEnvelope } from '../store/event-store.js';
 import { readLogInStreamOrder } from '../store/read-log.js';
 import { allRows, emptyRows, projectEvent, type GroupRows } from './projector.js';
 import { writeRows } from './write-rows.js';
@@ -104,7 +104,7 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     const stored = new Map(locked.map((g) => [g.group_id, g.version]));
 
     const tail = await sql<Parameters<typeof toEnvelope>[0]>`
-      select e.global_position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
+      select ${envelopeColumns('e')}
         from events e
         join unnest(${batch.map((g) => g.streamId)}::text[], ${batch.map((g) => g.group?.version ?? 0)}::int[]) as b(stream_id, version)
           on e.stream_id = b.stream_id and e.version > b.version

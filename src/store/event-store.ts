@@ -57,6 +57,12 @@ export function eventInserts(events: readonly EventEnvelope[]) {
   };
 }
 
+/** The columns an envelope is read from (see toEnvelope). */
+export const ENVELOPE_COLUMNS = ['global_position', 'stream_id', 'version', 'event_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'] as const;
+
+/** ENVELOPE_COLUMNS for a raw statement, qualified by `alias` when given (constant text, never input). */
+export const envelopeColumns = (alias?: string) => sql.raw(ENVELOPE_COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', '));
+
 export interface StoredEventRow {
   global_position: bigint;
   stream_id: string;
@@ -87,7 +93,7 @@ export function toEnvelope(row: StoredEventRow): EventEnvelope {
 export async function readStream(db: Db | Tx, streamId: string, options: { after?: number; limit?: number } = {}): Promise<EventEnvelope[]> {
   let query = db
     .selectFrom('events')
-    .select(['global_position', 'stream_id', 'version', 'event_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'])
+    .select(ENVELOPE_COLUMNS)
     .where('stream_id', '=', streamId)
     .where('version', '>', options.after ?? 0)
     .orderBy('version');

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { groupIdOf, type EventEnvelope } from '../events/index.js';
-import { toEnvelope, type StoredEventRow } from './event-store.js';
+import { envelopeColumns, toEnvelope, type StoredEventRow } from './event-store.js';
 
 /**
  * A position in the global feed: the writing transaction's id and the event's
@@ -35,8 +35,7 @@ export type FeedEvent = EventEnvelope & { checkpoint: Checkpoint };
 export async function readGlobalFeed(db: Db, after: Checkpoint, limit: number): Promise<FeedEvent[]> {
   // (Aliases must not shadow transaction_id: ORDER BY would sort the text alias.)
   const { rows } = await sql<StoredEventRow & { transaction_text: string }>`
-    select global_position, transaction_id::text as transaction_text, stream_id, version, event_id, type,
-           schema_version, data, metadata, recorded_at
+    select ${envelopeColumns()}, transaction_id::text as transaction_text
       from events
      where (transaction_id, global_position) > (${after.transactionId.toString()}::xid8, ${after.globalPosition.toString()}::bigint)
        and transaction_id < pg_snapshot_xmin(pg_current_snapshot())

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { decodeGroupEvent, GROUP_STREAMS_LIKE, type EventEnvelope, type GroupEvent } from '../events/index.js';
-import { toEnvelope } from './event-store.js';
+import { ENVELOPE_COLUMNS, toEnvelope } from './event-store.js';
 
 export interface ReadLogOptions {
   /** Only this stream. */
@@ -16,7 +16,7 @@ export interface LoggedEvent {
   event: GroupEvent;
 }
 
-const ENVELOPE = ['global_position', 'stream_id', 'version', 'event_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'] as const;
+const ENVELOPE = ENVELOPE_COLUMNS;
 const FACT = ['stream_id', 'version', 'type', 'schema_version', 'data'] as const;
 
 /**

@@ -581,22 +581,22 @@ ${compiledForPgbench(groupBalancesStatement('GROUP', { tokenHash: Buffer.from(to
       await rebuildProjection(db, { groupId: 'history-long' });
       await db.destroy();
     }
-    const p50 = async (groupId: string) =>
-      repeat(options.reps, () =>
-        httpLoad({ url: base, ...httpRun(1), method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${groupId}/expenses` }) }),
-      );
-    const short = await p50('history-short');
-    const long = await p50('history-long');
+    await vacuum(url);
+    const once = (groupId: string) => () =>
+      httpLoad({ url: base, ...httpRun(1), method: 'POST', body: expense, headers: auth, ok: [201], next: () => ({ path: `/groups/${groupId}/expenses` }) });
+    const [long, short] = await paired(options.reps, once('history-long'), once('history-short'));
     record({
-      figure: `add expense p50 on a ${options.history}-event group`,
-      value: long.p50ms,
+      // At concurrency 1 the mean latency is 1 / rate, to the microsecond; autocannon's
+      // percentiles come in whole milliseconds, too coarse for a 2 ms command.
+      figure: `add expense mean latency on a ${options.history}-event group`,
+      value: 1000 / long.tps,
       unit: 'ms',
       baseline: '10-event group',
-      baselineValue: short.p50ms,
-      ratio: ratio(long.p50ms, short.p50ms),
+      baselineValue: 1000 / short.tps,
+      ratio: ratio(short.tps, long.tps),
       target: '≤ 1.20×',
-      met: ratio(long.p50ms, short.p50ms) <= 1.2,
-      detail: `p99 ${round(long.p99ms)} vs ${round(short.p99ms)} ms`,
+      met: ratio(short.tps, long.tps) <= 1.2,
+      detail: `p50 ${round(long.p50ms)} vs ${round(short.p50ms)} ms, p99 ${round(long.p99ms)} vs ${round(short.p99ms)} ms (whole ms)`,
     });
   }
 

@@ -29,7 +29,7 @@ t.test('npm run bench -- --quick produces every figure with its baseline', async
     /^add expense, one hot group, concurrency 64$/,
     /^balances read, concurrency 8$/,
     /^balances read with If-None-Match \(304\), concurrency 64$/,
-    /^add expense p50 on a \d+-event group$/,
+    /^add expense mean latency on a \d+-event group$/,
     /^replay verify, \d+ events$/,
     /^replay rebuild then verify, \d+ events$/,
     /^verify peak memory/,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config.js';
 import { connectDatabase, type Connection } from '../db/connect.js';
@@ -79,8 +80,9 @@ replay
   .command('verify')
   .description('fold the event log independently and compare it with the projection (exit 0 match, 1 drift, 2 error)')
   .option('-g, --group <groupId>', 'check only this group')
+  .option('--workers <n>', 'threads that fold and compare, each a share of the groups (default: one per core)', positiveInteger, availableParallelism())
   .option('--json', 'print the report as JSON')
-  .action(async (options: { group?: string; json?: boolean }) => {
+  .action(async (options: { group?: string; workers: number; json?: boolean }) => {
     await withDatabase(async ({ db }) => {
       await requireGroup(db, options.group);
       const report = await verifyWithProgress(db, options);
@@ -94,8 +96,9 @@ replay
   .description('rebuild the projection from the event log while serving, then verify it (exit 0 match, 1 drift, 2 error)')
   .option('-g, --group <groupId>', 'rebuild only this group')
   .option('--batch <events>', 'events per swap transaction (groups are never split)', positiveInteger, 5000)
+  .option('--workers <n>', 'threads for the verify after the rebuild (default: one per core)', positiveInteger, availableParallelism())
   .option('--json', 'print the reports as JSON')
-  .action(async (options: { group?: string; batch: number; json?: boolean }) => {
+  .action(async (options: { group?: string; batch: number; workers: number; json?: boolean }) => {
     await withDatabase(async ({ db }, logger) => {
       await requireGroup(db, options.group);
       const progress = await eventProgress(db, 'rebuild', { groupId: options.group, quiet: options.json });
@@ -123,9 +126,9 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-async function verifyWithProgress(db: Db, options: { group?: string; json?: boolean }): Promise<VerifyReport> {
+async function verifyWithProgress(db: Db, options: { group?: string; workers: number; json?: boolean }): Promise<VerifyReport> {
   const progress = await eventProgress(db, 'verify', { groupId: options.group, quiet: options.json });
-  return verifyProjection(db, { groupId: options.group, onProgress: progress.update }).finally(progress.stop);
+  return verifyProjection(db, { groupId: options.group, workers: options.workers, onProgress: progress.update }).finally(progress.stop);
 }
 
 function printVerifyReport(report: VerifyReport, json: boolean | undefined): void {

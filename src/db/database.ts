@@ -25,18 +25,43 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
+const poolOptions = new WeakMap<pg.Pool, DatabaseOptions>();
+
 export function createPool(options: DatabaseOptions): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 20,
     types,
     application_name: options.applicationName ?? 'fairshare',
     connectionTimeoutMillis: 10_000,
   });
+  poolOptions.set(pool, options);
+  return pool;
 }
 
+/** The options `pool` was made with (by createPool), so another thread can open its own pool alike. */
+export function optionsOf(pool: pg.Pool): DatabaseOptions {
+  const options = poolOptions.get(pool);
+  if (!options) throw new Error('this pool was not made by createPool');
+  return options;
+}
+
+const pools = new WeakMap<Db, pg.Pool>();
+
 export function createDb(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparing(pool) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparing(pool) }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * The pg pool behind `db`, for what kysely cannot do (a COPY stream). Connections taken
+ * from it count against the same limit as the queries of `db`.
+ */
+export function poolOf(db: Db): pg.Pool {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('this Kysely instance was not made by createDb');
+  return pool;
 }
 
 /** How many distinct statements one connection prepares at most (the rest run unnamed). */

@@ -1,10 +1,12 @@
 import { sql } from 'kysely';
 import type { Allocation } from '../db/schema.js';
-import { readSnapshot, type Db, type Tx } from '../db/database.js';
+import type pg from 'pg';
+import { poolOf, readSnapshot, type Db, type Tx } from '../db/database.js';
 import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { balancesOf, foldEvent, newFold, type FoldedExpense, type FoldedGroup } from './fold-group.js';
-import { readFactsInStreamOrder } from '../store/read-log.js';
+import { copyFactsInStreamOrder } from '../store/copy-log.js';
+import { verifyInWorker } from './verify-workers.js';
 import { GROUP_STREAM_PREFIX, groupIdOf, streamIdOf } from '../events/index.js';
 
 export type MismatchKind = 'balance' | 'version' | 'expense' | 'member' | 'missing-group' | 'orphan-group' | 'sum' | 'log';
@@ -26,43 +28,51 @@ export interface VerifyReport {
 
 export interface VerifyOptions {
   groupId?: string | undefined;
+  /**
+   * How many threads fold and compare (the log split into that many ranges of
+   * streams, every range in the same snapshot). 1, the default, runs in this thread.
+   */
+  workers?: number | undefined;
   /** Called now and then with how far the check has got. */
   onProgress?: (progress: { events: number; groups: number }) => void;
+}
+
+/** A range of streams one fold covers: ids from `from` (inclusive) to `before` (exclusive); open where absent. */
+export interface StreamRange {
+  streamId?: string | undefined;
+  from?: string | undefined;
+  before?: string | undefined;
 }
 
 /**
  * Folds the event log on its own path and compares it with the projection tables,
  * group by group, inside one REPEATABLE READ snapshot: writes may continue meanwhile,
- * and the check sees the log and the projection as of one instant.
+ * and the check sees the log and the projection as of one instant. This transaction
+ * exports its snapshot; every fold (in this thread or in workers, each a range of
+ * streams) imports it on its own connections, streams its events in with one COPY and
+ * compares them a lot at a time. Groups projected without any events are found here.
  */
 export async function verifyProjection(db: Db, options: VerifyOptions = {}): Promise<VerifyReport> {
   return readSnapshot(db, async (tx) => {
-    const report: VerifyReport = { groups: 0, events: 0, mismatches: [] };
-    // Folded groups are compared a few thousand events at a time, four statements per
-    // lot instead of four per group.
-    let lot: FoldedGroup[] = [];
-    let lotEvents = 0;
-    const compareLot = async () => {
-      if (lot.length === 0) return;
-      report.groups += lot.length;
-      report.mismatches.push(...(await compareGroups(tx, lot)));
-      lot = [];
-      lotEvents = 0;
-      options.onProgress?.({ events: report.events, groups: report.groups });
+    const { rows } = await sql<{ snapshot: string }>`select pg_export_snapshot() as snapshot`.execute(tx);
+    const snapshot = rows[0]?.snapshot as string;
+    const workers = options.groupId === undefined ? Math.max(1, Math.floor(options.workers ?? 1)) : 1;
+    const ranges = workers > 1 ? await splitLog(tx, workers) : [{ streamId: options.groupId === undefined ? undefined : streamIdOf(options.groupId) }];
+    const progress = ranges.map(() => ({ events: 0, groups: 0 }));
+    const onProgress = (i: number, p: { events: number; groups: number }) => {
+      progress[i] = p;
+      options.onProgress?.(progress.reduce((a, b) => ({ events: a.events + b.events, groups: a.groups + b.groups })));
     };
-    let current: FoldedGroup | undefined;
-    const streamId = options.groupId === undefined ? undefined : streamIdOf(options.groupId);
-    for await (const { streamId: stream, version, event } of readFactsInStreamOrder(tx, { streamId })) {
-      if (groupIdOf(stream) !== current?.groupId) {
-        if (lotEvents >= COMPARE_LOT_EVENTS) await compareLot();
-        current = newFold(groupIdOf(stream) ?? stream);
-        lot.push(current);
-      }
-      foldEvent(current as FoldedGroup, version, event);
-      report.events += 1;
-      lotEvents += 1;
-    }
-    await compareLot();
+    const parts = await Promise.all(
+      ranges.map((range, i) =>
+        workers > 1 ? verifyInWorker(poolOf(db), snapshot, range, (p) => onProgress(i, p)) : verifyRange(db, snapshot, range, (p) => onProgress(i, p)),
+      ),
+    );
+    const report: VerifyReport = {
+      groups: parts.reduce((n, p) => n + p.groups, 0),
+      events: parts.reduce((n, p) => n + p.events, 0),
+      mismatches: parts.flatMap((p) => p.mismatches),
+    };
 
     // Projected groups with no events behind them at all.
     const orphans = await sql<{ group_id: string }>`
@@ -74,6 +84,92 @@ export async function verifyProjection(db: Db, options: VerifyOptions = {}): Pro
     }
     return report;
   });
+}
+
+/**
+ * Splits the group streams into `parts` ranges of about as many events each. The
+ * sizes come from the projected group versions, which only balances the work: the
+ * ranges always cover every stream id, projected or not, so nothing in the log escapes
+ * the check.
+ */
+async function splitLog(tx: Tx, parts: number): Promise<StreamRange[]> {
+  const { rows } = await sql<{ stream_id: string; events: number }>`
+    select ${GROUP_STREAM_PREFIX} || group_id as stream_id, version as events from groups order by 1`.execute(tx);
+  const total = rows.reduce((n, r) => n + r.events, 0);
+  const bounds: string[] = [];
+  let seen = 0;
+  for (const row of rows) {
+    if (bounds.length === parts - 1) break;
+    if (seen >= (total * (bounds.length + 1)) / parts && bounds.at(-1) !== row.stream_id) bounds.push(row.stream_id);
+    seen += row.events;
+  }
+  return [undefined, ...bounds].map((from, i) => ({ from, before: bounds[i] }));
+}
+
+/** Folds and compares the streams of `range` in the exported `snapshot`, on connections of `db`. */
+export async function verifyRange(db: Db, snapshot: string, range: StreamRange, onProgress?: VerifyOptions['onProgress']): Promise<VerifyReport> {
+  return readSnapshot(db, async (tx) => {
+    await importSnapshot(tx, snapshot);
+    const report: VerifyReport = { groups: 0, events: 0, mismatches: [] };
+    // Folded groups are compared a few thousand events at a time, four statements per
+    // lot instead of four per group.
+    let lot: FoldedGroup[] = [];
+    let lotEvents = 0;
+    const compareLot = async () => {
+      if (lot.length === 0) return;
+      report.groups += lot.length;
+      report.mismatches.push(...(await compareGroups(tx, lot)));
+      lot = [];
+      lotEvents = 0;
+      onProgress?.({ events: report.events, groups: report.groups });
+    };
+    let current: FoldedGroup | undefined;
+    await withSnapshotReader(db, snapshot, async (reader) => {
+      for await (const facts of copyFactsInStreamOrder(reader, range)) {
+        for (const { streamId, version, event } of facts) {
+          if (groupIdOf(streamId) !== current?.groupId) {
+            if (lotEvents >= COMPARE_LOT_EVENTS) await compareLot();
+            current = newFold(groupIdOf(streamId) ?? streamId);
+            lot.push(current);
+          }
+          foldEvent(current as FoldedGroup, version, event);
+          report.events += 1;
+          lotEvents += 1;
+        }
+      }
+    });
+    await compareLot();
+    return report;
+  });
+}
+
+/** An id pg_export_snapshot() gives, such as 00000003-0000001B-1. */
+const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/;
+
+/** Makes `tx` (just begun, REPEATABLE READ) see exactly the exported `snapshot`. */
+async function importSnapshot(tx: Tx, snapshot: string): Promise<void> {
+  if (!SNAPSHOT_ID.test(snapshot)) throw new Error(`not a snapshot id: ${snapshot}`);
+  await sql`set transaction snapshot ${sql.lit(snapshot)}`.execute(tx);
+}
+
+/**
+ * Runs `fn` with one more connection that sees exactly the exported `snapshot`. The
+ * reader is closed rather than returned to the pool if `fn` stops midway (a COPY may
+ * still be running on it).
+ */
+async function withSnapshotReader(db: Db, snapshot: string, fn: (reader: pg.PoolClient) => Promise<void>): Promise<void> {
+  if (!SNAPSHOT_ID.test(snapshot)) throw new Error(`not a snapshot id: ${snapshot}`);
+  const reader = await poolOf(db).connect();
+  let failed = true;
+  try {
+    await reader.query('begin isolation level repeatable read read only');
+    await reader.query(`set transaction snapshot '${snapshot}'`);
+    await fn(reader);
+    await reader.query('commit');
+    failed = false;
+  } finally {
+    reader.release(failed);
+  }
 }
 
 const COMPARE_LOT_EVENTS = 5_000;

@@ -13,9 +13,9 @@ export interface TestApp {
 
 export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-export async function startTestApp(options: { clock?: () => Date; operatorTokens?: string[] } = {}): Promise<TestApp> {
+export async function startTestApp(options: { clock?: () => Date; operatorTokens?: string[]; logger?: pino.Logger } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const logger = quietLogger();
+  const logger = options.logger ?? quietLogger();
   const changes = new LiveChanges(database.db, logger);
   await changes.start();
   const app = await buildApp({ db: database.db, changes, logger, ...options });

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { CURRENT_SCHEMA_VERSION, decodeGroupEvent, type EventEnvelope, type EventMetadata, type GroupEvent } from '../events/index.js';
 import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
@@ -34,7 +34,7 @@ export function newEnvelopes(streamId: string, fromVersion: number, events: read
  * competing append of the same version fails the whole statement on the primary key
  * (see isStreamVersionConflict).
  */
-export function eventInserts(events: readonly EventEnvelope[]) {
+export function eventInserts(events: readonly EventEnvelope[], onlyIf: RawBuilder<boolean> = sql<boolean>`true`) {
   const rows = events.map((e) => ({
     stream_id: e.streamId,
     version: e.version,
@@ -52,6 +52,7 @@ export function eventInserts(events: readonly EventEnvelope[]) {
         from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
           as x(stream_id text, version int, event_id uuid, type text, schema_version smallint, data jsonb, metadata jsonb,
                recorded_at timestamptz)
+       where ${onlyIf}
       returning version, global_position)`,
     positions: sql`(select coalesce(json_agg(global_position::text order by version), '[]') from w_events) as positions`,
   };

@@ -1,0 +1,90 @@
+import type { EventEnvelope } from '../events/index.js';
+
+/**
+ * Where a reader of the whole log stands. Opaque: only the log that made it reads it,
+ * and API clients never see one. Positions of one log increase along the log but have
+ * gaps (KurrentDB's `$all` positions are byte offsets, unsigned 64-bit), so nothing may
+ * count on them being dense.
+ */
+export type LogPosition = string & { readonly logPosition: unique symbol };
+
+/** An event as the whole-log readers see it: the envelope and where it sits in the log. */
+export interface PositionedEvent {
+  event: EventEnvelope;
+  position: LogPosition;
+}
+
+/**
+ * The stream is not at the version the append expected: someone else appended first
+ * (or the projection that said "version N" is behind the log). `actualVersion` is 0
+ * when the stream does not exist.
+ */
+export class StreamVersionConflict extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number,
+  ) {
+    super(`stream ${streamId} is at version ${actualVersion}, not ${expectedVersion}`);
+    this.name = 'StreamVersionConflict';
+  }
+}
+
+export interface AppendResult {
+  /** The stream's version after the append (its last event's version). */
+  version: number;
+  /** Where the last appended event sits in the whole log. */
+  position: LogPosition;
+  /** The same events (by id) were already there: a re-sent append stored nothing new. */
+  alreadyStored: boolean;
+}
+
+/** A running subscription to the whole log. */
+export interface LogSubscription {
+  /** Resolves once the subscriber has been handed everything committed when it started. */
+  readonly caughtUp: Promise<void>;
+  /** Resolves when the subscription ends by close(); rejects when it fails. */
+  readonly done: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Start after this position; from the beginning when absent. */
+  after?: LogPosition | undefined;
+  /**
+   * Called with each batch of group events in log order; the next batch comes only
+   * after it resolves. A rejection ends the subscription (done rejects).
+   */
+  onEvents: (events: PositionedEvent[]) => Promise<void>;
+}
+
+/**
+ * The event log: per-group streams `group-<id>` whose versions start at 1 (KurrentDB
+ * revision = version − 1), and the whole log in one order for readers who need
+ * everything. Two implementations: PostgreSQL (the default; the write path appends in
+ * the same transaction as the projection, see src/unit-of-work) and KurrentDB.
+ */
+export interface EventLog {
+  readonly kind: 'postgres' | 'kurrentdb';
+  /**
+   * Appends `events` (versions expectedVersion + 1, … already set on them) to their
+   * stream, which must be at exactly `expectedVersion` (0: no stream yet); there is no
+   * "any". Throws StreamVersionConflict otherwise. Re-sending the same events (same
+   * ids, same expected version) after an unanswered append stores nothing twice and
+   * succeeds with alreadyStored.
+   */
+  append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult>;
+  /** A stream's events with version > `after` (default 0), in order, at most `limit`. */
+  readStream(streamId: string, options?: { after?: number; limit?: number }): Promise<EventEnvelope[]>;
+  /** Group events of the whole log after `after` (from the start when absent), at most `limit`, in log order. */
+  readAll(options: { after?: LogPosition | undefined; limit: number }): Promise<PositionedEvent[]>;
+  /** Follows the whole log's group events from a position: history first, then live. */
+  subscribe(options: SubscribeOptions): LogSubscription;
+  close(): Promise<void>;
+}
+
+/** A KurrentDB stream revision for a FairShare version (versions start at 1, revisions at 0). */
+export const revisionOf = (version: number): bigint => BigInt(version - 1);
+
+/** The FairShare version of a KurrentDB stream revision. */
+export const versionOf = (revision: bigint): number => Number(revision) + 1;

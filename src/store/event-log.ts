@@ -33,10 +33,11 @@ export class StreamVersionConflict extends Error {
 export interface AppendResult {
   /** The stream's version after the append (its last event's version). */
   version: number;
-  /** Where the last appended event sits in the whole log. */
-  position: LogPosition;
-  /** The same events (by id) were already there: a re-sent append stored nothing new. */
-  alreadyStored: boolean;
+  /**
+   * Where the last appended event sits in the whole log, when the store says (an append
+   * re-sent after a lost answer may not learn it).
+   */
+  position: LogPosition | undefined;
 }
 
 /** A running subscription to the whole log. */
@@ -71,7 +72,7 @@ export interface EventLog {
    * stream, which must be at exactly `expectedVersion` (0: no stream yet); there is no
    * "any". Throws StreamVersionConflict otherwise. Re-sending the same events (same
    * ids, same expected version) after an unanswered append stores nothing twice and
-   * succeeds with alreadyStored.
+   * succeeds.
    */
   append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult>;
   /** A stream's events with version > `after` (default 0), in order, at most `limit`. */

@@ -41,7 +41,7 @@ export class PostgresEventLog implements EventLog {
         ), ${inserts.cte}
         select ${inserts.positions}, pg_current_xact_id()::text as at, (select ok from guard) as ok`.execute(this.db);
       const row = rows[0] as { positions: string[]; at: string; ok: boolean };
-      if (row.ok) return { version: expectedVersion + events.length, position: positionOf(row.at, row.positions.at(-1) as string), alreadyStored: false };
+      if (row.ok) return { version: expectedVersion + events.length, position: positionOf(row.at, row.positions.at(-1) as string) };
     } catch (error) {
       if (!isStreamVersionConflict(error)) throw error;
     }
@@ -52,7 +52,7 @@ export class PostgresEventLog implements EventLog {
         from events where stream_id = ${streamId} and version > ${expectedVersion} order by version limit ${events.length}`.execute(this.db);
     const last = stored.rows.at(-1);
     if (last && stored.rows.length === events.length && stored.rows.every((r, i) => r.event_id === events[i]?.eventId)) {
-      return { version: expectedVersion + events.length, position: positionOf(last.at, last.pos), alreadyStored: true };
+      return { version: expectedVersion + events.length, position: positionOf(last.at, last.pos) };
     }
     throw new StreamVersionConflict(streamId, expectedVersion, await this.versionOf(streamId));
   }

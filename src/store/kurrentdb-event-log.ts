@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import {
+  KurrentDBClient,
+  NO_STREAM,
+  START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  UnavailableError,
+  DeadlineExceededError,
+  TimeoutError,
+  CancelledError,
+  NotLeaderError,
+  jsonEvent,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type Position,
+  type ResolvedEvent,
+} from '@kurrent/kurrentdb-client';
+import { decodeGroupEvent, EventMetadata, GROUP_STREAM_PREFIX, type EventEnvelope } from '../events/index.js';
+import {
+  revisionOf,
+  StreamVersionConflict,
+  versionOf,
+  type AppendResult,
+  type EventLog,
+  type LogPosition,
+  type LogSubscription,
+  type PositionedEvent,
+  type SubscribeOptions,
+} from './event-log.js';
+import { checkAppend } from './postgres-event-log.js';
+
+/**
+ * What FairShare stores in a KurrentDB event's metadata besides the request's own
+ * metadata: the payload's schema version and when the decision was made (the
+ * server's `created` is when it stored the event, which a re-sent append may move).
+ */
+const StoredMetadata = EventMetadata.extend({ schemaVersion: z.number().int().min(1), recordedAt: z.iso.datetime({ offset: true }) });
+type StoredMetadata = z.infer<typeof StoredMetadata>;
+
+/** Only group streams: the server filters `$all` by this prefix. */
+const GROUP_STREAMS = () => streamNameFilter({ prefixes: [GROUP_STREAM_PREFIX] });
+
+/**
+ * The event log in KurrentDB (formerly EventStoreDB), through the maintained client
+ * `@kurrent/kurrentdb-client`. Streams are `group-<id>`; FairShare version v is stream
+ * revision v − 1. Appends always carry the exact expected revision (no_stream for a
+ * new group), never "any": that is the concurrency guard. Positions are `$all`
+ * positions (commit and prepare, unsigned 64-bit, with gaps), written `<commit>/<prepare>`.
+ */
+export class KurrentDbEventLog implements EventLog {
+  readonly kind = 'kurrentdb';
+
+  constructor(private readonly client: KurrentDBClient) {}
+
+  static connect(connectionString: string): KurrentDbEventLog {
+    return new KurrentDbEventLog(KurrentDBClient.connectionString`${connectionString}`);
+  }
+
+  async append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult> {
+    checkAppend(streamId, expectedVersion, events);
+    const data = events.map((e) =>
+      jsonEvent({
+        id: e.eventId,
+        type: e.type,
+        data: e.data,
+        metadata: { ...e.metadata, schemaVersion: e.schemaVersion, recordedAt: e.recordedAt.toISOString() } satisfies StoredMetadata,
+      }),
+    );
+    const streamState = expectedVersion === 0 ? NO_STREAM : revisionOf(expectedVersion);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.client.appendToStream(streamId, data, { streamState });
+        return { version: versionOf(result.nextExpectedRevision), position: result.position ? positionOf(result.position) : undefined };
+      } catch (error) {
+        if (error instanceof WrongExpectedVersionError) {
+          const actual = error.actualState;
+          throw new StreamVersionConflict(streamId, expectedVersion, typeof actual === 'bigint' ? versionOf(actual) : 0);
+        }
+        // No answer: the events may or may not be stored. The same events (same ids)
+        // at the same expected revision again are stored at most once, so re-send them.
+        if (attempt >= AMBIGUOUS_ATTEMPTS || !isAmbiguous(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  async readStream(streamId: string, options: { after?: number; limit?: number } = {}): Promise<EventEnvelope[]> {
+    const out: EventEnvelope[] = [];
+    try {
+      const read = this.client.readStream(streamId, {
+        // Version `after` + 1 is revision `after`.
+        fromRevision: options.after ? BigInt(options.after) : START,
+        ...(options.limit === undefined ? {} : { maxCount: options.limit }),
+      });
+      for await (const resolved of read) out.push(toEnvelope(resolved));
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+    return out;
+  }
+
+  async readAll(options: { after?: LogPosition | undefined; limit: number }): Promise<PositionedEvent[]> {
+    const after = options.after === undefined ? undefined : parsePosition(options.after);
+    // Reading from a position includes the event at it: one more, and that one dropped.
+    const read = this.client.readAll({ fromPosition: after ?? START, maxCount: options.limit + (after ? 1 : 0), filter: GROUP_STREAMS() });
+    const out: PositionedEvent[] = [];
+    for await (const resolved of read) {
+      const position = (resolved as AllStreamResolvedEvent).event?.position;
+      if (!position || (after && samePosition(position, after))) continue;
+      out.push({ event: toEnvelope(resolved), position: positionOf(position) });
+    }
+    return out.slice(0, options.limit);
+  }
+
+  subscribe(options: SubscribeOptions): LogSubscription {
+    const after = options.after === undefined ? undefined : parsePosition(options.after);
+    const subscription = this.client.subscribeToAll({ fromPosition: after ?? START, filter: GROUP_STREAMS() });
+    let markCaughtUp: () => void = () => undefined;
+    const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
+    // The server says "caught up" as soon as it has sent the history, while events may
+    // still wait in the stream's buffer or in the handler: caught up is when those are
+    // handled too. (Checked after the pending microtasks, in which the loop below takes
+    // an event it was already handed.)
+    let handling = false;
+    const whenHandled = () => {
+      if (!handling && subscription.readableLength === 0) markCaughtUp();
+      else setTimeout(whenHandled, 5).unref();
+    };
+    subscription.on('caughtUp', () => setImmediate(whenHandled));
+    let closing = false;
+    const done = (async () => {
+      try {
+        for await (const resolved of subscription) {
+          handling = true;
+          const position = resolved.event?.position;
+          if (position && !(after && samePosition(position, after))) {
+            await options.onEvents([{ event: toEnvelope(resolved), position: positionOf(position) }]);
+          }
+          handling = false;
+        }
+      } catch (error) {
+        if (!closing) throw error;
+      }
+    })();
+    done.catch(() => undefined); // observed by whoever awaits done
+    return {
+      caughtUp,
+      done,
+      async close() {
+        closing = true;
+        await subscription.unsubscribe();
+        await done.catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+  }
+}
+
+const AMBIGUOUS_ATTEMPTS = 4;
+
+/** gRPC status codes of a call that got no answer: DEADLINE_EXCEEDED, UNAVAILABLE. */
+const NO_ANSWER_CODES = new Set([4, 14]);
+
+/**
+ * An append that got no answer (its events may be stored or not). The client wraps
+ * most of these in its own error classes, but not all: once an outage has begun, its
+ * server-features probe fails with the raw gRPC error.
+ */
+const isAmbiguous = (error: unknown) =>
+  (error instanceof Error && NO_ANSWER_CODES.has((error as Error & { code?: unknown }).code as number)) ||
+  error instanceof UnavailableError ||
+  error instanceof DeadlineExceededError ||
+  error instanceof TimeoutError ||
+  error instanceof CancelledError ||
+  error instanceof NotLeaderError;
+
+const positionOf = (p: Position) => `${p.commit}/${p.prepare}` as LogPosition;
+const samePosition = (a: Position, b: Position) => a.commit === b.commit && a.prepare === b.prepare;
+const POSITION = /^(0|[1-9][0-9]{0,19})\/(0|[1-9][0-9]{0,19})$/;
+
+function parsePosition(position: LogPosition): Position {
+  const match = POSITION.exec(position);
+  if (!match) throw new RangeError(`not a position of the KurrentDB log: ${position}`);
+  return { commit: BigInt(match[1] as string), prepare: BigInt(match[2] as string) };
+}
+
+function toEnvelope(resolved: ResolvedEvent): EventEnvelope {
+  const recorded = resolved.event;
+  if (!recorded) throw new Error('a KurrentDB read returned a link without its event');
+  const { schemaVersion, recordedAt, ...rest } = StoredMetadata.parse(recorded.metadata);
+  return {
+    ...decodeGroupEvent(recorded.type, schemaVersion, recorded.data),
+    eventId: recorded.id,
+    streamId: recorded.streamId,
+    version: versionOf(recorded.revision),
+    schemaVersion,
+    metadata: rest,
+    recordedAt: new Date(recordedAt),
+    globalPosition: recorded.position?.commit ?? 0n,
+  };
+}

@@ -3,6 +3,7 @@ import * as init from './20261124T0900_init.js';
 import * as projectionEpoch from './20261124T1130_projection_epoch.js';
 import * as idempotentOutcomes from './20261125T1600_idempotent_outcomes.js';
 import * as projectionRebuilds from './20261125T1700_projection_rebuilds.js';
+import * as logCheckpoints from './20261125T1900_log_checkpoints.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ export const migrations: Record<string, Migration> = {
   '20261124T1130_projection_epoch': projectionEpoch,
   '20261125T1600_idempotent_outcomes': idempotentOutcomes,
   '20261125T1700_projection_rebuilds': projectionRebuilds,
+  '20261125T1900_log_checkpoints': logCheckpoints,
 };
 
 export const migrationProvider: MigrationProvider = {

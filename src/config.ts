@@ -16,6 +16,11 @@ const Env = z.object({
     )
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/=-]{32,200}$/, 'operator tokens must be 32-200 URL-safe characters')))
     .default([]),
+  FAIRSHARE_EVENT_LOG: z.enum(['postgres', 'kurrentdb']).default('postgres'),
+  KURRENTDB_URL: z
+    .string()
+    .regex(/^(kurrentdb|kurrent|kdb|esdb)(\+discover)?:\/\/\S+$/, 'must be a KurrentDB connection string such as kurrentdb://host:2113?tls=false')
+    .optional(),
 });
 
 export interface Config {
@@ -27,6 +32,8 @@ export interface Config {
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
   /** Bearer tokens that may read operator routes (the global event feed); several allow rotation. */
   operatorTokens: string[];
+  /** Where the events live: PostgreSQL (with the projection) or a KurrentDB cluster. */
+  eventLog: { kind: 'postgres' } | { kind: 'kurrentdb'; url: string };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -38,6 +45,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.FAIRSHARE_EVENT_LOG === 'kurrentdb' && e.KURRENTDB_URL === undefined) {
+    throw new Error('invalid configuration: KURRENTDB_URL: required when FAIRSHARE_EVENT_LOG=kurrentdb');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -45,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.FAIRSHARE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
+    eventLog: e.FAIRSHARE_EVENT_LOG === 'kurrentdb' ? { kind: 'kurrentdb', url: e.KURRENTDB_URL as string } : { kind: 'postgres' },
   };
 }

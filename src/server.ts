@@ -5,6 +5,8 @@ import { LiveChanges } from './live/live-changes.js';
 import type { Config } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
+import { LogSubscriber } from './unit-of-work/log-subscriber.js';
+import type { EventLog } from './store/event-log.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -17,8 +19,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const connection = await connectDatabase(config, logger);
   let changes: LiveChanges | undefined;
   let app: FastifyInstance | undefined;
+  let eventLog: EventLog | undefined;
+  let subscriber: LogSubscriber | undefined;
   const close = async () => {
     await app?.close();
+    await subscriber?.close();
+    await eventLog?.close();
     await changes?.close();
     await connection.close();
   };
@@ -27,9 +33,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
     changes = new LiveChanges(connection.db, logger);
     await changes.start();
-    app = await buildApp({ db: connection.db, changes, logger, operatorTokens: config.operatorTokens });
+    if (config.eventLog.kind === 'kurrentdb') {
+      // Loaded only in this mode: the client brings gRPC and a native addon.
+      const { KurrentDbEventLog } = await import('./store/kurrentdb-event-log.js');
+      eventLog = KurrentDbEventLog.connect(config.eventLog.url);
+      subscriber = new LogSubscriber(connection.db, eventLog, logger);
+      subscriber.start();
+    }
+    app = await buildApp({ db: connection.db, changes, logger, operatorTokens: config.operatorTokens, eventLog });
     const url = await app.listen({ port: config.port, host: config.host });
-    logger.info({ url, embedded: config.databaseUrl === undefined }, 'FairShare is listening');
+    logger.info({ url, embedded: config.databaseUrl === undefined, eventLog: config.eventLog.kind }, 'FairShare is listening');
     return { app, url, close };
   } catch (error) {
     await close().catch((closeError: unknown) => logger.error({ err: closeError }, 'shutdown after failed start'));

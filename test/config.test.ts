@@ -18,3 +18,15 @@ t.test('bad values are refused with the variable named', async (t) => {
   t.throws(() => loadConfig({ PORT: 'eighty' }), /invalid configuration: PORT/);
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/);
 });
+
+t.test('the event log: PostgreSQL unless KurrentDB is chosen, and then its URL is required', async (t) => {
+  t.same(loadConfig({}).eventLog, { kind: 'postgres' });
+  t.same(loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: 'kurrentdb://db:2113?tls=false' }).eventLog, {
+    kind: 'kurrentdb',
+    url: 'kurrentdb://db:2113?tls=false',
+  });
+  t.same(loadConfig({ KURRENTDB_URL: 'kurrentdb://db:2113' }).eventLog, { kind: 'postgres' }, 'a URL alone changes nothing');
+  t.throws(() => loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb' }), /KURRENTDB_URL: required/);
+  t.throws(() => loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: 'http://db:2113' }), /KURRENTDB_URL: must be a KurrentDB connection string/);
+  t.throws(() => loadConfig({ FAIRSHARE_EVENT_LOG: 'mongo' }), /FAIRSHARE_EVENT_LOG/);
+});

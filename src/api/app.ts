@@ -6,6 +6,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
+import type { EventLog } from '../store/event-log.js';
 import type { ApiDeps } from './context.js';
 import { registerProblemHandlers } from './problem.js';
 import { eventFeedRoutes } from './routes/event-feed.js';
@@ -25,6 +26,8 @@ export interface AppOptions {
   newId?: () => string;
   /** Bearer tokens for operator routes; none → those routes answer 403. */
   operatorTokens?: readonly string[];
+  /** An event log outside PostgreSQL (KurrentDB); absent: PostgreSQL's own. */
+  eventLog?: EventLog | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -74,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     newId: options.newId ?? randomUUID,
     liveStreams: new Set(),
     operatorTokens: options.operatorTokens ?? [],
+    eventLog: options.eventLog,
   };
   // Open live streams would hold the server open forever; end them on close.
   app.addHook('preClose', async () => {

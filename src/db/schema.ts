@@ -87,6 +87,12 @@ export interface ProjectionRebuildsTable {
   recorded_at: ColumnType<Date, never, never>;
 }
 
+export interface LogCheckpointsTable {
+  name: string;
+  position: string;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface Database {
   events: EventsTable;
   users: UsersTable;
@@ -96,4 +102,5 @@ export interface Database {
   expenses: ExpensesTable;
   idempotency_keys: IdempotencyKeysTable;
   projection_rebuilds: ProjectionRebuildsTable;
+  log_checkpoints: LogCheckpointsTable;
 }

@@ -19,15 +19,17 @@ type Written = WrittenCounts & { positions: string[] };
 /**
  * A command's second statement (the bench's minimal route runs the same one): appends
  * the events, writes the projector's row changes and keeps the Idempotency-Key record,
- * all in one statement. `check` throws unless it wrote exactly what it was given.
+ * all in one statement. With `logElsewhere` (the events are already in another event
+ * log, KurrentDB) it only projects and keeps the key. `check` throws unless it wrote
+ * exactly what it was given.
  */
-export function appendAndProjectStatement(events: readonly EventEnvelope[], changes: RowChanges, key: KeyRecord | undefined) {
-  const append = eventInserts(events);
+export function appendAndProjectStatement(events: readonly EventEnvelope[], changes: RowChanges, key: KeyRecord | undefined, logElsewhere = false) {
+  const append = logElsewhere ? undefined : eventInserts(events);
   const writes = rowWrites([changes]);
   return {
     query: sql<Written>`
-      with ${append.cte}, ${writes.ctes}${key ? sql`, ${keyInsert(key)}` : sql``}
-      select ${append.positions}, ${writes.counts}`,
+      with ${append ? sql`${append.cte}, ` : sql``}${writes.ctes}${key ? sql`, ${keyInsert(key)}` : sql``}
+      select ${append ? append.positions : sql`'[]'::json as positions`}, ${writes.counts}`,
     check: (written: Written) => writes.check(written),
     rows: writes.rows,
   };
@@ -40,14 +42,21 @@ const keyInsert = (key: KeyRecord) =>
 
 /**
  * Appends and projects (or, for a command that changed nothing, only keeps the key);
- * fills in the global positions the events took. Returns the rows projected.
+ * fills in the global positions the events took. With `logElsewhere` the events are
+ * already in another log and are only projected. Returns the rows projected.
  */
-export async function appendAndProject(tx: Tx, events: EventEnvelope[], changes: RowChanges | undefined, key: KeyRecord | undefined): Promise<number> {
+export async function appendAndProject(
+  tx: Tx,
+  events: EventEnvelope[],
+  changes: RowChanges | undefined,
+  key: KeyRecord | undefined,
+  logElsewhere = false,
+): Promise<number> {
   if (!changes) {
     if (key) await sql`with ${keyInsert(key)} select 1`.execute(tx);
     return 0;
   }
-  const statement = appendAndProjectStatement(events, changes, key);
+  const statement = appendAndProjectStatement(events, changes, key, logElsewhere);
   const { rows } = await statement.query.execute(tx);
   const written = rows[0] as Written;
   statement.check(written);

@@ -12,7 +12,9 @@ import { isTransient, isUniqueViolation } from '../db/errors.js';
 import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/index.js';
 import { project, type ExpenseRow, type GroupRows } from '../projections/projector.js';
 import { isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
+import { StreamVersionConflict, type EventLog } from '../store/event-log.js';
 import { appendAndProject } from './append-and-project.js';
+import { projectLogged } from './project-logged.js';
 import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
 
 export interface CommandContext {
@@ -59,6 +61,13 @@ export interface HandlerDeps {
   logger: Logger;
   /** Called after a command that appended events has committed (this process's live streams). */
   announce?: ((outcome: CommandOutcome) => void) | undefined;
+  /**
+   * An event log outside PostgreSQL (KurrentDB). Absent: the events go to PostgreSQL's
+   * own log in the same statement as the projection. Present: the command appends there
+   * (its expected revision is the real concurrency guard) while holding the group's row
+   * lock, then projects in the PostgreSQL transaction and answers once that commits.
+   */
+  eventLog?: EventLog | undefined;
   /** Runs inside the transaction after the append and projection, before COMMIT (tests hold or fail a command there). */
   beforeCommit?: ((outcome: CommandOutcome) => Promise<void>) | undefined;
 }
@@ -102,7 +111,8 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         const key = ctx.idempotencyKey
           ? { actorUserId: ctx.actorUserId, key: ctx.idempotencyKey, requestHash: fingerprint(ctx), outcome: JSON.stringify(storable(outcome)) }
           : undefined;
-        rowsProjected = await appendAndProject(tx, appended, projected?.changes, key);
+        if (deps.eventLog && appended.length > 0) await deps.eventLog.append(streamId, fromVersion, appended);
+        rowsProjected = await appendAndProject(tx, appended, projected?.changes, key, deps.eventLog !== undefined);
         await deps.beforeCommit?.(outcome);
         return { outcome, replayed: false };
       });
@@ -127,14 +137,28 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
           // run again, and the decider or the idempotency record sees what it wrote.
           isStreamVersionConflict(error) ||
           (command.type === 'CreateGroup' && isUniqueViolation(error, 'groups_pkey')) ||
-          (ctx.idempotencyKey !== undefined && isUniqueViolation(error, 'idempotency_keys_pkey')));
+          (ctx.idempotencyKey !== undefined && isUniqueViolation(error, 'idempotency_keys_pkey')) ||
+          // The external log is ahead of the projection: catch up below, then decide again.
+          error instanceof StreamVersionConflict);
       log[error instanceof DomainError ? 'info' : retry ? 'warn' : 'error'](
         { fromVersion, outcome: 'rollback', attempt, ...(error instanceof DomainError ? { code: error.code } : { err: error }) },
         retry ? 'command rolled back, retrying' : 'command rolled back',
       );
       if (!retry) throw error;
+      if (error instanceof StreamVersionConflict && deps.eventLog) await catchUp(deps, log, streamId, fromVersion);
     }
   }
+}
+
+/**
+ * Applies the events the external log has beyond the projection's `fromVersion` (a
+ * command's append found the stream further on: an earlier append whose projection did
+ * not commit, not yet repaired by the log subscriber).
+ */
+async function catchUp(deps: HandlerDeps, log: Logger, streamId: string, fromVersion: number): Promise<void> {
+  const missing = await (deps.eventLog as EventLog).readStream(streamId, { after: fromVersion });
+  const projected = await deps.db.transaction().execute((tx) => projectLogged(tx, missing));
+  log.warn({ fromVersion, ...projected }, 'projection was behind the event log: caught up');
 }
 
 /** Tells this process's live streams; the command has committed, so nothing here may fail it. */

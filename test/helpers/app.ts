@@ -2,6 +2,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app.js';
 import { LiveChanges } from '../../src/live/live-changes.js';
+import type { EventLog } from '../../src/store/event-log.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {
@@ -13,7 +14,9 @@ export interface TestApp {
 
 export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-export async function startTestApp(options: { clock?: () => Date; operatorTokens?: string[]; logger?: pino.Logger } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { clock?: () => Date; operatorTokens?: string[]; logger?: pino.Logger; eventLog?: EventLog } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const logger = options.logger ?? quietLogger();
   const changes = new LiveChanges(database.db, logger);

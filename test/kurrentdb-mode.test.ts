@@ -1,0 +1,243 @@
+import t from 'tap';
+import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
+import { LogSubscriber } from '../src/unit-of-work/log-subscriber.js';
+import { balancesOf, foldEvent, newFold } from '../src/replay/fold-group.js';
+import { KurrentDbEventLog } from '../src/store/kurrentdb-event-log.js';
+import { newEnvelopes } from '../src/store/event-store.js';
+import { parseDecimal } from '../src/money/decimal.js';
+import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
+import { Api, quietLogger, startTestApp, type TestApp } from './helpers/app.js';
+import { startKurrentDbDouble, type KurrentDbDouble } from './helpers/kurrentdb-double.js';
+
+// FairShare with KurrentDB as its event log (here the gRPC test double, spoken to by the
+// real client) and PostgreSQL as the read model: every acknowledged write is in the log
+// and in the projection; a write whose projection did not commit is repaired, by the
+// next command on the group or by the log subscriber.
+
+let double: KurrentDbDouble;
+let log: KurrentDbEventLog;
+let env: TestApp;
+let api: Api;
+
+t.before(async () => {
+  double = await startKurrentDbDouble();
+  log = KurrentDbEventLog.connect(double.url);
+  env = await startTestApp({ eventLog: log });
+  api = new Api(env.app);
+});
+t.teardown(async () => {
+  await env.close();
+  await log.close();
+  await double.close();
+});
+
+/** The group's balances as an independent fold of its KurrentDB stream says. */
+async function foldedBalances(groupId: string): Promise<Record<string, string>> {
+  const fold = newFold(groupId);
+  for (const e of await log.readStream(streamIdOf(groupId))) foldEvent(fold, e.version, e);
+  return Object.fromEntries([...balancesOf(fold)].map(([u, b]) => [u, b.toString()]));
+}
+
+/** The balances the API serves, in minor units (EUR: two digits). */
+async function servedBalances(as: Api, groupId: string): Promise<Record<string, string>> {
+  const res = await as.get(`/groups/${groupId}/balances`);
+  return Object.fromEntries(
+    (res.body.balances as { userId: string; balance: string }[]).map((b) => {
+      const minor = parseDecimal(b.balance.replace(/^-/, ''), 2, { allowZero: true });
+      return [b.userId, (b.balance.startsWith('-') ? -minor : minor).toString()];
+    }),
+  );
+}
+
+const expense = (id: string, amount: string, paidBy: string) => ({ expenseId: id, description: `Item ${id}`, amount, paidBy, split: { mode: 'equal' } });
+
+t.test('commands append to KurrentDB and project into PostgreSQL; nothing goes to the PostgreSQL log', async (t) => {
+  const ann = await api.signUp('Ann');
+  const bob = await api.signUp('Bob');
+  const created = await ann.api.post('/groups', { name: 'Trip', currency: 'EUR', members: [bob.userId] });
+  t.equal(created.status, 201);
+  const g = created.body.groupId as string;
+  t.equal((await ann.api.post(`/groups/${g}/expenses`, expense('e1', '10.00', ann.userId))).status, 201);
+  t.equal((await bob.api.post(`/groups/${g}/expenses`, expense('e2', '3.01', bob.userId))).status, 201);
+  t.equal(
+    (await ann.api.put(`/groups/${g}/expenses/e2`, { description: 'Item e2', amount: '4.00', paidBy: bob.userId, split: { mode: 'equal' } })).status,
+    200,
+  );
+  t.equal((await ann.api.delete(`/groups/${g}/expenses/e1`)).status, 200);
+
+  const stream = await log.readStream(streamIdOf(g));
+  t.same(
+    stream.map((e) => [e.version, e.type]),
+    [
+      [1, 'GroupCreated'],
+      [2, 'ExpenseAdded'],
+      [3, 'ExpenseAdded'],
+      [4, 'ExpenseDeleted'],
+      [5, 'ExpenseAdded'],
+      [6, 'ExpenseDeleted'],
+    ],
+  );
+  t.same(
+    double
+      .streams()
+      .get(streamIdOf(g))
+      ?.map((e) => e.revision),
+    [0n, 1n, 2n, 3n, 4n, 5n],
+    'KurrentDB revision = version - 1',
+  );
+  t.equal((await env.database.query('select count(*)::int as n from events')).rows[0]?.n, 0, 'the PostgreSQL log stays empty');
+  const group = await ann.api.get(`/groups/${g}`);
+  t.equal(group.body.version, 6);
+  t.same(await servedBalances(ann.api, g), await foldedBalances(g), 'the projection equals a fold of the KurrentDB stream');
+});
+
+t.test('a conflict means the projection is behind the log: the command catches up, then decides again', async (t) => {
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Flat', currency: 'EUR' })).body.groupId as string;
+  // An append whose projection never committed (a crash right after it).
+  const orphan = newEnvelopes(
+    streamIdOf(g),
+    1,
+    [
+      {
+        type: 'ExpenseAdded',
+        data: {
+          expenseId: 'orphan',
+          kind: 'expense',
+          description: 'Appended, never projected',
+          currency: 'EUR',
+          amountMinor: 500,
+          payers: [{ userId: ann.userId, amountMinor: 500 }],
+          shares: [{ userId: ann.userId, amountMinor: 500 }],
+          split: { mode: 'equal' },
+          occurredAt: '2026-11-25T10:00:00.000Z',
+        },
+      },
+    ],
+    { actorUserId: ann.userId },
+    new Date(),
+  );
+  await log.append(streamIdOf(g), 1, orphan);
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 1, 'the projection is one behind');
+
+  const next = await ann.api.post(`/groups/${g}/expenses`, expense('e1', '2.00', ann.userId));
+  t.equal(next.status, 201);
+  t.same(
+    (await log.readStream(streamIdOf(g))).map((e) => [e.version, e.type === 'ExpenseAdded' ? e.data.expenseId : e.type]),
+    [
+      [1, 'GroupCreated'],
+      [2, 'orphan'],
+      [3, 'e1'],
+    ],
+    'the command appended after the orphan, with the version it found after catching up',
+  );
+  const expenses = await ann.api.get(`/groups/${g}/expenses`);
+  t.same((expenses.body.items as { expenseId: string }[]).map((e) => e.expenseId).sort(), ['e1', 'orphan']);
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 3);
+});
+
+t.test('a crash between the append and the projection: repaired by the subscriber, and a retry appends nothing', async (t) => {
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Crash', currency: 'EUR' })).body.groupId as string;
+  await t.rejects(
+    handleGroupCommand(
+      {
+        db: env.database.db,
+        logger: quietLogger(),
+        eventLog: log,
+        beforeCommit: async () => {
+          throw new Error('crash after the append');
+        },
+      },
+      { groupId: g, actorUserId: ann.userId, requestId: 'crash' },
+      {
+        type: 'AddExpense',
+        expenseId: 'lost',
+        now: new Date().toISOString(),
+        input: { description: 'x', amount: '3.00', paidBy: ann.userId, split: { mode: 'equal' } },
+      },
+    ),
+    /crash after the append/,
+  );
+  t.equal((await log.readStream(streamIdOf(g))).length, 2, 'the event is in the log');
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 1, 'but not projected');
+
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { retryMs: 50 });
+  subscriber.start();
+  t.teardown(() => subscriber.close());
+  await subscriber.caughtUp();
+  t.ok(subscriber.isLeader);
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 2, 'repaired without a restart');
+  t.ok(subscriber.stats.applied >= 1);
+
+  // The client never heard back and retries with the same expense id: nothing new.
+  const retry = await ann.api.post(`/groups/${g}/expenses`, { ...expense('lost', '3.00', ann.userId), description: 'x' });
+  t.equal(retry.status, 200, 'the expense is already there');
+  t.equal((await log.readStream(streamIdOf(g))).length, 2, 'the retry appended nothing');
+});
+
+t.test('an append whose answer is lost is re-sent with the same ids and stored once', async (t) => {
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Lossy', currency: 'EUR' })).body.groupId as string;
+  double.dropNextAppendReply();
+  const added = await ann.api.post(`/groups/${g}/expenses`, expense('e1', '1.00', ann.userId));
+  t.equal(added.status, 201);
+  const stream = await log.readStream(streamIdOf(g));
+  t.same(
+    stream.map((e) => e.version),
+    [1, 2],
+    'stored once',
+  );
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 2);
+});
+
+t.test('200 concurrent writes on one group: every one in the log and the projection exactly once', async (t) => {
+  const ann = await api.signUp('Ann');
+  const bob = await api.signUp('Bob');
+  const g = (await ann.api.post('/groups', { name: 'Busy', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  const results = await Promise.all(
+    Array.from({ length: 200 }, (_, i) =>
+      (i % 2 ? bob : ann).api.post(`/groups/${g}/expenses`, expense(`c${i}`, `${(i % 7) + 1}.0${i % 10}`, (i % 2 ? bob : ann).userId)),
+    ),
+  );
+  t.same(
+    results.map((r) => r.status).filter((s) => s !== 201),
+    [],
+  );
+  const stream = await log.readStream(streamIdOf(g));
+  t.equal(stream.length, 201);
+  t.same(
+    stream.map((e) => e.version),
+    Array.from({ length: 201 }, (_, i) => i + 1),
+  );
+  t.equal(new Set(stream.map((e: EventEnvelope) => (e.type === 'ExpenseAdded' ? e.data.expenseId : e.type))).size, 201, 'each expense once');
+  t.same(await servedBalances(ann.api, g), await foldedBalances(g));
+});
+
+t.test('one log subscriber leads; a standby takes over when it goes, and a cut subscription resumes from the checkpoint', async (t) => {
+  const first = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'election', retryMs: 50 });
+  const second = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'election', retryMs: 50 });
+  first.start();
+  await first.caughtUp();
+  second.start();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.ok(first.isLeader);
+  t.notOk(second.isLeader, 'only one leads');
+
+  await first.close();
+  await second.caughtUp();
+  t.ok(second.isLeader, 'the standby took over');
+
+  // An event appended without its projection, while the subscription is cut: found after it resumes.
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Cut', currency: 'EUR' })).body.groupId as string;
+  t.ok(double.cutSubscriptions() >= 1, 'a subscription was cut');
+  const lone = newEnvelopes(streamIdOf(g), 1, [{ type: 'MemberAdded', data: { userId: 'late', name: 'Late' } }], { actorUserId: ann.userId }, new Date());
+  await log.append(streamIdOf(g), 1, lone);
+  for (let i = 0; i < 100 && (await ann.api.get(`/groups/${g}`)).body.version !== 2; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 2, 'repaired after resubscribing');
+  t.ok(second.stats.resubscribed >= 1);
+  const checkpoint = await env.database.query<{ position: string }>(`select position from log_checkpoints where name = 'election'`);
+  t.match(checkpoint.rows[0]?.position, /^\d+\/\d+$/, 'the checkpoint is stored');
+  await second.close();
+});

@@ -4,6 +4,7 @@ import * as projectionEpoch from './20261124T1130_projection_epoch.js';
 import * as idempotentOutcomes from './20261125T1600_idempotent_outcomes.js';
 import * as projectionRebuilds from './20261125T1700_projection_rebuilds.js';
 import * as logCheckpoints from './20261125T1900_log_checkpoints.js';
+import * as projectionChanges from './20261125T2000_projection_changes.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ export const migrations: Record<string, Migration> = {
   '20261125T1600_idempotent_outcomes': idempotentOutcomes,
   '20261125T1700_projection_rebuilds': projectionRebuilds,
   '20261125T1900_log_checkpoints': logCheckpoints,
+  '20261125T2000_projection_changes': projectionChanges,
 };
 
 export const migrationProvider: MigrationProvider = {

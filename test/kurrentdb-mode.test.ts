@@ -1,5 +1,6 @@
 import t from 'tap';
 import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
+import { LiveChanges } from '../src/live/live-changes.js';
 import { LogSubscriber } from '../src/unit-of-work/log-subscriber.js';
 import { balancesOf, foldEvent, newFold } from '../src/replay/fold-group.js';
 import { KurrentDbEventLog } from '../src/store/kurrentdb-event-log.js';
@@ -240,4 +241,54 @@ t.test('one log subscriber leads; a standby takes over when it goes, and a cut s
   const checkpoint = await env.database.query<{ position: string }>(`select position from log_checkpoints where name = 'election'`);
   t.match(checkpoint.rows[0]?.position, /^\d+\/\d+$/, 'the checkpoint is stored');
   await second.close();
+});
+
+t.test('live updates: another process hears a change only once its projection has committed', async (t) => {
+  const other = new LiveChanges(env.database.db, quietLogger(), { idleMs: 20 });
+  await other.start();
+  t.teardown(() => other.close());
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Live', currency: 'EUR' })).body.groupId as string;
+  const heard: number[] = [];
+  let notify: () => void = () => undefined;
+  other.subscribe(g, (view) => {
+    // (The group's creation, version 1, may still be on its way to this tail.)
+    if (view.version === 1) return;
+    heard.push(view.version);
+    notify();
+  });
+  const next = () => new Promise<void>((resolve) => (notify = resolve));
+
+  let arrived = next();
+  t.equal((await ann.api.post(`/groups/${g}/expenses`, expense('e1', '4.00', ann.userId))).status, 201);
+  await arrived;
+  t.same(heard, [2], 'the other process heard version 2 from the projection change record');
+
+  // A projection that did not commit is never announced; its repair by the subscriber is.
+  const failing = handleGroupCommand(
+    {
+      db: env.database.db,
+      logger: quietLogger(),
+      eventLog: log,
+      beforeCommit: async () => {
+        throw new Error('crash after the append');
+      },
+    },
+    { groupId: g, actorUserId: ann.userId, requestId: 'crash-live' },
+    {
+      type: 'AddExpense',
+      expenseId: 'e2',
+      now: new Date().toISOString(),
+      input: { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } },
+    },
+  );
+  await t.rejects(failing, /crash after the append/);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.same(heard, [2], 'nothing announced for the rolled-back projection');
+  arrived = next();
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'live', retryMs: 50 });
+  subscriber.start();
+  t.teardown(() => subscriber.close());
+  await arrived;
+  t.same(heard, [2, 3], 'the repair is announced');
 });

@@ -79,11 +79,13 @@ export interface IdempotencyKeysTable {
   created_at: Generated<Date>;
 }
 
-export interface ProjectionRebuildsTable {
+export interface ProjectionChangesTable {
   transaction_id: ColumnType<string, never, never>;
   position: ColumnType<bigint, never, never>;
   group_id: string;
   version: number;
+  /** A rebuild's repair at the same version (true), or a new version projected from an external event log (false). */
+  rebuilt: boolean;
   recorded_at: ColumnType<Date, never, never>;
 }
 
@@ -101,6 +103,6 @@ export interface Database {
   user_balances: UserBalancesTable;
   expenses: ExpensesTable;
   idempotency_keys: IdempotencyKeysTable;
-  projection_rebuilds: ProjectionRebuildsTable;
+  projection_changes: ProjectionChangesTable;
   log_checkpoints: LogCheckpointsTable;
 }

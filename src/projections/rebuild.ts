@@ -47,7 +47,7 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
   const report: RebuildReport = { groups: 0, events: 0, tailEvents: 0, removedGroups: 0, rows: 0 };
   const batchEvents = options.batchEvents ?? 5_000;
   // Announcements of earlier rebuilds were read by every tail within moments of their commit.
-  await sql`delete from projection_rebuilds where recorded_at < now() - interval '1 day'`.execute(db);
+  await sql`delete from projection_changes where rebuilt and recorded_at < now() - interval '1 day'`.execute(db);
   const started = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
   const startXmin = (started.rows[0] as { xmin: string }).xmin;
 
@@ -124,8 +124,8 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     );
     // Open live streams, in every server process, hear of the repair through the log tail.
     await tx
-      .insertInto('projection_rebuilds')
-      .values(batch.map((g) => ({ group_id: g.groupId, version: g.group?.version ?? 0 })))
+      .insertInto('projection_changes')
+      .values(batch.map((g) => ({ group_id: g.groupId, version: g.group?.version ?? 0, rebuilt: true })))
       .execute();
     report.rows += rows;
     options.logger?.debug({ groups: batch.length, from: groupIds[0], to: groupIds.at(-1), tailEvents: tail.rows.length, rows }, 'rebuilt groups swapped in');

@@ -47,10 +47,13 @@ export async function readGlobalFeed(db: Db, after: Checkpoint, limit: number): 
   }));
 }
 
-/** Where a tail of the log stands: one checkpoint in the events, one in the rebuild announcements. */
+/**
+ * Where a tail of the log stands: one checkpoint in the events, one in the projection's
+ * change record (rebuilds, and commits of events from an external log).
+ */
 export interface TailPosition {
   events: Checkpoint;
-  rebuilds: Checkpoint;
+  projection: Checkpoint;
 }
 
 /** One committed change to a group, as the tail sees it: a new version, or a rebuild at a version. */
@@ -65,15 +68,15 @@ export interface Change {
  * Anything committed later (or by a transaction still running) comes after it.
  */
 export async function tailHead(db: Db): Promise<TailPosition> {
-  const { rows } = await sql<{ events: string | null; rebuilds: string | null }>`
+  const { rows } = await sql<{ events: string | null; projection: string | null }>`
     select (select transaction_id::text || '.' || global_position from events
              where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
              order by transaction_id desc, global_position desc limit 1) as events,
-           (select transaction_id::text || '.' || position from projection_rebuilds
+           (select transaction_id::text || '.' || position from projection_changes
              where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             order by transaction_id desc, position desc limit 1) as rebuilds`.execute(db);
+             order by transaction_id desc, position desc limit 1) as projection`.execute(db);
   const head = rows[0];
-  return { events: parseCheckpoint(head?.events ?? '0.0'), rebuilds: parseCheckpoint(head?.rebuilds ?? '0.0') };
+  return { events: parseCheckpoint(head?.events ?? '0.0'), projection: parseCheckpoint(head?.projection ?? '0.0') };
 }
 
 /**
@@ -83,17 +86,17 @@ export async function tailHead(db: Db): Promise<TailPosition> {
  * may be waiting).
  */
 export async function readChanges(db: Db, from: TailPosition, limit: number): Promise<{ changes: Change[]; next: TailPosition; full: boolean }> {
-  const { rows } = await sql<{ kind: 'event' | 'rebuild'; tx: string; pos: bigint; stream: string; version: number }>`
-    (select 'event' as kind, transaction_id::text as tx, global_position as pos, stream_id as stream, version
+  const { rows } = await sql<{ kind: 'event' | 'projection'; tx: string; pos: bigint; stream: string; version: number; rebuilt: boolean }>`
+    (select 'event' as kind, transaction_id::text as tx, global_position as pos, stream_id as stream, version, false as rebuilt
        from events
       where (transaction_id, global_position) > (${from.events.transactionId.toString()}::xid8, ${from.events.globalPosition.toString()}::bigint)
         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       order by transaction_id, global_position
       limit ${limit})
     union all
-    (select 'rebuild', transaction_id::text, position, group_id, version
-       from projection_rebuilds
-      where (transaction_id, position) > (${from.rebuilds.transactionId.toString()}::xid8, ${from.rebuilds.globalPosition.toString()}::bigint)
+    (select 'projection', transaction_id::text, position, group_id, version, rebuilt
+       from projection_changes
+      where (transaction_id, position) > (${from.projection.transactionId.toString()}::xid8, ${from.projection.globalPosition.toString()}::bigint)
         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       order by transaction_id, position
       limit ${limit})`.execute(db);
@@ -111,8 +114,8 @@ export async function readChanges(db: Db, from: TailPosition, limit: number): Pr
       const groupId = groupIdOf(row.stream);
       if (groupId !== undefined) changes.push({ groupId, version: row.version, rebuilt: false });
     } else {
-      next.rebuilds = later(at, next.rebuilds);
-      changes.push({ groupId: row.stream, version: row.version, rebuilt: true });
+      next.projection = later(at, next.projection);
+      changes.push({ groupId: row.stream, version: row.version, rebuilt: row.rebuilt });
     }
   }
   return { changes, next, full: events === limit || rows.length - events === limit };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
-import type { EventEnvelope } from '../events/index.js';
+import { groupIdOf, type EventEnvelope } from '../events/index.js';
 import type { RowChanges } from '../projections/projector.js';
 import { rowWrites, type WrittenCounts } from '../projections/write-rows.js';
 import { eventInserts } from '../store/event-store.js';
@@ -24,15 +24,24 @@ type Written = WrittenCounts & { positions: string[] };
  * exactly what it was given.
  */
 export function appendAndProjectStatement(events: readonly EventEnvelope[], changes: RowChanges, key: KeyRecord | undefined, logElsewhere = false) {
-  const append = logElsewhere ? undefined : eventInserts(events);
+  // The events go to PostgreSQL's log here, or (already in another log) the change is
+  // recorded for the log tail that tells live streams in every process.
+  const inserts = logElsewhere ? undefined : eventInserts(events);
   const writes = rowWrites([changes]);
   return {
     query: sql<Written>`
-      with ${append ? sql`${append.cte}, ` : sql``}${writes.ctes}${key ? sql`, ${keyInsert(key)}` : sql``}
-      select ${append ? append.positions : sql`'[]'::json as positions`}, ${writes.counts}`,
+      with ${inserts ? inserts.cte : projectedChange(events)}, ${writes.ctes}${key ? sql`, ${keyInsert(key)}` : sql``}
+      select ${inserts ? inserts.positions : sql`'[]'::json as positions`}, ${writes.counts}`,
     check: (written: Written) => writes.check(written),
     rows: writes.rows,
   };
+}
+
+/** The record of a projected change whose events live in another log: the group and the version it reached. */
+function projectedChange(events: readonly EventEnvelope[]) {
+  const last = events.at(-1) as EventEnvelope;
+  return sql`w_change as (insert into projection_changes (group_id, version, rebuilt)
+                          values (${groupIdOf(last.streamId) ?? last.streamId}, ${last.version}, false) returning 1)`;
 }
 
 const keyInsert = (key: KeyRecord) =>

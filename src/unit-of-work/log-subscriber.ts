@@ -138,6 +138,7 @@ export class LogSubscriber {
     });
     this.stats.applied += result.applied;
     this.stats.skipped += result.skipped;
+    await this.pruneChanges();
     if (result.applied > 0) {
       this.logger.info(
         { stream: event.streamId, version: event.version, type: event.type, rowsProjected: result.rows, position },
@@ -145,6 +146,19 @@ export class LogSubscriber {
       );
     }
     return position;
+  }
+
+  private prunedAt = 0;
+
+  /**
+   * Every projected commit leaves a row in projection_changes for the log tails of the
+   * server processes, which read it within moments; the leader removes old ones now and
+   * then (a rebuild's rows are kept a day, see rebuild.ts).
+   */
+  private async pruneChanges(): Promise<void> {
+    if (Date.now() - this.prunedAt < 60_000) return;
+    this.prunedAt = Date.now();
+    await sql`delete from projection_changes where not rebuilt and recorded_at < now() - interval '10 minutes'`.execute(this.db);
   }
 
   private pause(ms: number): Promise<void> {

@@ -1,14 +1,17 @@
+import { execFile } from 'node:child_process';
 import t from 'tap';
 import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
 import { LiveChanges } from '../src/live/live-changes.js';
 import { LogSubscriber } from '../src/unit-of-work/log-subscriber.js';
 import { balancesOf, foldEvent, newFold } from '../src/replay/fold-group.js';
+import { verifyFromLog } from '../src/replay/verify-log.js';
 import { KurrentDbEventLog } from '../src/store/kurrentdb-event-log.js';
 import { newEnvelopes } from '../src/store/event-store.js';
 import { parseDecimal } from '../src/money/decimal.js';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { Api, quietLogger, startTestApp, type TestApp } from './helpers/app.js';
 import { startKurrentDbDouble, type KurrentDbDouble } from './helpers/kurrentdb-double.js';
+import { CLI, plainEnv } from './helpers/server-process.js';
 
 // FairShare with KurrentDB as its event log (here the gRPC test double, spoken to by the
 // real client) and PostgreSQL as the read model: every acknowledged write is in the log
@@ -291,4 +294,54 @@ t.test('live updates: another process hears a change only once its projection ha
   t.teardown(() => subscriber.close());
   await arrived;
   t.same(heard, [2, 3], 'the repair is announced');
+});
+
+t.test('replay verify folds the KurrentDB log: drift is drift, a projection behind the log is lag', async (t) => {
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'projector', retryMs: 50 });
+  subscriber.start();
+  await subscriber.caughtUp();
+  await subscriber.close();
+  const clean = await verifyFromLog(env.database.db, log, { waitMs: 2_000 });
+  t.same(clean.mismatches, []);
+  t.same(clean.lagging, []);
+  t.ok(clean.groups >= 5 && clean.events > 200, `${clean.groups} groups, ${clean.events} events folded from the log`);
+  // Asynchronously: the double answers from this process, so it must not be blocked.
+  const cliRun = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, 'replay', 'verify', ...args],
+        { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+      );
+    });
+  const ok = await cliRun('--wait', '2');
+  t.equal(ok.status, 0, ok.stderr + ok.stdout);
+  t.match(ok.stdout, /^OK: \d+ groups, \d+ events/m);
+
+  // Drift: a balance changed behind the projector's back.
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Audit', currency: 'EUR' })).body.groupId as string;
+  await ann.api.post(`/groups/${g}/expenses`, expense('e1', '6.00', ann.userId));
+  await env.database.query('update user_balances set balance_minor = balance_minor + 1 where group_id = $1', [g]);
+  const drift = await verifyFromLog(env.database.db, log, { groupId: g, waitMs: 100 });
+  t.match(drift.mismatches, [
+    { groupId: g, kind: 'balance' },
+    { groupId: g, kind: 'sum' },
+  ]);
+  t.equal((await cliRun('--group', g, '--wait', '1')).status, 1);
+  await env.database.query('update user_balances set balance_minor = balance_minor - 1 where group_id = $1', [g]);
+
+  // Lag: an append whose projection did not commit, and no subscriber has run since.
+  await log.append(
+    streamIdOf(g),
+    2,
+    newEnvelopes(streamIdOf(g), 2, [{ type: 'MemberAdded', data: { userId: 'lagger', name: 'L' } }], { actorUserId: ann.userId }, new Date()),
+  );
+  const lag = await verifyFromLog(env.database.db, log, { waitMs: 300 });
+  t.same(lag.mismatches, [], 'lag is not drift');
+  t.same(lag.lagging, [{ groupId: g, projectedVersion: 2, loggedVersion: 3 }]);
+  const lagging = await cliRun('--wait', '1');
+  t.equal(lagging.status, 3, lagging.stderr);
+  t.match(lagging.stdout, new RegExp(`LAG group=${g}: the log is at version 3, the projection at 2`));
 });

@@ -10,6 +10,7 @@ import type { Db } from '../db/database.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { auditUser } from '../replay/audit.js';
 import { verifyProjection, type VerifyReport } from '../replay/verify.js';
+import { verifyFromLog, type LogVerifyReport } from '../replay/verify-log.js';
 import { eventProgress } from './progress.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createLogger } from '../log.js';
@@ -78,13 +79,33 @@ const replay = program.command('replay').description('prove the projection from 
 
 replay
   .command('verify')
-  .description('fold the event log independently and compare it with the projection (exit 0 match, 1 drift, 2 error)')
+  .description('fold the event log independently and compare it with the projection (exit 0 match, 1 drift, 2 error, 3 behind a KurrentDB log)')
   .option('-g, --group <groupId>', 'check only this group')
   .option('--workers <n>', 'threads that fold and compare, each a share of the groups (default: one per core)', positiveInteger, availableParallelism())
+  .option(
+    '--wait <seconds>',
+    'with KurrentDB: how long to wait for the log subscriber to reach the log head (then lag is reported, exit 3)',
+    positiveInteger,
+    30,
+  )
   .option('--json', 'print the report as JSON')
-  .action(async (options: { group?: string; workers: number; json?: boolean }) => {
+  .action(async (options: { group?: string; workers: number; wait: number; json?: boolean }) => {
     await withDatabase(async ({ db }) => {
       await requireGroup(db, options.group);
+      const { eventLog } = loadConfig();
+      if (eventLog.kind === 'kurrentdb') {
+        // The log is in KurrentDB: fold it from there, once the log subscriber has caught up.
+        const { KurrentDbEventLog } = await import('../store/kurrentdb-event-log.js');
+        const log = KurrentDbEventLog.connect(eventLog.url);
+        try {
+          const report = await verifyFromLog(db, log, { groupId: options.group, waitMs: options.wait * 1000 });
+          printVerifyReport(report, options.json);
+          process.exitCode = report.mismatches.length > 0 ? 1 : report.lagging.length > 0 ? 3 : 0;
+        } finally {
+          await log.close();
+        }
+        return;
+      }
       const report = await verifyWithProgress(db, options);
       printVerifyReport(report, options.json);
       process.exitCode = report.mismatches.length === 0 ? 0 : 1;
@@ -131,19 +152,27 @@ async function verifyWithProgress(db: Db, options: { group?: string; workers: nu
   return verifyProjection(db, { groupId: options.group, workers: options.workers, onProgress: progress.update }).finally(progress.stop);
 }
 
-function printVerifyReport(report: VerifyReport, json: boolean | undefined): void {
+function printVerifyReport(report: VerifyReport | LogVerifyReport, json: boolean | undefined): void {
+  const lagging = 'lagging' in report ? report.lagging : [];
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ok: report.mismatches.length === 0, ...report }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ok: report.mismatches.length === 0 && lagging.length === 0, ...report }, null, 2)}\n`);
     return;
+  }
+  for (const l of lagging) {
+    process.stdout.write(
+      `LAG group=${l.groupId}: the log is at version ${l.loggedVersion}, the projection at ${l.projectedVersion} (the log subscriber has not caught up)\n`,
+    );
   }
   for (const m of report.mismatches) {
     const who = m.userId ? ` user=${m.userId}` : m.expenseId ? ` expense=${m.expenseId}` : '';
     process.stdout.write(`DRIFT group=${m.groupId}${who} ${m.kind}: expected ${m.expected}, projection has ${m.actual}\n`);
   }
   process.stdout.write(
-    report.mismatches.length === 0
-      ? `OK: ${report.groups} groups, ${report.events} events; the projection matches the event log\n`
-      : `DRIFT: ${report.mismatches.length} mismatches in ${new Set(report.mismatches.map((m) => m.groupId)).size} of ${report.groups} groups (${report.events} events)\n`,
+    report.mismatches.length === 0 && lagging.length > 0
+      ? `LAG: ${lagging.length} of ${report.groups} groups behind the event log, no drift in the others (${report.events} events)\n`
+      : report.mismatches.length === 0
+        ? `OK: ${report.groups} groups, ${report.events} events; the projection matches the event log\n`
+        : `DRIFT: ${report.mismatches.length} mismatches in ${new Set(report.mismatches.map((m) => m.groupId)).size} of ${report.groups} groups (${report.events} events)\n`,
   );
 }
 

@@ -185,7 +185,8 @@ function byGroup<R extends { group_id: string }>(rows: R[]): Map<string, R[]> {
   return map;
 }
 
-async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Mismatch[]> {
+/** Compares folded groups with their projected rows, read in `tx` (four statements for the lot). */
+export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Mismatch[]> {
   const ids = folds.map((f) => f.groupId);
   const groups = new Map(
     (

@@ -81,6 +81,10 @@ export interface EventLog {
   readAll(options: { after?: LogPosition | undefined; limit: number }): Promise<PositionedEvent[]>;
   /** Follows the whole log's group events from a position: history first, then live. */
   subscribe(options: SubscribeOptions): LogSubscription;
+  /** The position of the whole log's last group event now; undefined for an empty log. */
+  head(): Promise<LogPosition | undefined>;
+  /** Orders two positions of this log: negative when `a` comes first, 0 when equal. */
+  compare(a: LogPosition, b: LogPosition): number;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   KurrentDBClient,
+  BACKWARDS,
+  END,
   NO_STREAM,
   START,
   StreamNotFoundError,
@@ -154,6 +156,21 @@ export class KurrentDbEventLog implements EventLog {
         await done.catch(() => undefined);
       },
     };
+  }
+
+  async head(): Promise<LogPosition | undefined> {
+    for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: GROUP_STREAMS() })) {
+      const position = (resolved as AllStreamResolvedEvent).event?.position;
+      if (position) return positionOf(position);
+    }
+    return undefined;
+  }
+
+  compare(a: LogPosition, b: LogPosition): number {
+    const x = parsePosition(a);
+    const y = parsePosition(b);
+    const by = x.commit === y.commit ? x.prepare - y.prepare : x.commit - y.commit;
+    return by < 0n ? -1 : by > 0n ? 1 : 0;
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ import {
   type SubscribeOptions,
 } from './event-log.js';
 import { eventInserts, isStreamVersionConflict, readStream } from './event-store.js';
-import { CHECKPOINT, formatCheckpoint, parseCheckpoint, readGlobalFeed } from './global-feed.js';
+import { CHECKPOINT, formatCheckpoint, parseCheckpoint, readGlobalFeed, tailHead } from './global-feed.js';
 
 /** How long an idle subscription waits before it looks at the log again. */
 const IDLE_POLL_MS = 50;
@@ -75,6 +75,18 @@ export class PostgresEventLog implements EventLog {
 
   subscribe(options: SubscribeOptions): LogSubscription {
     return pollingSubscription(this, options);
+  }
+
+  async head(): Promise<LogPosition | undefined> {
+    const { events } = await tailHead(this.db);
+    return events.transactionId === 0n ? undefined : (formatCheckpoint(events) as LogPosition);
+  }
+
+  compare(a: LogPosition, b: LogPosition): number {
+    const x = parsePosition(a);
+    const y = parsePosition(b);
+    const by = x.transactionId === y.transactionId ? x.globalPosition - y.globalPosition : x.transactionId - y.transactionId;
+    return by < 0n ? -1 : by > 0n ? 1 : 0;
   }
 
   async close(): Promise<void> {

@@ -146,6 +146,17 @@ export function eventLogContract(t: Test, open: () => Promise<{ log: EventLog; c
     }
   });
 
+  t.test('the head is the last event, and positions order along the log', async (t) => {
+    const a = newGroup(1);
+    await log.append(a.streamId, 0, a.envelopes);
+    const mine = await readEverything(new Set([a.streamId]));
+    const [first, second] = mine.map((p) => p.position) as [PositionedEvent['position'], PositionedEvent['position']];
+    t.equal(await log.head(), second, 'the head is the last event appended');
+    t.ok(log.compare(first, second) < 0);
+    t.ok(log.compare(second, first) > 0);
+    t.equal(log.compare(second, second), 0);
+  });
+
   t.test('a subscription hands over history, says when it caught up, then follows live appends', async (t) => {
     const a = newGroup(1);
     await log.append(a.streamId, 0, a.envelopes);

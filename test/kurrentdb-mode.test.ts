@@ -4,6 +4,7 @@ import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
 import { LiveChanges } from '../src/live/live-changes.js';
 import { LogSubscriber } from '../src/unit-of-work/log-subscriber.js';
 import { balancesOf, foldEvent, newFold } from '../src/replay/fold-group.js';
+import { auditUser } from '../src/replay/audit.js';
 import { verifyFromLog } from '../src/replay/verify-log.js';
 import { KurrentDbEventLog } from '../src/store/kurrentdb-event-log.js';
 import { newEnvelopes } from '../src/store/event-store.js';
@@ -344,4 +345,33 @@ t.test('replay verify folds the KurrentDB log: drift is drift, a projection behi
   const lagging = await cliRun('--wait', '1');
   t.equal(lagging.status, 3, lagging.stderr);
   t.match(lagging.stdout, new RegExp(`LAG group=${g}: the log is at version 3, the projection at 2`));
+});
+
+t.test('audit explains a balance from the KurrentDB log', async (t) => {
+  const ann = await api.signUp('Ann');
+  const bob = await api.signUp('Bob');
+  const g = (await ann.api.post('/groups', { name: 'Why', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  await ann.api.post(`/groups/${g}/expenses`, expense('e1', '10.00', ann.userId));
+  await bob.api.post(`/groups/${g}/expenses`, expense('e2', '3.00', bob.userId));
+  await ann.api.delete(`/groups/${g}/expenses/e1`);
+  const report = await auditUser(env.database.db, g, bob.userId, { eventLog: log });
+  t.same(
+    report?.entries.map((e) => [e.version, e.expenseId, e.delta, e.balance]),
+    [
+      [2, 'e1', '-5.00', '-5.00'],
+      [3, 'e2', '1.50', '-3.50'],
+      [4, 'e1', '5.00', '1.50'],
+    ],
+  );
+  t.match(report, { balance: '1.50', served: '1.50', matches: true });
+  const out = await new Promise<{ code: number; stdout: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [CLI, 'audit', '--group', g, '--user', bob.userId],
+      { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
+      (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
+    ),
+  );
+  t.equal(out.code, 0);
+  t.match(out.stdout, /event log balance 1\.50; served balance 1\.50: MATCH/);
 });

@@ -7,6 +7,7 @@ import { releaseEmbeddedExitHooks } from '../db/embedded.js';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
+import type { EventLog } from '../store/event-log.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { auditUser } from '../replay/audit.js';
 import { verifyProjection, type VerifyReport } from '../replay/verify.js';
@@ -92,20 +93,15 @@ replay
   .action(async (options: { group?: string; workers: number; wait: number; json?: boolean }) => {
     await withDatabase(async ({ db }) => {
       await requireGroup(db, options.group);
-      const { eventLog } = loadConfig();
-      if (eventLog.kind === 'kurrentdb') {
+      const handled = await withEventLog(async (eventLog) => {
+        if (!eventLog) return false;
         // The log is in KurrentDB: fold it from there, once the log subscriber has caught up.
-        const { KurrentDbEventLog } = await import('../store/kurrentdb-event-log.js');
-        const log = KurrentDbEventLog.connect(eventLog.url);
-        try {
-          const report = await verifyFromLog(db, log, { groupId: options.group, waitMs: options.wait * 1000 });
-          printVerifyReport(report, options.json);
-          process.exitCode = report.mismatches.length > 0 ? 1 : report.lagging.length > 0 ? 3 : 0;
-        } finally {
-          await log.close();
-        }
-        return;
-      }
+        const report = await verifyFromLog(db, eventLog, { groupId: options.group, waitMs: options.wait * 1000 });
+        printVerifyReport(report, options.json);
+        process.exitCode = report.mismatches.length > 0 ? 1 : report.lagging.length > 0 ? 3 : 0;
+        return true;
+      });
+      if (handled) return;
       const report = await verifyWithProgress(db, options);
       printVerifyReport(report, options.json);
       process.exitCode = report.mismatches.length === 0 ? 0 : 1;
@@ -176,6 +172,20 @@ function printVerifyReport(report: VerifyReport | LogVerifyReport, json: boolean
   );
 }
 
+/** Runs `fn` with the configured external event log (KurrentDB), or none in PostgreSQL mode. */
+async function withEventLog<T>(fn: (eventLog: EventLog | undefined) => Promise<T>): Promise<T> {
+  const { eventLog } = loadConfig();
+  if (eventLog.kind !== 'kurrentdb') return fn(undefined);
+  // Loaded only in this mode: the client brings gRPC and a native addon.
+  const { KurrentDbEventLog } = await import('../store/kurrentdb-event-log.js');
+  const log = KurrentDbEventLog.connect(eventLog.url);
+  try {
+    return await fn(log);
+  } finally {
+    await log.close();
+  }
+}
+
 /** A mistyped --group must not pass as "0 groups, all fine". */
 async function requireGroup(db: Db, groupId: string | undefined): Promise<void> {
   if (groupId === undefined) return;
@@ -192,7 +202,7 @@ program
   .requiredOption('-u, --user <userId>', 'the user')
   .option('--json', 'print the report as JSON')
   .action(async (options: { group: string; user: string; json?: boolean }) => {
-    const report = await withDatabase(({ db }) => auditUser(db, options.group, options.user));
+    const report = await withDatabase(({ db }) => withEventLog((eventLog) => auditUser(db, options.group, options.user, { eventLog })));
     if (!report) throw new Error(`no events for group ${options.group}`);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

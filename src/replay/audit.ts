@@ -3,7 +3,8 @@ import { minorDigits } from '../money/currency.js';
 import { formatMinor } from '../money/decimal.js';
 import { balanceOf, foldEvent, newFold } from './fold-group.js';
 import { readFactsInStreamOrder } from '../store/read-log.js';
-import { streamIdOf } from '../events/index.js';
+import { streamIdOf, type GroupEvent } from '../events/index.js';
+import type { EventLog } from '../store/event-log.js';
 
 export interface AuditEntry {
   version: number;
@@ -32,13 +33,18 @@ export interface AuditReport {
  * running total: the answer to "why do I owe 12.34?". Ends with the balance the
  * projection serves, read in the same snapshot, and whether the two agree.
  */
-export async function auditUser(db: Db, groupId: string, userId: string): Promise<AuditReport | undefined> {
+export async function auditUser(db: Db, groupId: string, userId: string, options: { eventLog?: EventLog | undefined } = {}): Promise<AuditReport | undefined> {
+  // With an external log (KurrentDB) its events are read first, then the served balance:
+  // a write in between can make them differ (run it again), never hide a difference.
+  const external = options.eventLog
+    ? (await options.eventLog.readStream(streamIdOf(groupId))).map((e) => ({ version: e.version, event: { type: e.type, data: e.data } as GroupEvent }))
+    : undefined;
   return readSnapshot(db, async (tx) => {
     const fold = newFold(groupId);
     const descriptions = new Map<string, { description: string; kind: string }>();
     const entries: AuditEntry[] = [];
     let digits = 2;
-    for await (const { version, event } of readFactsInStreamOrder(tx, { streamId: streamIdOf(groupId) })) {
+    for await (const { version, event } of external ?? readFactsInStreamOrder(tx, { streamId: streamIdOf(groupId) })) {
       const before = balanceOf(fold, userId);
       foldEvent(fold, version, event);
       if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);

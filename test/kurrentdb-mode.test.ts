@@ -375,3 +375,21 @@ t.test('audit explains a balance from the KurrentDB log', async (t) => {
   t.equal(out.code, 0);
   t.match(out.stdout, /event log balance 1\.50; served balance 1\.50: MATCH/);
 });
+
+t.test('a payment retried with only its Idempotency-Key names the same expense, even with the key record gone', async (t) => {
+  const ann = await api.signUp('Ann');
+  const bob = await api.signUp('Bob');
+  const g = (await ann.api.post('/groups', { name: 'Pay', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  const payment = { kind: 'payment', description: 'Paying back', amount: '5.00', paidBy: bob.userId, split: { mode: 'equal', among: [ann.userId] } };
+  const first = await bob.api.post(`/groups/${g}/expenses`, payment, { 'idempotency-key': 'pay-1' });
+  t.equal(first.status, 201);
+  // As after a crash between the append and the projection's commit: no stored answer.
+  await env.database.query(`delete from idempotency_keys where key = 'pay-1'`);
+  const retry = await bob.api.post(`/groups/${g}/expenses`, payment, { 'idempotency-key': 'pay-1' });
+  t.equal(retry.status, 200, 'the same expense again: nothing appended');
+  t.match(first.body.expense.expenseId, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'an id named by the key');
+  t.equal(retry.body.expense.expenseId, first.body.expense.expenseId);
+  t.equal((await log.readStream(streamIdOf(g))).length, 2, 'one payment in the log');
+  const other = await bob.api.post(`/groups/${g}/expenses`, payment, { 'idempotency-key': 'pay-2' });
+  t.equal(other.status, 201, 'another key is another payment');
+});

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { listExpenses, readGroupWithMembers } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
@@ -99,8 +100,13 @@ export const expenseRoutes =
       },
       async (request, reply) => {
         const { groupId } = request.params;
-        const expenseId = request.body.expenseId ?? deps.newId();
-        const result = await handleGroupCommand(deps, commandContext(request, groupId), {
+        const context = commandContext(request, groupId);
+        // With an Idempotency-Key and no expenseId, the id comes from the key: a retry after
+        // an unanswered write names the same expense and so cannot add it twice, even where
+        // the key's stored answer is gone with the write's projection (KurrentDB mode, a
+        // crash between the append and the projection).
+        const expenseId = request.body.expenseId ?? (context.idempotencyKey ? idFromKey(groupId, context.actorUserId, context.idempotencyKey) : deps.newId());
+        const result = await handleGroupCommand(deps, context, {
           type: 'AddExpense',
           expenseId,
           input: toInput(request.body),
@@ -185,3 +191,12 @@ export const expenseRoutes =
       },
     );
   };
+
+/** A UUID (version 5 layout) named by the group, the caller and their Idempotency-Key. */
+function idFromKey(groupId: string, actorUserId: string, key: string): string {
+  const hash = createHash('sha256').update(`fairshare-expense\0${groupId}\0${actorUserId}\0${key}`).digest();
+  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import t from 'tap';
 import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
 import { LiveChanges } from '../src/live/live-changes.js';
+import { rebuildProjection } from '../src/projections/rebuild.js';
 import { LogSubscriber } from '../src/unit-of-work/log-subscriber.js';
 import { balancesOf, foldEvent, newFold } from '../src/replay/fold-group.js';
 import { auditUser } from '../src/replay/audit.js';
@@ -392,4 +393,44 @@ t.test('a payment retried with only its Idempotency-Key names the same expense, 
   t.equal((await log.readStream(streamIdOf(g))).length, 2, 'one payment in the log');
   const other = await bob.api.post(`/groups/${g}/expenses`, payment, { 'idempotency-key': 'pay-2' });
   t.equal(other.status, 201, 'another key is another payment');
+});
+
+t.test('replay rebuild reads the KurrentDB log: drift mended, orphans removed, the checkpoint moved to the head', async (t) => {
+  const ann = await api.signUp('Ann');
+  const bob = await api.signUp('Bob');
+  const g = (await ann.api.post('/groups', { name: 'Mend', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  await ann.api.post(`/groups/${g}/expenses`, expense('e1', '9.00', ann.userId));
+  await bob.api.post(`/groups/${g}/expenses`, expense('e2', '2.00', bob.userId));
+  await env.database.query('update user_balances set balance_minor = balance_minor + 100 where group_id = $1 and user_id = $2', [g, bob.userId]);
+  await env.database.query(`delete from expenses where group_id = $1 and expense_id = 'e1'`, [g]);
+  await env.database.query(
+    `insert into groups (group_id, name, currency, version, created_at, updated_at) values ('nobody-logged-this', 'Ghost', 'EUR', 1, now(), now())`,
+  );
+  await env.database.query(`delete from log_checkpoints where name = 'projector'`);
+  const drifted = await verifyFromLog(env.database.db, log, { groupId: g, waitMs: 100 });
+  t.ok(drifted.mismatches.length >= 2, 'drift to mend');
+
+  const rebuilt = await rebuildProjection(env.database.db, { eventLog: log, batchEvents: 50 });
+  t.ok(rebuilt.groups >= 10, `${rebuilt.groups} groups rebuilt from ${rebuilt.events} events`);
+  t.equal(rebuilt.removedGroups, 1, 'the group with no stream in the log is removed');
+  const after = await verifyFromLog(env.database.db, log, { waitMs: 100 });
+  t.same(after.mismatches, []);
+  t.same(after.lagging, [], 'the checkpoint is at the head: nothing reported as lag');
+  t.equal((await env.database.query(`select position from log_checkpoints where name = 'projector'`)).rows[0]?.position, await log.head());
+  t.same(await servedBalances(ann.api, g), await foldedBalances(g));
+  const listed = (await ann.api.get(`/groups/${g}/expenses`)).body.items as { expenseId: string }[];
+  t.ok(
+    listed.some((e) => e.expenseId === 'e1'),
+    'the deleted row is back',
+  );
+  const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [CLI, 'replay', 'rebuild', '--json'],
+      { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    ),
+  );
+  t.equal(cli.code, 0, cli.stderr);
+  t.match(JSON.parse(cli.stdout), { ok: true, rebuild: { removedGroups: 0 }, verify: { mismatches: [], lagging: [] } });
 });

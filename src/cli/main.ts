@@ -118,22 +118,29 @@ replay
   .action(async (options: { group?: string; batch: number; workers: number; json?: boolean }) => {
     await withDatabase(async ({ db }, logger) => {
       await requireGroup(db, options.group);
-      const progress = await eventProgress(db, 'rebuild', { groupId: options.group, quiet: options.json });
-      const rebuilt = await rebuildProjection(db, { groupId: options.group, batchEvents: options.batch, onProgress: progress.update, logger }).finally(
-        progress.stop,
-      );
-      const verified = await verifyWithProgress(db, options);
-      const ok = verified.mismatches.length === 0;
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify({ ok, rebuild: rebuilt, verify: verified }, null, 2)}\n`);
-      } else {
-        process.stdout.write(
-          `rebuilt ${rebuilt.groups} groups from ${rebuilt.events} events (${rebuilt.tailEvents} committed during the rebuild), ` +
-            `${rebuilt.rows} rows written, ${rebuilt.removedGroups} groups without events removed\n`,
-        );
-        printVerifyReport(verified, false);
-      }
-      process.exitCode = ok ? 0 : 1;
+      await withEventLog(async (eventLog) => {
+        // (The progress bar counts PostgreSQL's log; with KurrentDB there is no total to show.)
+        const progress = await eventProgress(db, 'rebuild', { groupId: options.group, quiet: options.json || eventLog !== undefined });
+        const rebuilt = await rebuildProjection(db, {
+          groupId: options.group,
+          batchEvents: options.batch,
+          onProgress: progress.update,
+          logger,
+          eventLog,
+        }).finally(progress.stop);
+        const verified = eventLog ? await verifyFromLog(db, eventLog, { groupId: options.group, waitMs: 1_000 }) : await verifyWithProgress(db, options);
+        const ok = verified.mismatches.length === 0;
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ ok, rebuild: rebuilt, verify: verified }, null, 2)}\n`);
+        } else {
+          process.stdout.write(
+            `rebuilt ${rebuilt.groups} groups from ${rebuilt.events} events (${rebuilt.tailEvents} committed during the rebuild), ` +
+              `${rebuilt.rows} rows written, ${rebuilt.removedGroups} groups without events removed\n`,
+          );
+          printVerifyReport(verified, false);
+        }
+        process.exitCode = ok ? 0 : 1;
+      });
     });
   });
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
+import type { EventLog, LogPosition } from '../store/event-log.js';
 import { GROUP_STREAM_PREFIX, GROUP_STREAMS_LIKE, groupIdOf, streamIdOf, type EventEnvelope } from '../events/index.js';
 import { envelopeColumns, toEnvelope } from '../store/event-store.js';
 import { readLogInStreamOrder } from '../store/read-log.js';
@@ -16,6 +17,14 @@ export interface RebuildOptions {
   /** Runs after a batch is built and before it is swapped in; tests write meanwhile. */
   beforeSwap?: ((groupIds: readonly string[]) => Promise<void>) | undefined;
   logger?: Logger | undefined;
+  /**
+   * An event log outside PostgreSQL (KurrentDB) to rebuild from. Its group streams are
+   * listed by one pass over `$all` (filtered to `group-` by the server), then read one
+   * stream at a time in id order, so memory stays flat as in the PostgreSQL rebuild.
+   */
+  eventLog?: EventLog | undefined;
+  /** The log subscriber's checkpoint a full rebuild from `eventLog` moves up to the log's head. */
+  checkpointName?: string | undefined;
 }
 
 export interface RebuildReport {
@@ -76,6 +85,19 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
   };
 
   const only = options.groupId === undefined ? undefined : streamIdOf(options.groupId);
+  if (options.eventLog) {
+    const log = options.eventLog;
+    const head = only ? undefined : await log.head();
+    const streams = only ? [only] : await groupStreamsOf(log);
+    for (const streamId of streams) await build(toAsync(await log.readStream(streamId)));
+    // Every event up to the head noted before the pass is now projected: the log
+    // subscriber need not read them again.
+    if (head !== undefined) await advanceCheckpoint(db, log, options.checkpointName ?? 'projector', head);
+    // Groups created meanwhile were projected by the commands that created them.
+    report.removedGroups = await removeOrphanGroups(db, options.groupId, { log, known: new Set(streams) });
+    options.logger?.info({ ...report }, 'projection rebuilt from the external event log');
+    return report;
+  }
   await build(readLogInStreamOrder(db, { streamId: only }));
 
   // Groups created while the pass ran may sit behind its cursor: rebuild them too.
@@ -93,6 +115,49 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
 
 type Building = GroupRows & { streamId: string };
 
+/** Moves the named checkpoint forward to `to` (never back), by compare-and-set. */
+async function advanceCheckpoint(db: Db, log: EventLog, name: string, to: LogPosition): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const current = await tx.selectFrom('log_checkpoints').select('position').where('name', '=', name).forUpdate().executeTakeFirst();
+    if (current && log.compare(current.position as LogPosition, to) >= 0) return;
+    await sql`insert into log_checkpoints (name, position) values (${name}, ${to})
+              on conflict (name) do update set position = excluded.position, updated_at = now()`.execute(tx);
+  });
+}
+
+/** Every group stream id in the external log, sorted: one pass over `$all`, keeping only the ids. */
+async function groupStreamsOf(log: EventLog): Promise<string[]> {
+  const streams = new Set<string>();
+  let after: LogPosition | undefined;
+  for (;;) {
+    const page = await log.readAll({ after, limit: 5_000 });
+    for (const { event } of page) streams.add(event.streamId);
+    if (page.length < 5_000) break;
+    after = page.at(-1)?.position;
+  }
+  // The order the PostgreSQL rebuild uses, so batches are alike; any order would do.
+  return [...streams].sort();
+}
+
+async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
+
+/** Events committed to the batch's streams after what the build read (in `tx`, which holds the groups' row locks). */
+async function tailOf(tx: Tx, batch: Building[], log: EventLog | undefined): Promise<EventEnvelope[]> {
+  if (log) {
+    const tails = await Promise.all(batch.map((g) => log.readStream(g.streamId, { after: g.group?.version ?? 0 })));
+    return tails.flat();
+  }
+  const tail = await sql<Parameters<typeof toEnvelope>[0]>`
+    select ${envelopeColumns('e')}
+      from events e
+      join unnest(${batch.map((g) => g.streamId)}::text[], ${batch.map((g) => g.group?.version ?? 0)}::int[]) as b(stream_id, version)
+        on e.stream_id = b.stream_id and e.version > b.version
+     order by e.stream_id, e.version`.execute(tx);
+  return tail.rows.map(toEnvelope);
+}
+
 async function swapIn(db: Db, batch: Building[], report: RebuildReport, options: RebuildOptions): Promise<void> {
   const groupIds = batch.map((g) => g.groupId).sort();
   await options.beforeSwap?.(groupIds);
@@ -103,15 +168,10 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     const locked = await tx.selectFrom('groups').select(['group_id', 'version']).where('group_id', 'in', groupIds).orderBy('group_id').forUpdate().execute();
     const stored = new Map(locked.map((g) => [g.group_id, g.version]));
 
-    const tail = await sql<Parameters<typeof toEnvelope>[0]>`
-      select ${envelopeColumns('e')}
-        from events e
-        join unnest(${batch.map((g) => g.streamId)}::text[], ${batch.map((g) => g.group?.version ?? 0)}::int[]) as b(stream_id, version)
-          on e.stream_id = b.stream_id and e.version > b.version
-       order by e.stream_id, e.version`.execute(tx);
+    const tail = await tailOf(tx, batch, options.eventLog);
     const byStream = new Map(batch.map((g) => [g.streamId, g]));
-    for (const row of tail.rows) projectEvent(byStream.get(row.stream_id) as Building, toEnvelope(row));
-    report.tailEvents += tail.rows.length;
+    for (const event of tail) projectEvent(byStream.get(event.streamId) as Building, event);
+    report.tailEvents += tail.length;
 
     // The built rows replace whatever the projection holds for these groups, drift included.
     for (const table of ['group_members', 'user_balances', 'expenses'] as const) {
@@ -128,21 +188,28 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
       .values(batch.map((g) => ({ group_id: g.groupId, version: g.group?.version ?? 0, rebuilt: true })))
       .execute();
     report.rows += rows;
-    options.logger?.debug({ groups: batch.length, from: groupIds[0], to: groupIds.at(-1), tailEvents: tail.rows.length, rows }, 'rebuilt groups swapped in');
+    options.logger?.debug({ groups: batch.length, from: groupIds[0], to: groupIds.at(-1), tailEvents: tail.length, rows }, 'rebuilt groups swapped in');
   });
   report.groups += batch.length;
 }
 
-/** Deletes projected groups that have no events behind them; returns how many. */
-async function removeOrphanGroups(db: Db, groupId: string | undefined): Promise<number> {
+/** Deletes projected groups that have no events behind them (in `log` when given); returns how many. */
+async function removeOrphanGroups(db: Db, groupId: string | undefined, external?: { log: EventLog; known: Set<string> }): Promise<number> {
+  const log = external?.log;
   return db.transaction().execute(async (tx) => {
     const orphans = await sql<{ group_id: string }>`
       select g.group_id from groups g
        where (${groupId ?? null}::text is null or g.group_id = ${groupId ?? null})
-         and not exists (select 1 from events e where e.stream_id = ${GROUP_STREAM_PREFIX} || g.group_id)
+         and (${log !== undefined} or not exists (select 1 from events e where e.stream_id = ${GROUP_STREAM_PREFIX} || g.group_id))
        order by g.group_id
          for update of g`.execute(tx);
-    const ids = orphans.rows.map((r) => r.group_id);
+    let ids = orphans.rows.map((r) => r.group_id);
+    if (external) {
+      // Not among the streams the pass listed, and (created since?) still no stream now.
+      ids = ids.filter((id) => !external.known.has(streamIdOf(id)));
+      const empty = await Promise.all(ids.map(async (id) => (await external.log.readStream(streamIdOf(id), { limit: 1 })).length === 0));
+      ids = ids.filter((_, i) => empty[i]);
+    }
     if (ids.length === 0) return 0;
     for (const table of ['group_members', 'user_balances', 'expenses', 'groups'] as const) {
       await tx.deleteFrom(table).where('group_id', 'in', ids).execute();

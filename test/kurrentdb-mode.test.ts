@@ -55,6 +55,21 @@ async function servedBalances(as: Api, groupId: string): Promise<Record<string, 
   );
 }
 
+/** Runs AddExpense as a command whose process dies after the KurrentDB append, before the projection commits. */
+const crashAfterAppend = (groupId: string, actorUserId: string, expenseId: string, amount: string) =>
+  handleGroupCommand(
+    {
+      db: env.database.db,
+      logger: quietLogger(),
+      eventLog: log,
+      beforeCommit: async () => {
+        throw new Error('crash after the append');
+      },
+    },
+    { groupId, actorUserId, requestId: `crash-${expenseId}` },
+    { type: 'AddExpense', expenseId, now: new Date().toISOString(), input: { description: 'x', amount, paidBy: actorUserId, split: { mode: 'equal' } } },
+  );
+
 const expense = (id: string, amount: string, paidBy: string) => ({ expenseId: id, description: `Item ${id}`, amount, paidBy, split: { mode: 'equal' } });
 
 t.test('commands append to KurrentDB and project into PostgreSQL; nothing goes to the PostgreSQL log', async (t) => {
@@ -145,26 +160,7 @@ t.test('a conflict means the projection is behind the log: the command catches u
 t.test('a crash between the append and the projection: repaired by the subscriber, and a retry appends nothing', async (t) => {
   const ann = await api.signUp('Ann');
   const g = (await ann.api.post('/groups', { name: 'Crash', currency: 'EUR' })).body.groupId as string;
-  await t.rejects(
-    handleGroupCommand(
-      {
-        db: env.database.db,
-        logger: quietLogger(),
-        eventLog: log,
-        beforeCommit: async () => {
-          throw new Error('crash after the append');
-        },
-      },
-      { groupId: g, actorUserId: ann.userId, requestId: 'crash' },
-      {
-        type: 'AddExpense',
-        expenseId: 'lost',
-        now: new Date().toISOString(),
-        input: { description: 'x', amount: '3.00', paidBy: ann.userId, split: { mode: 'equal' } },
-      },
-    ),
-    /crash after the append/,
-  );
+  await t.rejects(crashAfterAppend(g, ann.userId, 'lost', '3.00'), /crash after the append/);
   t.equal((await log.readStream(streamIdOf(g))).length, 2, 'the event is in the log');
   t.equal((await ann.api.get(`/groups/${g}`)).body.version, 1, 'but not projected');
 
@@ -270,23 +266,7 @@ t.test('live updates: another process hears a change only once its projection ha
   t.same(heard, [2], 'the other process heard version 2 from the projection change record');
 
   // A projection that did not commit is never announced; its repair by the subscriber is.
-  const failing = handleGroupCommand(
-    {
-      db: env.database.db,
-      logger: quietLogger(),
-      eventLog: log,
-      beforeCommit: async () => {
-        throw new Error('crash after the append');
-      },
-    },
-    { groupId: g, actorUserId: ann.userId, requestId: 'crash-live' },
-    {
-      type: 'AddExpense',
-      expenseId: 'e2',
-      now: new Date().toISOString(),
-      input: { description: 'x', amount: '1.00', paidBy: ann.userId, split: { mode: 'equal' } },
-    },
-  );
+  const failing = crashAfterAppend(g, ann.userId, 'e2', '1.00');
   await t.rejects(failing, /crash after the append/);
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.same(heard, [2], 'nothing announced for the rolled-back projection');

@@ -93,3 +93,13 @@ export const revisionOf = (version: number): bigint => BigInt(version - 1);
 
 /** The FairShare version of a KurrentDB stream revision. */
 export const versionOf = (revision: bigint): number => Number(revision) + 1;
+
+/** Orders two positions given as their parts, most significant first (for compare()). */
+export function compareParts(a: readonly bigint[], b: readonly bigint[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0n;
+    const y = b[i] ?? 0n;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}

@@ -20,6 +20,7 @@ import {
 } from '@kurrent/kurrentdb-client';
 import { decodeGroupEvent, EventMetadata, GROUP_STREAM_PREFIX, type EventEnvelope } from '../events/index.js';
 import {
+  compareParts,
   revisionOf,
   StreamVersionConflict,
   versionOf,
@@ -167,10 +168,8 @@ export class KurrentDbEventLog implements EventLog {
   }
 
   compare(a: LogPosition, b: LogPosition): number {
-    const x = parsePosition(a);
-    const y = parsePosition(b);
-    const by = x.commit === y.commit ? x.prepare - y.prepare : x.commit - y.commit;
-    return by < 0n ? -1 : by > 0n ? 1 : 0;
+    const [x, y] = [parsePosition(a), parsePosition(b)];
+    return compareParts([x.commit, x.prepare], [y.commit, y.prepare]);
   }
 
   async close(): Promise<void> {

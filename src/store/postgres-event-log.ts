@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { EventEnvelope } from '../events/index.js';
 import {
+  compareParts,
   StreamVersionConflict,
   type AppendResult,
   type EventLog,
@@ -83,10 +84,8 @@ export class PostgresEventLog implements EventLog {
   }
 
   compare(a: LogPosition, b: LogPosition): number {
-    const x = parsePosition(a);
-    const y = parsePosition(b);
-    const by = x.transactionId === y.transactionId ? x.globalPosition - y.globalPosition : x.transactionId - y.transactionId;
-    return by < 0n ? -1 : by > 0n ? 1 : 0;
+    const [x, y] = [parsePosition(a), parsePosition(b)];
+    return compareParts([x.transactionId, x.globalPosition], [y.transactionId, y.globalPosition]);
   }
 
   async close(): Promise<void> {

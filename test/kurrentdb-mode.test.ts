@@ -414,3 +414,61 @@ t.test('replay rebuild reads the KurrentDB log: drift mended, orphans removed, t
   t.equal(cli.code, 0, cli.stderr);
   t.match(JSON.parse(cli.stdout), { ok: true, rebuild: { removedGroups: 0 }, verify: { mismatches: [], lagging: [] } });
 });
+
+t.test('after its append, a PostgreSQL error does not make the command decide again: it projects its own events and answers', async (t) => {
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Once', currency: 'EUR' })).body.groupId as string;
+  let failures = 0;
+  const result = await handleGroupCommand(
+    {
+      db: env.database.db,
+      logger: quietLogger(),
+      eventLog: log,
+      beforeCommit: async () => {
+        failures += 1;
+        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+      },
+    },
+    { groupId: g, actorUserId: ann.userId, requestId: 'pg-error', idempotencyKey: 'once-1', requestFingerprint: { x: 1 } },
+    {
+      type: 'AddExpense',
+      expenseId: 'once',
+      now: new Date().toISOString(),
+      input: { description: 'x', amount: '2.00', paidBy: ann.userId, split: { mode: 'equal' } },
+    },
+  );
+  t.equal(failures, 1, 'decided and appended once');
+  t.match(result, { outcome: { appended: 1, version: 2 }, replayed: false }, 'answered as the command that appended');
+  t.equal((await log.readStream(streamIdOf(g))).length, 2, 'one copy in the log');
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 2, 'and projected');
+  t.equal((await env.database.query(`select count(*)::int as n from idempotency_keys where key = 'once-1'`)).rows[0]?.n, 1, 'with its key');
+});
+
+t.test('commands and a running log subscriber on the same new groups: no conflicts, no resubscribes', async (t) => {
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'busy', retryMs: 50 });
+  subscriber.start();
+  t.teardown(() => subscriber.close());
+  await subscriber.caughtUp();
+  const ann = await api.signUp('Ann');
+  const created = await Promise.all(Array.from({ length: 20 }, (_, i) => ann.api.post('/groups', { groupId: `busy-${i}`, name: `B${i}`, currency: 'EUR' })));
+  t.same(
+    created.map((r) => r.status),
+    Array.from({ length: 20 }, () => 201),
+  );
+  const added = await Promise.all(Array.from({ length: 20 }, (_, i) => ann.api.post(`/groups/busy-${i}/expenses`, expense('e1', '1.00', ann.userId))));
+  t.same(
+    added.map((r) => r.status),
+    Array.from({ length: 20 }, () => 201),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(subscriber.stats.resubscribed, 0, 'the subscriber never tripped over a command');
+  t.equal(subscriber.stats.applied, 0, 'the commands projected everything themselves');
+  t.ok(subscriber.stats.skipped >= 40);
+});
+
+t.test('closing a log subscriber right after starting it returns', async (t) => {
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'short-lived', retryMs: 50 });
+  subscriber.start();
+  await subscriber.close();
+  t.pass('closed');
+});

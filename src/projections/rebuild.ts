@@ -195,21 +195,26 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
 
 /** Deletes projected groups that have no events behind them (in `log` when given); returns how many. */
 async function removeOrphanGroups(db: Db, groupId: string | undefined, external?: { log: EventLog; known: Set<string> }): Promise<number> {
-  const log = external?.log;
+  // With an external log: candidates are projected groups the pass did not list, found
+  // without locks and checked against the log (created since?) before any lock is taken.
+  let candidates: string[] | undefined;
+  if (external) {
+    const projected = await sql<{ group_id: string }>`
+      select group_id from groups where (${groupId ?? null}::text is null or group_id = ${groupId ?? null}) order by group_id`.execute(db);
+    const unlisted = projected.rows.map((r) => r.group_id).filter((id) => !external.known.has(streamIdOf(id)));
+    candidates = [];
+    for (const id of unlisted) if ((await external.log.readStream(streamIdOf(id), { limit: 1 })).length === 0) candidates.push(id);
+    if (candidates.length === 0) return 0;
+  }
   return db.transaction().execute(async (tx) => {
     const orphans = await sql<{ group_id: string }>`
       select g.group_id from groups g
        where (${groupId ?? null}::text is null or g.group_id = ${groupId ?? null})
-         and (${log !== undefined} or not exists (select 1 from events e where e.stream_id = ${GROUP_STREAM_PREFIX} || g.group_id))
+         and (${candidates ?? null}::text[] is null or g.group_id = any(${candidates ?? null}::text[]))
+         and (${external !== undefined} or not exists (select 1 from events e where e.stream_id = ${GROUP_STREAM_PREFIX} || g.group_id))
        order by g.group_id
          for update of g`.execute(tx);
-    let ids = orphans.rows.map((r) => r.group_id);
-    if (external) {
-      // Not among the streams the pass listed, and (created since?) still no stream now.
-      ids = ids.filter((id) => !external.known.has(streamIdOf(id)));
-      const empty = await Promise.all(ids.map(async (id) => (await external.log.readStream(streamIdOf(id), { limit: 1 })).length === 0));
-      ids = ids.filter((_, i) => empty[i]);
-    }
+    const ids = orphans.rows.map((r) => r.group_id);
     if (ids.length === 0) return 0;
     for (const table of ['group_members', 'user_balances', 'expenses', 'groups'] as const) {
       await tx.deleteFrom(table).where('group_id', 'in', ids).execute();

@@ -60,7 +60,12 @@ export async function verifyFromLog(db: Db, eventLog: EventLog, options: LogVeri
     events += 1;
   };
   if (options.groupId !== undefined) {
-    for (const e of await eventLog.readStream(streamIdOf(options.groupId))) fold(e.streamId, e.version, e);
+    // Only what the log held at the head, as for the whole log (a later append may not be projected yet).
+    const bound = head === undefined ? undefined : eventLog.globalPositionOf(head);
+    for (const e of await eventLog.readStream(streamIdOf(options.groupId))) {
+      if (bound === undefined || e.globalPosition > bound) break;
+      fold(e.streamId, e.version, e);
+    }
   } else if (head !== undefined) {
     let after: LogPosition | undefined;
     for (let done = false; !done;) {

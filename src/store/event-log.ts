@@ -85,6 +85,11 @@ export interface EventLog {
   head(): Promise<LogPosition | undefined>;
   /** Orders two positions of this log: negative when `a` comes first, 0 when equal. */
   compare(a: LogPosition, b: LogPosition): number;
+  /**
+   * The envelope `globalPosition` of the event at `position`: events read from a stream
+   * with a globalPosition at most this one were in the log at `position`.
+   */
+  globalPositionOf(position: LogPosition): bigint;
   close(): Promise<void>;
 }
 

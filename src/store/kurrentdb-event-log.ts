@@ -167,6 +167,10 @@ export class KurrentDbEventLog implements EventLog {
     return undefined;
   }
 
+  globalPositionOf(position: LogPosition): bigint {
+    return parsePosition(position).commit;
+  }
+
   compare(a: LogPosition, b: LogPosition): number {
     const [x, y] = [parsePosition(a), parsePosition(b)];
     return compareParts([x.commit, x.prepare], [y.commit, y.prepare]);

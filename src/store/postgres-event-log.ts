@@ -83,6 +83,10 @@ export class PostgresEventLog implements EventLog {
     return events.transactionId === 0n ? undefined : (formatCheckpoint(events) as LogPosition);
   }
 
+  globalPositionOf(position: LogPosition): bigint {
+    return parsePosition(position).globalPosition;
+  }
+
   compare(a: LogPosition, b: LogPosition): number {
     const [x, y] = [parsePosition(a), parsePosition(b)];
     return compareParts([x.transactionId, x.globalPosition], [y.transactionId, y.globalPosition]);

@@ -74,3 +74,22 @@ export async function appendAndProject(
   });
   return statement.rows;
 }
+
+/** Keeps an Idempotency-Key record on its own (a command whose events another transaction projected); a second copy is ignored. */
+export async function storeKey(tx: Tx, key: KeyRecord): Promise<void> {
+  await sql`insert into idempotency_keys (actor_user_id, key, request_hash, outcome)
+            values (${key.actorUserId}, ${key.key}, ${key.requestHash}, ${key.outcome}::jsonb)
+            on conflict do nothing`.execute(tx);
+}
+
+/**
+ * With an external event log, commands and the log subscriber on one group queue on
+ * this transaction lock as well as on the group's row: a group being created has no row
+ * to lock yet.
+ */
+export async function lockGroupStream(tx: Tx, groupId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${GROUP_LOCK_SPACE}, hashtext(${groupId}))`.execute(tx);
+}
+
+/** The first key of FairShare's two-key advisory locks on groups ("FS" and 1). */
+const GROUP_LOCK_SPACE = 0x46530001;

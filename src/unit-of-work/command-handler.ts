@@ -13,7 +13,7 @@ import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/in
 import { project, type ExpenseRow, type GroupRows } from '../projections/projector.js';
 import { isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
 import { StreamVersionConflict, type EventLog } from '../store/event-log.js';
-import { appendAndProject } from './append-and-project.js';
+import { appendAndProject, lockGroupStream, storeKey, type KeyRecord } from './append-and-project.js';
 import { projectLogged } from './project-logged.js';
 import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
 
@@ -82,8 +82,12 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
     let fromVersion = 0;
     let appended: EventEnvelope[] = [];
     let rowsProjected = 0;
+    // Set once the external log holds this attempt's events: from then on the command is
+    // decided, and only its projection may still be missing.
+    let inLog: { outcome: CommandOutcome; key: KeyRecord | undefined } | undefined;
     try {
       const result = await deps.db.transaction().execute(async (tx): Promise<CommandResult> => {
+        if (deps.eventLog) await lockGroupStream(tx, ctx.groupId);
         const loaded = await lockAndLoad(tx, ctx.groupId, {
           expenseId: 'expenseId' in command ? command.expenseId : undefined,
           actorUserId: ctx.actorUserId,
@@ -111,7 +115,10 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         const key = ctx.idempotencyKey
           ? { actorUserId: ctx.actorUserId, key: ctx.idempotencyKey, requestHash: fingerprint(ctx), outcome: JSON.stringify(storable(outcome)) }
           : undefined;
-        if (deps.eventLog && appended.length > 0) await deps.eventLog.append(streamId, fromVersion, appended);
+        if (deps.eventLog && appended.length > 0) {
+          await deps.eventLog.append(streamId, fromVersion, appended);
+          inLog = { outcome, key };
+        }
         rowsProjected = await appendAndProject(tx, appended, projected?.changes, key, deps.eventLog !== undefined);
         await deps.beforeCommit?.(outcome);
         return { outcome, replayed: false };
@@ -130,6 +137,13 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
       if ('outcome' in result && !result.replayed && result.outcome.appended > 0) announce(deps, log, result.outcome);
       return result;
     } catch (error) {
+      if (inLog && isDatabaseError(error)) {
+        // The events are in the log; deciding again would answer as if they were someone
+        // else's. Project them (unless the log subscriber already did) and answer.
+        await projectOwn(deps, log, inLog, appended, error);
+        announce(deps, log, inLog.outcome);
+        return { outcome: inLog.outcome, replayed: false };
+      }
       const retry =
         attempt < MAX_ATTEMPTS &&
         (isTransient(error) ||
@@ -145,9 +159,38 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         retry ? 'command rolled back, retrying' : 'command rolled back',
       );
       if (!retry) throw error;
-      if (error instanceof StreamVersionConflict && deps.eventLog) await catchUp(deps, log, streamId, fromVersion);
+      if (error instanceof StreamVersionConflict && deps.eventLog) {
+        // A failed catch-up is retried by the next attempt's conflict (or repaired by the log subscriber).
+        await catchUp(deps, log, streamId, fromVersion).catch((e: unknown) => log.warn({ err: e }, 'catching up with the event log failed'));
+      }
     }
   }
+}
+
+/** An error PostgreSQL reported (it carries a SQLSTATE). */
+const isDatabaseError = (error: unknown): boolean =>
+  typeof (error as { code?: unknown } | null)?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code);
+
+/**
+ * A command whose events the external log holds but whose projection failed on a
+ * PostgreSQL error: projects those very events in a fresh transaction (skipped if the
+ * log subscriber got there first) with the Idempotency-Key record, and answers with
+ * the outcome decided. If this fails too, the log subscriber repairs the projection
+ * and a retry finds the events there.
+ */
+async function projectOwn(
+  deps: HandlerDeps,
+  log: Logger,
+  inLog: { outcome: CommandOutcome; key: KeyRecord | undefined },
+  appended: EventEnvelope[],
+  cause: unknown,
+): Promise<void> {
+  const projected = await deps.db.transaction().execute(async (tx) => {
+    const result = await projectLogged(tx, appended);
+    if (inLog.key) await storeKey(tx, inLog.key);
+    return result;
+  });
+  log.warn({ err: cause, toVersion: inLog.outcome.version, ...projected }, 'command appended; its projection failed once and was applied again');
 }
 
 /**

@@ -57,13 +57,18 @@ export class LogSubscriber {
     this.running ??= this.run();
   }
 
-  /** Resolves once this subscriber leads and has applied everything the log held when it subscribed. */
+  /**
+   * Resolves once this subscriber leads and has applied everything the log held when it
+   * subscribed; rejects if that subscription ends first (it then resubscribes: ask again).
+   */
   async caughtUp(): Promise<void> {
     for (;;) {
       if (this.closed) throw new Error('the log subscriber is closed');
       const subscription = this.subscription;
-      if (subscription) return subscription.caughtUp;
-      await this.pause(20);
+      if (subscription) {
+        return Promise.race([subscription.caughtUp, subscription.done.then(() => Promise.reject(new Error('the log subscription ended before it caught up')))]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20).unref());
     }
   }
 
@@ -75,6 +80,8 @@ export class LogSubscriber {
           continue;
         }
         const from = await this.checkpoint();
+        // close() may have come while this waited: subscribe no more.
+        if (this.closed) break;
         let at = from;
         const subscription = this.eventLog.subscribe({
           after: from,

@@ -1,7 +1,7 @@
 import type { Tx } from '../db/database.js';
 import { groupIdOf, type EventEnvelope } from '../events/index.js';
 import { project, ProjectionError } from '../projections/projector.js';
-import { appendAndProject } from './append-and-project.js';
+import { appendAndProject, lockGroupStream } from './append-and-project.js';
 import { lockAndLoad } from './lock-and-load.js';
 
 export interface ProjectedLogged {
@@ -26,6 +26,7 @@ export async function projectLogged(tx: Tx, events: readonly EventEnvelope[], ac
     const groupId = groupIdOf(event.streamId);
     if (groupId === undefined) throw new ProjectionError(`${event.streamId} is not a group stream`);
     const expenseId = event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted' ? event.data.expenseId : undefined;
+    await lockGroupStream(tx, groupId);
     const loaded = await lockAndLoad(tx, groupId, { expenseId, actorUserId });
     const version = loaded.rows.group?.version ?? 0;
     if (event.version <= version) {

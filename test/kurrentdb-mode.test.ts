@@ -55,6 +55,20 @@ async function servedBalances(as: Api, groupId: string): Promise<Record<string, 
   );
 }
 
+/**
+ * Runs the CLI in KurrentDB mode against this file's database and double. Asynchronously:
+ * the double answers from this process, so it must not be blocked.
+ */
+const kurrentCli = (...args: string[]) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
+  });
+
 /** Runs AddExpense as a command whose process dies after the KurrentDB append, before the projection commits. */
 const crashAfterAppend = (groupId: string, actorUserId: string, expenseId: string, amount: string) =>
   handleGroupCommand(
@@ -287,16 +301,7 @@ t.test('replay verify folds the KurrentDB log: drift is drift, a projection behi
   t.same(clean.mismatches, []);
   t.same(clean.lagging, []);
   t.ok(clean.groups >= 5 && clean.events > 200, `${clean.groups} groups, ${clean.events} events folded from the log`);
-  // Asynchronously: the double answers from this process, so it must not be blocked.
-  const cliRun = (...args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, 'replay', 'verify', ...args],
-        { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
-        (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
-      );
-    });
+  const cliRun = (...args: string[]) => kurrentCli('replay', 'verify', ...args);
   const ok = await cliRun('--wait', '2');
   t.equal(ok.status, 0, ok.stderr + ok.stdout);
   t.match(ok.stdout, /^OK: \d+ groups, \d+ events/m);
@@ -345,15 +350,8 @@ t.test('audit explains a balance from the KurrentDB log', async (t) => {
     ],
   );
   t.match(report, { balance: '1.50', served: '1.50', matches: true });
-  const out = await new Promise<{ code: number; stdout: string }>((resolve) =>
-    execFile(
-      process.execPath,
-      [CLI, 'audit', '--group', g, '--user', bob.userId],
-      { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
-      (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
-    ),
-  );
-  t.equal(out.code, 0);
+  const out = await kurrentCli('audit', '--group', g, '--user', bob.userId);
+  t.equal(out.status, 0, out.stderr);
   t.match(out.stdout, /event log balance 1\.50; served balance 1\.50: MATCH/);
 });
 
@@ -403,15 +401,8 @@ t.test('replay rebuild reads the KurrentDB log: drift mended, orphans removed, t
     listed.some((e) => e.expenseId === 'e1'),
     'the deleted row is back',
   );
-  const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile(
-      process.execPath,
-      [CLI, 'replay', 'rebuild', '--json'],
-      { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
-    ),
-  );
-  t.equal(cli.code, 0, cli.stderr);
+  const cli = await kurrentCli('replay', 'rebuild', '--json');
+  t.equal(cli.status, 0, cli.stderr);
   t.match(JSON.parse(cli.stdout), { ok: true, rebuild: { removedGroups: 0 }, verify: { mismatches: [], lagging: [] } });
 });
 

@@ -3,7 +3,7 @@ import { readSnapshot, type Db } from '../db/database.js';
 import { groupIdOf, streamIdOf } from '../events/index.js';
 import type { EventLog, LogPosition } from '../store/event-log.js';
 import { foldEvent, newFold, type FoldedGroup } from './fold-group.js';
-import { compareGroups, type VerifyOptions, type VerifyReport } from './verify.js';
+import { compareGroups, projectedVersions, type VerifyOptions, type VerifyReport } from './verify.js';
 
 /** A group the projection has not caught up with: behind the log, which is lag, not drift. */
 export interface LaggingGroup {
@@ -86,15 +86,7 @@ export async function verifyFromLog(db: Db, eventLog: EventLog, options: LogVeri
   return readSnapshot(db, async (tx) => {
     const report: LogVerifyReport = { groups: folds.size, events, mismatches: [], head, checkpoint, lagging: [], movedOn: 0 };
     const ids = [...folds.keys()];
-    const projected = new Map(
-      (
-        await tx
-          .selectFrom('groups')
-          .select(['group_id', 'version'])
-          .where('group_id', '=', sql<string>`any(${ids})`)
-          .execute()
-      ).map((g) => [g.group_id, g.version]),
-    );
+    const projected = await projectedVersions(tx, ids);
     const comparable: FoldedGroup[] = [];
     // Behind the log while the subscriber has not reached the head is lag; behind it after
     // the subscriber passed those events is drift (compared below, as a version mismatch).

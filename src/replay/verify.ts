@@ -185,18 +185,20 @@ function byGroup<R extends { group_id: string }>(rows: R[]): Map<string, R[]> {
   return map;
 }
 
+/** The projected version of each of `ids` that has a projected group. */
+export async function projectedVersions(tx: Tx, ids: readonly string[]): Promise<Map<string, number>> {
+  const rows = await tx
+    .selectFrom('groups')
+    .select(['group_id', 'version'])
+    .where('group_id', '=', sql<string>`any(${ids})`)
+    .execute();
+  return new Map(rows.map((g) => [g.group_id, g.version]));
+}
+
 /** Compares folded groups with their projected rows, read in `tx` (four statements for the lot). */
 export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Mismatch[]> {
   const ids = folds.map((f) => f.groupId);
-  const groups = new Map(
-    (
-      await tx
-        .selectFrom('groups')
-        .select(['group_id', 'version'])
-        .where('group_id', '=', sql<string>`any(${ids})`)
-        .execute()
-    ).map((g) => [g.group_id, g]),
-  );
+  const groups = new Map(Array.from(await projectedVersions(tx, ids), ([groupId, version]) => [groupId, { version }]));
   const members = byGroup(
     await tx
       .selectFrom('group_members')

@@ -108,3 +108,13 @@ export function compareParts(a: readonly bigint[], b: readonly bigint[]): number
   }
   return 0;
 }
+
+/** The checks every log makes before an append: events of this stream, numbered on from the expected version. */
+export function checkAppend(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): void {
+  if (!Number.isInteger(expectedVersion) || expectedVersion < 0) throw new RangeError(`expected version ${expectedVersion}`);
+  if (events.length === 0) throw new RangeError('nothing to append');
+  events.forEach((e, i) => {
+    if (e.streamId !== streamId) throw new RangeError(`event ${e.eventId} belongs to ${e.streamId}, not ${streamId}`);
+    if (e.version !== expectedVersion + i + 1) throw new RangeError(`event ${e.eventId} has version ${e.version}, not ${expectedVersion + i + 1}`);
+  });
+}

@@ -20,6 +20,7 @@ import {
 } from '@kurrent/kurrentdb-client';
 import { decodeGroupEvent, EventMetadata, GROUP_STREAM_PREFIX, type EventEnvelope } from '../events/index.js';
 import {
+  checkAppend,
   compareParts,
   revisionOf,
   StreamVersionConflict,
@@ -31,7 +32,6 @@ import {
   type PositionedEvent,
   type SubscribeOptions,
 } from './event-log.js';
-import { checkAppend } from './postgres-event-log.js';
 
 /**
  * What FairShare stores in a KurrentDB event's metadata besides the request's own

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { EventEnvelope } from '../events/index.js';
 import {
+  checkAppend,
   compareParts,
   StreamVersionConflict,
   type AppendResult,
@@ -102,16 +103,6 @@ const positionOf = (transactionId: string, globalPosition: string) => `${transac
 function parsePosition(position: LogPosition) {
   if (!CHECKPOINT.test(position)) throw new RangeError(`not a position of the PostgreSQL log: ${position}`);
   return parseCheckpoint(position);
-}
-
-/** The checks every log makes before an append: events of this stream, numbered on from the expected version. */
-export function checkAppend(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): void {
-  if (!Number.isInteger(expectedVersion) || expectedVersion < 0) throw new RangeError(`expected version ${expectedVersion}`);
-  if (events.length === 0) throw new RangeError('nothing to append');
-  events.forEach((e, i) => {
-    if (e.streamId !== streamId) throw new RangeError(`event ${e.eventId} belongs to ${e.streamId}, not ${streamId}`);
-    if (e.version !== expectedVersion + i + 1) throw new RangeError(`event ${e.eventId} has version ${e.version}, not ${expectedVersion + i + 1}`);
-  });
 }
 
 /**

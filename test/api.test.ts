@@ -6,8 +6,8 @@ const ctx = useTestApp(t);
 
 /** After every write: response balances == projection == an independent fold of the log. */
 async function assertConsistent(t: Test, groupId: string, response: { body: any }, digits = 2) {
-  const folded = await foldBalances(ctx.env.database, groupId);
-  const projected = await projectedBalances(ctx.env.database, groupId);
+  const folded = await foldBalances(ctx.env, groupId);
+  const projected = await projectedBalances(ctx.env, groupId);
   t.equal(response.body.version, projected.eventCount, 'version = number of events in the stream');
   t.equal(projected.version, projected.eventCount, 'projection applied every event');
   const fromResponse = new Map<string, bigint>(response.body.balances.map((b: any) => [b.userId, toMinor(b.balance, digits)]));
@@ -182,7 +182,7 @@ t.test('auth: no token 401, bad token 401, non-member 404, same answer as a miss
     t.equal(res.body.code, 'GROUP_NOT_FOUND');
   }
   t.equal((await stranger.api.get('/groups/does-not-exist')).body.code, 'GROUP_NOT_FOUND');
-  const after = await projectedBalances(ctx.env.database, id);
+  const after = await projectedBalances(ctx.env, id);
   t.equal(after.eventCount, 1, 'nothing was appended by the stranger');
 });
 
@@ -254,7 +254,7 @@ t.test('retries append nothing: same expenseId, same Idempotency-Key', async (t)
   const d2 = await v.api.delete(`/groups/${g.groupId}/expenses/lunch`, { 'idempotency-key': 'del-1' });
   t.equal(d1.status, 200);
   t.same(d2, { ...d2, status: 200, body: d1.body }, 'a retried delete is not a 409');
-  const state = await projectedBalances(ctx.env.database, g.groupId);
+  const state = await projectedBalances(ctx.env, g.groupId);
   t.equal(state.eventCount, 4, 'GroupCreated + 2 ExpenseAdded + 1 ExpenseDeleted');
   const member = await u.api.post(`/groups/${g.groupId}/members`, { userId: v.userId });
   t.equal(member.status, 200, 'adding an existing member changes nothing');
@@ -268,7 +268,7 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
   const g = (await u.api.post('/groups', { name: 'B', currency: 'USD', members: [w.userId] })).body;
   const good = { description: 'Ok', amount: '10.00', paidBy: u.userId, split: { mode: 'equal' } };
   const url = `/groups/${g.groupId}/expenses`;
-  const before = await projectedBalances(ctx.env.database, g.groupId);
+  const before = await projectedBalances(ctx.env, g.groupId);
   const cases: [string, unknown, number, string, Record<string, string>?][] = [
     ['malformed JSON', '{"description": "x",', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
     ['empty JSON body', '', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
@@ -329,7 +329,7 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
   t.equal((await ctx.api.post('/users', { name: 'Dup', userId: 'outsider' })).body.code, 'USER_ALREADY_EXISTS');
   t.equal((await ctx.api.get('/no/such/route')).body.code, 'NOT_FOUND');
 
-  const after = await projectedBalances(ctx.env.database, g.groupId);
+  const after = await projectedBalances(ctx.env, g.groupId);
   t.same(after, before, 'no event appended, no balance moved');
 });
 

@@ -16,11 +16,11 @@ t.before(async () => {
 });
 t.teardown(() => env.close());
 
-/** Reads the feed to its current end, page by page, from `after`. */
-async function drain(after = '0.0', limit = 3) {
+/** Reads the feed to its current end, page by page, from `after` (from the start when absent). */
+async function drain(after?: string, limit = 3) {
   const items: any[] = [];
   for (;;) {
-    const page = await operator.get(`/events?after=${after}&limit=${limit}`);
+    const page = await operator.get(`/events?${after === undefined ? '' : `after=${after}&`}limit=${limit}`);
     if (page.status !== 200) throw new Error(`feed: ${page.status} ${JSON.stringify(page.body)}`);
     items.push(...page.body.items);
     if (page.body.items.length === 0) return { items, after };
@@ -58,6 +58,7 @@ t.test('the feed pages through every event exactly once, in commit order', async
   );
   t.equal(items.length, 16);
   t.equal(after, items.at(-1).checkpoint, 'nextAfter is the last checkpoint');
+  t.same((await drain('0.0')).items, items, '"0.0" is the start, as before');
   t.match(items[0], { type: 'GroupCreated', streamId: 'group-fa-g', version: 1, checkpoint: /^\d+\.\d+$/ });
   const empty = await operator.get(`/events?after=${after}`);
   t.same(empty.body, { items: [], nextAfter: after }, 'at the end, nextAfter stays put');

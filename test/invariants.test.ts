@@ -44,21 +44,21 @@ t.test('the events table refuses UPDATE, DELETE and TRUNCATE; (stream, version) 
     ),
     /duplicate key/,
   );
-  t.equal((await projectedBalances(db, groupId)).eventCount, 2);
+  t.equal((await projectedBalances(env, groupId)).eventCount, 2);
 });
 
 t.test('a failing projection rolls back the append: commit both or neither', async (t) => {
   const { owner, users, groupId } = await groupOf('Pro', 'Jec');
   const notified: number[] = [];
   const unsubscribe = env.changes.subscribe(groupId, (view) => notified.push(view.version));
-  const before = await projectedBalances(env.database, groupId);
+  const before = await projectedBalances(env, groupId);
   // Break the read model: the projector cannot find Jec's balance row any more.
   await env.database.query('delete from user_balances where group_id = $1 and user_id = $2', [groupId, users[1]!.userId]);
   const res = await owner.api.post(`/groups/${groupId}/expenses`, { description: 'x', amount: '2.00', paidBy: owner.userId, split: { mode: 'equal' } });
   t.equal(res.status, 500);
   t.equal(res.body.code, 'INTERNAL_ERROR');
   t.notMatch(res.body.detail, /balance|group|user_balances/i, 'a 5xx shows no internals');
-  const after = await projectedBalances(env.database, groupId);
+  const after = await projectedBalances(env, groupId);
   t.equal(after.eventCount, before.eventCount, 'the event was not appended');
   t.equal(after.version, before.version, 'the group version did not move');
 
@@ -83,7 +83,7 @@ t.test('a failing projection rolls back the append: commit both or neither', asy
     ),
     /crash after projection/,
   );
-  const still = await projectedBalances(env.database, groupId);
+  const still = await projectedBalances(env, groupId);
   t.equal(still.eventCount, before.eventCount);
   t.equal((await env.database.query('select count(*)::int n from expenses where group_id = $1', [groupId])).rows[0]?.n, 0, 'no expense row left behind');
   const ok = await owner.api.post(`/groups/${groupId}/expenses`, { description: 'x', amount: '2.00', paidBy: owner.userId, split: { mode: 'equal' } });
@@ -116,10 +116,10 @@ t.test('60 concurrent writes to one group over real HTTP all land exactly once',
     'every write acknowledged',
   );
   t.same(new Set(responses.map((r) => r.body.version)).size, 60, 'each got its own version');
-  const state = await projectedBalances(env.database, groupId);
+  const state = await projectedBalances(env, groupId);
   t.equal(state.eventCount, 61);
   t.equal(state.version, 61);
-  const folded = await foldBalances(env.database, groupId);
+  const folded = await foldBalances(env, groupId);
   t.same(state.balances, folded, 'projection equals the fold after the storm');
   const latest = responses.find((r) => r.body.version === 61)!;
   t.same(new Map(latest.body.balances.map((b: any) => [b.userId, toMinor(b.balance, 2)])), folded, 'the last response shows the final balances');
@@ -145,7 +145,7 @@ t.test('60 concurrent writes to one group over real HTTP all land exactly once',
     retries.map((r) => r.status),
     Array(60).fill(200),
   );
-  t.equal((await projectedBalances(env.database, groupId)).eventCount, 61);
+  t.equal((await projectedBalances(env, groupId)).eventCount, 61);
 });
 
 t.test('concurrent requests with one Idempotency-Key append once; concurrent creates of one group id, once', async (t) => {
@@ -159,11 +159,11 @@ t.test('concurrent requests with one Idempotency-Key append once; concurrent cre
     Array(10).fill(201),
   );
   t.equal(new Set(same.map((r) => JSON.stringify(r.body))).size, 1, 'every caller got the same answer');
-  t.equal((await projectedBalances(env.database, groupId)).eventCount, 2);
+  t.equal((await projectedBalances(env, groupId)).eventCount, 2);
 
   const creates = await Promise.all(Array.from({ length: 8 }, () => http('POST', '/groups', owner.token, { groupId: 'race', name: 'Race', currency: 'EUR' })));
   t.same(creates.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
-  t.equal((await projectedBalances(env.database, 'race')).eventCount, 1);
+  t.equal((await projectedBalances(env, 'race')).eventCount, 1);
 
   const keyed = await Promise.all(
     Array.from({ length: 6 }, () =>

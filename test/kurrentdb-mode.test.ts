@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
 import t from 'tap';
 import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
+import { buildApp } from '../src/api/app.js';
+import type { LogPosition } from '../src/store/event-log.js';
 import { LiveChanges } from '../src/live/live-changes.js';
 import { rebuildProjection } from '../src/projections/rebuild.js';
 import { LogSubscriber } from '../src/unit-of-work/log-subscriber.js';
@@ -13,7 +14,7 @@ import { parseDecimal } from '../src/money/decimal.js';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { Api, quietLogger, startTestApp, type TestApp } from './helpers/app.js';
 import { startKurrentDbDouble, type KurrentDbDouble } from './helpers/kurrentdb-double.js';
-import { CLI, plainEnv } from './helpers/server-process.js';
+import { runCli } from './helpers/server-process.js';
 
 // FairShare with KurrentDB as its event log (here the gRPC test double, spoken to by the
 // real client) and PostgreSQL as the read model: every acknowledged write is in the log
@@ -55,19 +56,8 @@ async function servedBalances(as: Api, groupId: string): Promise<Record<string, 
   );
 }
 
-/**
- * Runs the CLI in KurrentDB mode against this file's database and double. Asynchronously:
- * the double answers from this process, so it must not be blocked.
- */
-const kurrentCli = (...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: plainEnv({ DATABASE_URL: env.database.url, LOG_LEVEL: 'warn', FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }), timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
-    );
-  });
+/** Runs the CLI in KurrentDB mode against this file's database and double. */
+const kurrentCli = (...args: string[]) => runCli({ DATABASE_URL: env.database.url, FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }, ...args);
 
 /** Runs AddExpense as a command whose process dies after the KurrentDB append, before the projection commits. */
 const crashAfterAppend = (groupId: string, actorUserId: string, expenseId: string, amount: string) =>
@@ -290,6 +280,79 @@ t.test('live updates: another process hears a change only once its projection ha
   t.teardown(() => subscriber.close());
   await arrived;
   t.same(heard, [2, 3], 'the repair is announced');
+});
+
+t.test("the group's trail and the operator feed read the KurrentDB log; the trail never runs ahead of the projection", async (t) => {
+  const OPERATOR = 'op_kurrent_feed_0123456789abcdef0123';
+  const app = await buildApp({ db: env.database.db, changes: env.changes, logger: quietLogger(), eventLog: log, operatorTokens: [OPERATOR] });
+  t.teardown(() => app.close());
+  const fresh = new Api(app);
+  const operator = fresh.as(OPERATOR);
+  const ann = await fresh.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Trail', currency: 'EUR' })).body.groupId as string;
+  t.equal((await ann.api.post(`/groups/${g}/expenses`, expense('e1', '2.00', ann.userId))).status, 201);
+
+  const trail = await ann.api.get(`/groups/${g}/events`);
+  t.same(
+    trail.body.items.map((e: any) => [e.version, e.type]),
+    [
+      [1, 'GroupCreated'],
+      [2, 'ExpenseAdded'],
+    ],
+  );
+  t.equal(trail.body.nextAfter, 2);
+
+  // Appended, not projected: the log has version 3, the projection 2.
+  await t.rejects(crashAfterAppend(g, ann.userId, 'e2', '1.00'), /crash after the append/);
+  t.equal((await log.readStream(streamIdOf(g))).length, 3);
+  const behind = await ann.api.get(`/groups/${g}/events?after=1`);
+  t.same(
+    behind.body.items.map((e: any) => e.version),
+    [2],
+    'the trail stops at the version the balances show',
+  );
+  t.same((await ann.api.get(`/groups/${g}/events?after=2`)).body, { items: [], nextAfter: 2 });
+
+  // The operator feed is the log itself, in $all order, with KurrentDB positions as checkpoints.
+  const items: any[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await operator.get(`/events?limit=7${after ? `&after=${after}` : ''}`);
+    t.equal(page.status, 200);
+    if (page.body.items.length === 0) {
+      t.equal(page.body.nextAfter, after ?? log.start, 'at the end, nextAfter stays put');
+      break;
+    }
+    items.push(...page.body.items);
+    after = page.body.nextAfter;
+  }
+  const everything: string[] = [];
+  for (let from: LogPosition | undefined; ;) {
+    const page = await log.readAll({ after: from, limit: 1000 });
+    if (page.length === 0) break;
+    everything.push(...page.map((p) => p.event.eventId));
+    from = page.at(-1)?.position;
+  }
+  t.same(
+    items.map((e) => e.eventId),
+    everything,
+    'every event of the log once, in order, including the one not yet projected',
+  );
+  t.match(items[0], { checkpoint: /^\d+\/\d+$/ });
+  t.equal((await operator.get(`/events?after=${encodeURIComponent(log.start)}&limit=1`)).body.items[0].eventId, everything[0], `"${log.start}" is the start`);
+  const wrong = await operator.get('/events?after=0.0');
+  t.equal(wrong.status, 400, "a PostgreSQL checkpoint is not this log's");
+  t.match(wrong.body.detail, /checkpoint/);
+
+  // Repaired, the trail shows it.
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'trail', retryMs: 50 });
+  subscriber.start();
+  t.teardown(() => subscriber.close());
+  await subscriber.caughtUp();
+  t.same(
+    (await ann.api.get(`/groups/${g}/events?after=2`)).body.items.map((e: any) => [e.version, e.type]),
+    [[3, 'ExpenseAdded']],
+  );
 });
 
 t.test('replay verify folds the KurrentDB log: drift is drift, a projection behind the log is lag', async (t) => {

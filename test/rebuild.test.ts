@@ -55,7 +55,7 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   t.equal((await ann.api.get(`/groups/${g}/balances`, { 'if-none-match': '"8.1"' })).status, 304);
   t.same((await ann.api.get(`/groups/${g}/expenses`)).body, expenses.body, 'expense list restored');
   t.equal((await ctx.api.as(ann.token).get('/groups/fix-ghost')).status, 404, 'the orphan is gone');
-  t.same(await foldBalances(ctx.env.database, gone), (await projectedBalances(ctx.env.database, gone)).balances, 'the missing group is back');
+  t.same(await foldBalances(ctx.env, gone), (await projectedBalances(ctx.env, gone)).balances, 'the missing group is back');
 
   // Writes carry on from the rebuilt rows, and If-Match accepts the new ETag.
   const next = await ann.api.post(
@@ -102,9 +102,9 @@ t.test('writes committed while a batch is being built are applied at swap time, 
   });
   t.equal(wrote, 2);
   t.match(report, { groups: 1, events: 8, tailEvents: 2 });
-  const projected = await projectedBalances(ctx.env.database, g);
+  const projected = await projectedBalances(ctx.env, g);
   t.equal(projected.version, 10);
-  t.same(projected.balances, await foldBalances(ctx.env.database, g));
+  t.same(projected.balances, await foldBalances(ctx.env, g));
   t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
 });
 

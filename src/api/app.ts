@@ -6,6 +6,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
+import { PostgresEventLog } from '../store/postgres-event-log.js';
 import type { EventLog } from '../store/event-log.js';
 import type { ApiDeps } from './context.js';
 import { registerProblemHandlers } from './problem.js';
@@ -78,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     liveStreams: new Set(),
     operatorTokens: options.operatorTokens ?? [],
     eventLog: options.eventLog,
+    log: options.eventLog ?? new PostgresEventLog(options.db),
   };
   // Open live streams would hold the server open forever; end them on close.
   app.addHook('preClose', async () => {

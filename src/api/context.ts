@@ -2,12 +2,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandContext, CommandOutcome, CommandResult, HandlerDeps } from '../unit-of-work/command-handler.js';
 import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
+import type { EventLog } from '../store/event-log.js';
 import { currentUser } from './auth.js';
 import { parseIfMatch } from './http-cache.js';
 
 export interface ApiDeps extends HandlerDeps {
   db: Db;
   changes: LiveChanges;
+  /** The event log for the routes that read it: `eventLog` when there is one, else PostgreSQL's. */
+  log: EventLog;
   /** Injected so tests can pin time; the deciders never read a clock themselves. */
   clock: () => Date;
   /** Injected so tests can make ids predictable. */

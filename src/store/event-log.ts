@@ -67,6 +67,10 @@ export interface SubscribeOptions {
  */
 export interface EventLog {
   readonly kind: 'postgres' | 'kurrentdb';
+  /** A position before every group event: reading after it reads the whole log. */
+  readonly start: LogPosition;
+  /** Whether `text` is a position of this log (e.g. a cursor an API client sent back). */
+  isPosition(text: string): text is LogPosition;
   /**
    * Appends `events` (versions expectedVersion + 1, … already set on them) to their
    * stream, which must be at exactly `expectedVersion` (0: no stream yet); there is no

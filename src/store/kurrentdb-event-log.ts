@@ -45,6 +45,12 @@ type StoredMetadata = z.infer<typeof StoredMetadata>;
 const GROUP_STREAMS = () => streamNameFilter({ prefixes: [GROUP_STREAM_PREFIX] });
 
 /**
+ * Before every group event: `$all` begins with the server's own records (its first
+ * epoch), so no FairShare event is ever at 0/0.
+ */
+const KURRENT_START = '0/0' as LogPosition;
+
+/**
  * The event log in KurrentDB (formerly EventStoreDB), through the maintained client
  * `@kurrent/kurrentdb-client`. Streams are `group-<id>`; FairShare version v is stream
  * revision v − 1. Appends always carry the exact expected revision (no_stream for a
@@ -53,6 +59,7 @@ const GROUP_STREAMS = () => streamNameFilter({ prefixes: [GROUP_STREAM_PREFIX] }
  */
 export class KurrentDbEventLog implements EventLog {
   readonly kind = 'kurrentdb';
+  readonly start = KURRENT_START;
 
   constructor(private readonly client: KurrentDBClient) {}
 
@@ -105,7 +112,7 @@ export class KurrentDbEventLog implements EventLog {
   }
 
   async readAll(options: { after?: LogPosition | undefined; limit: number }): Promise<PositionedEvent[]> {
-    const after = options.after === undefined ? undefined : parsePosition(options.after);
+    const after = fromPosition(options.after);
     // Reading from a position includes the event at it: one more, and that one dropped.
     const read = this.client.readAll({ fromPosition: after ?? START, maxCount: options.limit + (after ? 1 : 0), filter: GROUP_STREAMS() });
     const out: PositionedEvent[] = [];
@@ -118,7 +125,7 @@ export class KurrentDbEventLog implements EventLog {
   }
 
   subscribe(options: SubscribeOptions): LogSubscription {
-    const after = options.after === undefined ? undefined : parsePosition(options.after);
+    const after = fromPosition(options.after);
     const subscription = this.client.subscribeToAll({ fromPosition: after ?? START, filter: GROUP_STREAMS() });
     let markCaughtUp: () => void = () => undefined;
     const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
@@ -167,6 +174,10 @@ export class KurrentDbEventLog implements EventLog {
     return undefined;
   }
 
+  isPosition(text: string): text is LogPosition {
+    return POSITION.test(text);
+  }
+
   globalPositionOf(position: LogPosition): bigint {
     return parsePosition(position).commit;
   }
@@ -202,6 +213,10 @@ const isAmbiguous = (error: unknown) =>
 const positionOf = (p: Position) => `${p.commit}/${p.prepare}` as LogPosition;
 const samePosition = (a: Position, b: Position) => a.commit === b.commit && a.prepare === b.prepare;
 const POSITION = /^(0|[1-9][0-9]{0,19})\/(0|[1-9][0-9]{0,19})$/;
+
+/** Where a read after `position` starts: undefined (the start) for none or for `start`. */
+const fromPosition = (position: LogPosition | undefined): Position | undefined =>
+  position === undefined || position === KURRENT_START ? undefined : parsePosition(position);
 
 function parsePosition(position: LogPosition): Position {
   const match = POSITION.exec(position);

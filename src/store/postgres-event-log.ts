@@ -27,6 +27,8 @@ const SUBSCRIBE_BATCH = 500;
  */
 export class PostgresEventLog implements EventLog {
   readonly kind = 'postgres';
+  /** Transaction ids start at 3 and global positions at 1: nothing sits at 0.0. */
+  readonly start = '0.0' as LogPosition;
 
   constructor(private readonly db: Db) {}
 
@@ -69,7 +71,7 @@ export class PostgresEventLog implements EventLog {
   }
 
   async readAll(options: { after?: LogPosition | undefined; limit: number }): Promise<PositionedEvent[]> {
-    const after = options.after === undefined ? parseCheckpoint('0.0') : parsePosition(options.after);
+    const after = parsePosition(options.after ?? this.start);
     const feed = await readGlobalFeed(this.db, after, options.limit);
     // The table holds group streams only (every row decodes as a group event).
     return feed.map(({ checkpoint, ...event }) => ({ event, position: formatCheckpoint(checkpoint) as LogPosition }));
@@ -82,6 +84,10 @@ export class PostgresEventLog implements EventLog {
   async head(): Promise<LogPosition | undefined> {
     const { events } = await tailHead(this.db);
     return events.transactionId === 0n ? undefined : (formatCheckpoint(events) as LogPosition);
+  }
+
+  isPosition(text: string): text is LogPosition {
+    return CHECKPOINT.test(text);
   }
 
   globalPositionOf(position: LogPosition): bigint {

@@ -2,18 +2,44 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app.js';
 import { LiveChanges } from '../../src/live/live-changes.js';
+import { streamIdOf, type EventEnvelope } from '../../src/events/index.js';
 import type { EventLog } from '../../src/store/event-log.js';
+import { PostgresEventLog } from '../../src/store/postgres-event-log.js';
+import { KurrentDbEventLog } from '../../src/store/kurrentdb-event-log.js';
+import { LogSubscriber } from '../../src/unit-of-work/log-subscriber.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { startKurrentDbDouble, type KurrentDbDouble } from './kurrentdb-double.js';
+
+/**
+ * Which event log the shared suites run against: PostgreSQL (the default), or KurrentDB
+ * mode with the gRPC double as the log (`FAIRSHARE_TEST_EVENT_LOG=kurrentdb-double`;
+ * the `*.kurrentdb.test.ts` files set it and run a suite a second time).
+ */
+export const testEventLogMode = (): 'postgres' | 'kurrentdb-double' =>
+  process.env.FAIRSHARE_TEST_EVENT_LOG === 'kurrentdb-double' ? 'kurrentdb-double' : 'postgres';
 
 export interface TestApp {
   app: FastifyInstance;
   database: TestDatabase;
   changes: LiveChanges;
+  /** The log the app appends to: PostgreSQL's events table, or the KurrentDB double's. */
+  eventLog: EventLog;
+  /** The KurrentDB double, in that mode. */
+  double: KurrentDbDouble | undefined;
+  /** The environment a server or CLI process needs to use this app's log (empty for PostgreSQL). */
+  logEnv: Record<string, string>;
+  /** A group's events as its log holds them, in version order. */
+  eventsOf(groupId: string): Promise<EventEnvelope[]>;
   close(): Promise<void>;
 }
 
 export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
+/**
+ * A fresh database and app, set up as `fairshare serve` sets itself up: in KurrentDB
+ * mode (see testEventLogMode) with a double as the log and a log subscriber running.
+ * An `eventLog` passed in is used as it is (its owner starts and closes what it needs).
+ */
 export async function startTestApp(
   options: { clock?: () => Date; operatorTokens?: string[]; logger?: pino.Logger; eventLog?: EventLog } = {},
 ): Promise<TestApp> {
@@ -21,13 +47,30 @@ export async function startTestApp(
   const logger = options.logger ?? quietLogger();
   const changes = new LiveChanges(database.db, logger);
   await changes.start();
-  const app = await buildApp({ db: database.db, changes, logger, ...options });
+  let double: KurrentDbDouble | undefined;
+  let ownLog: KurrentDbEventLog | undefined;
+  let subscriber: LogSubscriber | undefined;
+  if (!options.eventLog && testEventLogMode() === 'kurrentdb-double') {
+    double = await startKurrentDbDouble();
+    ownLog = KurrentDbEventLog.connect(double.url);
+    subscriber = new LogSubscriber(database.db, ownLog, logger);
+    subscriber.start();
+  }
+  const eventLog = options.eventLog ?? ownLog ?? new PostgresEventLog(database.db);
+  const app = await buildApp({ db: database.db, changes, logger, ...options, ...(eventLog.kind === 'kurrentdb' ? { eventLog } : {}) });
   return {
     app,
     database,
     changes,
+    eventLog,
+    double,
+    logEnv: double ? { FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url } : {},
+    eventsOf: (groupId) => eventLog.readStream(streamIdOf(groupId)),
     async close() {
       await app.close();
+      await subscriber?.close();
+      await ownLog?.close();
+      await double?.close();
       await changes.close();
       await database.close();
     },

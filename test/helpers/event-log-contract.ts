@@ -157,6 +157,23 @@ export function eventLogContract(t: Test, open: () => Promise<{ log: EventLog; c
     t.equal(log.compare(second, second), 0);
   });
 
+  t.test('positions round-trip as text; `start` reads from the beginning; anything else is not a position', async (t) => {
+    const a = newGroup(1);
+    await log.append(a.streamId, 0, a.envelopes);
+    const mine = new Set([a.streamId]);
+    const fromStart = await readEverything(mine, log.start);
+    t.same(
+      fromStart.map((p) => p.event.eventId),
+      (await readEverything(mine)).map((p) => p.event.eventId),
+      'after `start` is the whole log',
+    );
+    t.equal(fromStart.length, 2);
+    for (const p of fromStart) t.ok(log.isPosition(p.position), `${p.position} is a position`);
+    t.ok(log.isPosition(log.start));
+    for (const text of ['', 'x', '1', '-1.2', '-1/2', '1.2.3', '1/2/3', ' 1.2', '99999999999999999999999.1', '1e3.1'])
+      t.notOk(log.isPosition(text), `${JSON.stringify(text)} is not`);
+  });
+
   t.test('a subscription hands over history, says when it caught up, then follows live appends', async (t) => {
     const a = newGroup(1);
     await log.append(a.streamId, 0, a.envelopes);

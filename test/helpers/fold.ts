@@ -1,16 +1,13 @@
-import type { TestDatabase } from './database.js';
-import { streamIdOf } from '../../src/events/index.js';
+import type { TestApp } from './app.js';
 
 /**
- * Balances of a group computed straight from its events with plain SQL reads and a
- * loop: Σ payers − Σ shares over expenses whose latest event is not a delete.
- * Shares no code with the projector, so the tests can hold one against the other.
+ * Balances of a group computed straight from its events, as the app's log (PostgreSQL
+ * or KurrentDB) holds them, with a loop: Σ payers − Σ shares over expenses whose latest
+ * event is not a delete. Shares no code with the projector, so the tests can hold one
+ * against the other.
  */
-export async function foldBalances(database: TestDatabase, groupId: string): Promise<Map<string, bigint>> {
-  const { rows } = await database.query<{ type: string; data: any; version: number }>(
-    'select type, data, version from events where stream_id = $1 order by version',
-    [streamIdOf(groupId)],
-  );
+export async function foldBalances(env: TestApp, groupId: string): Promise<Map<string, bigint>> {
+  const rows = (await env.eventsOf(groupId)) as { type: string; data: any; version: number }[];
   const members = new Map<string, bigint>();
   const live = new Map<string, { payers: any[]; shares: any[] }>();
   rows.forEach((row, i) => {
@@ -27,18 +24,18 @@ export async function foldBalances(database: TestDatabase, groupId: string): Pro
   return members;
 }
 
-/** The projection's balances and version for a group, read directly from its tables. */
-export async function projectedBalances(database: TestDatabase, groupId: string) {
+/** The projection's balances and version for a group, read directly from its tables, and its stream's length in the log. */
+export async function projectedBalances(env: TestApp, groupId: string) {
+  const { database } = env;
   const { rows } = await database.query<{ user_id: string; balance_minor: string }>(
     'select user_id, balance_minor::text from user_balances where group_id = $1',
     [groupId],
   );
   const version = await database.query<{ version: number }>('select version from groups where group_id = $1', [groupId]);
-  const events = await database.query<{ n: number }>('select count(*)::int as n from events where stream_id = $1', [streamIdOf(groupId)]);
   return {
     balances: new Map(rows.map((r) => [r.user_id, BigInt(r.balance_minor)])),
     version: version.rows[0]?.version,
-    eventCount: events.rows[0]?.n ?? 0,
+    eventCount: (await env.eventsOf(groupId)).length,
   };
 }
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded.js';
 
@@ -68,3 +68,22 @@ export async function call(url: string, method: string, pathName: string, token?
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as any) : undefined };
 }
+
+export interface CliResult {
+  /** The exit code; null when the process was killed (e.g. by the timeout). */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the built CLI with this environment (on top of plainEnv) and resolves when it
+ * exits. Asynchronous on purpose: a KurrentDB double in this process must keep answering
+ * while the CLI talks to it.
+ */
+export const runCli = (env: Record<string, string>, ...args: string[]): Promise<CliResult> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: plainEnv({ LOG_LEVEL: 'warn', ...env }), timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
+  });

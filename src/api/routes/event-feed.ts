@@ -1,28 +1,32 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { CHECKPOINT, formatCheckpoint, parseCheckpoint, readGlobalFeed } from '../../store/global-feed.js';
 import { authenticateOperator } from '../auth.js';
 import type { ApiDeps } from '../context.js';
+import type { LogPosition } from '../../store/event-log.js';
 import { presentEvent } from '../present.js';
 import { Problem } from '../schemas/common.js';
-
-const Checkpoint = z.string().regex(CHECKPOINT, 'must be a checkpoint from a previous page, such as "0.0"');
 
 /** The global event feed for integrators (operator tokens only). */
 export const eventFeedRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.addHook('onRequest', authenticateOperator(deps.operatorTokens));
+    const { log } = deps;
+    // Positions are the log's own (PostgreSQL or KurrentDB); clients only pass them back.
+    const Checkpoint = z
+      .string()
+      .max(60)
+      .refine((text) => log.isPosition(text), `must be a checkpoint from a previous page, or "${log.start}" for the start`);
 
     app.get(
       '/events',
       {
         schema: {
-          summary: 'Every event of every group in commit-safe order; never skips one committed late by a slow transaction',
+          summary: "Every event of every group in the log's order; never skips one committed late by a slow transaction",
           tags: ['events'],
           security: [{ operator: [] }],
           querystring: z.strictObject({
-            after: Checkpoint.default('0.0').describe('`nextAfter` of the previous page; "0.0" (default) is the start'),
+            after: Checkpoint.optional().describe('`nextAfter` of the previous page; absent: from the start'),
             limit: z.coerce.number().int().min(1).max(1000).default(100),
           }),
           response: {
@@ -38,11 +42,10 @@ export const eventFeedRoutes =
       },
       async (request) => {
         const { after, limit } = request.query;
-        const events = await readGlobalFeed(deps.db, parseCheckpoint(after), limit);
-        const last = events.at(-1);
+        const events = await log.readAll({ after: after as LogPosition | undefined, limit });
         return {
-          items: events.map((e) => ({ ...presentEvent(e), checkpoint: formatCheckpoint(e.checkpoint) })),
-          nextAfter: last ? formatCheckpoint(last.checkpoint) : after,
+          items: events.map((e) => ({ ...presentEvent(e.event), checkpoint: e.position })),
+          nextAfter: events.at(-1)?.position ?? after ?? log.start,
         };
       },
     );

@@ -394,6 +394,38 @@ t.test('replay verify folds the KurrentDB log: drift is drift, a projection behi
   const lagging = await cliRun('--wait', '1');
   t.equal(lagging.status, 3, lagging.stderr);
   t.match(lagging.stdout, new RegExp(`LAG group=${g}: the log is at version 3, the projection at 2`));
+
+  // Written while the check reads the log: compared at the version it was projected to.
+  const subscriber2 = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'projector', retryMs: 50 });
+  subscriber2.start();
+  await subscriber2.caughtUp();
+  await subscriber2.close();
+  const h = (await ann.api.post('/groups', { name: 'Busy meanwhile', currency: 'EUR' })).body.groupId as string;
+  // The check notes the log's head first; these writes land right after it.
+  let wrote = false;
+  const writesAfterHead = new Proxy(log, {
+    get(target, property) {
+      if (property === 'head')
+        return async () => {
+          const head = await target.head();
+          await ann.api.post(`/groups/${h}/expenses`, expense('late', '4.00', ann.userId));
+          await ann.api.post('/groups', { groupId: 'created-meanwhile', name: 'New', currency: 'EUR' });
+          wrote = true;
+          return head;
+        };
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const meanwhile = await verifyFromLog(env.database.db, writesAfterHead, { waitMs: 2_000 });
+  t.ok(wrote);
+  t.same(meanwhile.mismatches, []);
+  t.equal(meanwhile.movedOn, 2, 'the group written and the group created during the check were compared at their projected versions');
+
+  // A projection ahead of its log is drift, not "moved on".
+  await env.database.query('update groups set version = version + 1 where group_id = $1', [h]);
+  t.match((await verifyFromLog(env.database.db, log, { waitMs: 2_000 })).mismatches, [{ groupId: h, kind: 'version', expected: '2', actual: '3' }]);
+  await env.database.query('update groups set version = version - 1 where group_id = $1', [h]);
 });
 
 t.test('audit explains a balance from the KurrentDB log', async (t) => {

@@ -1,4 +1,3 @@
-import pino from 'pino';
 import t from 'tap';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { useTestApp } from './helpers/app.js';
@@ -45,7 +44,7 @@ t.test('a change from another process reaches 40 open streams of the group with 
   const readsBefore = ctx.env.changes.stats.reads;
   // Another process's command: committed without telling this process.
   const result = await handleGroupCommand(
-    { db: ctx.env.database.db, logger: pino({ level: 'silent' }) },
+    ctx.env.handlerDeps(),
     { groupId, actorUserId: ann.userId, requestId: 'elsewhere' },
     {
       type: 'AddExpense',

@@ -1,7 +1,5 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { rebuildProjection } from '../src/projections/rebuild.js';
-import { verifyProjection } from '../src/replay/verify.js';
 import { Api, startTestApp, type TestApp } from './helpers/app.js';
 import { toMinor } from './helpers/fold.js';
 
@@ -336,12 +334,12 @@ t.test('random command sequences over HTTP: the projection always equals the mod
       for (const b of served.body.balances) {
         if (toMinor(b.balance, DIGITS[currency] as number) !== model.balances.get(b.userId)) throw new Error(`served ${b.userId} ${b.balance}`);
       }
-      const report = await verifyProjection(env.database.db, { groupId });
+      const report = await env.verify({ groupId });
       if (report.mismatches.length > 0) throw new Error(`verify: ${JSON.stringify(report.mismatches)}`);
     }),
     { numRuns: 60, endOnFailure: true },
   );
-  t.same((await verifyProjection(env.database.db)).mismatches, [], 'the whole log verifies');
+  t.same((await env.verify()).mismatches, [], 'the whole log verifies');
   t.pass(`${groupSerial} random groups checked`);
 });
 
@@ -357,7 +355,7 @@ t.test('after random histories, a rebuild reproduces the projection exactly', as
     ).rows;
   const before = await dump();
   t.ok(before.length >= 60);
-  const report = await rebuildProjection(env.database.db, { batchEvents: 50 });
+  const report = await env.rebuild({ batchEvents: 50 });
   t.equal(report.groups, before.length);
   t.same(await dump(), before, 'every row the live projector wrote, the rebuild writes identically');
 });

@@ -1,18 +1,18 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
 import t from 'tap';
-import { rebuildProjection } from '../src/projections/rebuild.js';
-import { verifyProjection } from '../src/replay/verify.js';
+import { newEnvelopes } from '../src/store/event-store.js';
 import { useTestApp } from './helpers/app.js';
 import { foldBalances, projectedBalances } from './helpers/fold.js';
 import { busyGroup } from './helpers/scenarios.js';
-import { CLI, plainEnv } from './helpers/server-process.js';
+import { CLI, plainEnv, runCli } from './helpers/server-process.js';
 
 const ctx = useTestApp(t);
 
-const cliEnv = () => plainEnv({ DATABASE_URL: ctx.env.database.url, LOG_LEVEL: 'warn' });
-const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: cliEnv(), encoding: 'utf8', timeout: 60_000 });
+// In either mode (PostgreSQL's log, or KurrentDB's: see testEventLogMode).
+const cliEnv = () => ({ DATABASE_URL: ctx.env.database.url, ...ctx.env.logEnv });
+const cli = (...args: string[]) => runCli(cliEnv(), ...args);
 const epochOf = async (g: string) =>
   (await ctx.env.database.query<{ e: number }>('select projection_epoch as e from groups where group_id = $1', [g])).rows[0]?.e;
 
@@ -35,7 +35,7 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
     await ctx.env.database.query(`delete from ${table} where group_id = $1`, [gone]);
   }
 
-  const drift = cli('replay', 'verify');
+  const drift = await cli('replay', 'verify');
   t.equal(drift.status, 1, drift.stderr);
   t.match(drift.stdout, new RegExp(`DRIFT group=${g} user=${bob.userId} balance: expected -2.00, projection has -1.93`));
   t.match(drift.stdout, /DRIFT group=fix-ghost orphan-group/);
@@ -43,7 +43,7 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   const stale = await ann.api.get(`/groups/${g}/balances`, { 'if-none-match': '"8"' });
   t.equal(stale.status, 200, 'the bumped version already changed the ETag');
 
-  const rebuilt = cli('replay', 'rebuild');
+  const rebuilt = await cli('replay', 'rebuild');
   t.equal(rebuilt.status, 0, rebuilt.stderr + rebuilt.stdout);
   t.match(rebuilt.stdout, /^rebuilt 2 groups from 16 events \(0 committed during the rebuild\), \d+ rows written, 1 groups without events removed$/m);
   t.match(rebuilt.stdout, /^OK: 2 groups, 16 events; the projection matches the event log$/m);
@@ -65,7 +65,7 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   );
   t.equal(next.status, 201);
   t.equal((await ann.api.get(`/groups/${g}`)).headers.etag, '"9.1"', 'the epoch stays with the group');
-  t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
+  t.same((await ctx.env.verify()).mismatches, []);
 });
 
 t.test('rebuild --group touches only that group', async (t) => {
@@ -74,21 +74,21 @@ t.test('rebuild --group touches only that group', async (t) => {
   await ctx.env.database.query('update user_balances set balance_minor = balance_minor + 1 where user_id = any($1)', [[bob.userId, bob2.userId]]);
   const epochs = [await epochOf(one), await epochOf(two)];
 
-  const out = cli('replay', 'rebuild', '--group', one, '--json');
+  const out = await cli('replay', 'rebuild', '--group', one, '--json');
   t.equal(out.status, 0, out.stderr);
   t.match(JSON.parse(out.stdout), { ok: true, rebuild: { groups: 1, events: 8, removedGroups: 0 }, verify: { groups: 1, mismatches: [] } });
   t.equal(await epochOf(one), (epochs[0] ?? 0) + 1);
   t.equal(await epochOf(two), epochs[1], 'the other group was not rewritten');
-  t.match((await verifyProjection(ctx.env.database.db, { groupId: two })).mismatches, [{ userId: bob2.userId, kind: 'balance' }], 'and keeps its drift');
-  t.equal(cli('replay', 'rebuild', '--group', 'no-such-group').status, 2, 'an unknown group is an error, not "0 groups OK"');
-  t.equal(cli('replay', 'rebuild', '--batch', '0').status, 2);
-  t.equal(cli('replay', 'rebuild', '--group', two).status, 0);
+  t.match((await ctx.env.verify({ groupId: two })).mismatches, [{ userId: bob2.userId, kind: 'balance' }], 'and keeps its drift');
+  t.equal((await cli('replay', 'rebuild', '--group', 'no-such-group')).status, 2, 'an unknown group is an error, not "0 groups OK"');
+  t.equal((await cli('replay', 'rebuild', '--batch', '0')).status, 2);
+  t.equal((await cli('replay', 'rebuild', '--group', two)).status, 0);
 });
 
 t.test('writes committed while a batch is being built are applied at swap time, none lost', async (t) => {
   const { g, ann, bob } = await busyGroup(ctx.api, 'tail');
   let wrote = 0;
-  const report = await rebuildProjection(ctx.env.database.db, {
+  const report = await ctx.env.rebuild({
     groupId: g,
     beforeSwap: async (ids) => {
       t.same(ids, [g]);
@@ -105,7 +105,7 @@ t.test('writes committed while a batch is being built are applied at swap time, 
   const projected = await projectedBalances(ctx.env, g);
   t.equal(projected.version, 10);
   t.same(projected.balances, await foldBalances(ctx.env, g));
-  t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
+  t.same((await ctx.env.verify()).mismatches, []);
 });
 
 t.test('a rebuild under concurrent HTTP load loses no write and leaves a verified projection', async (t) => {
@@ -126,17 +126,14 @@ t.test('a rebuild under concurrent HTTP load loses no write and leaves a verifie
     }
   });
   const reports = [];
-  for (let round = 0; round < 3; round++) reports.push(await rebuildProjection(ctx.env.database.db, { batchEvents: 1 }));
+  for (let round = 0; round < 3; round++) reports.push(await ctx.env.rebuild({ batchEvents: 1 }));
   stop = true;
   await Promise.all(writers);
   t.ok(acknowledged > 0, `${acknowledged} writes acknowledged during 3 rebuilds`);
-  const events = (
-    await ctx.env.database.query<{ n: number }>(`select count(*)::int as n from events where stream_id = any($1) and data->>'description' = 'load'`, [
-      groups.map((x) => `group-${x.g}`),
-    ])
-  ).rows[0]?.n;
+  let events = 0;
+  for (const { g } of groups) events += (await ctx.env.eventsOf(g)).filter((e) => e.type === 'ExpenseAdded' && e.data.description === 'load').length;
   t.equal(events, acknowledged, 'every acknowledged write is in the log exactly once');
-  t.same((await verifyProjection(ctx.env.database.db)).mismatches, []);
+  t.same((await ctx.env.verify()).mismatches, []);
 });
 
 t.test('an interrupted rebuild leaves every group either on its old rows or fully rebuilt, and reads keep being served', async (t) => {
@@ -154,7 +151,7 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   await holder.query('begin');
   await holder.query('select 1 from groups where group_id = $1 for update', [c.g]);
 
-  const child = spawn(process.execPath, [CLI, 'replay', 'rebuild', '--batch', '1'], { env: cliEnv(), stdio: 'ignore' });
+  const child = spawn(process.execPath, [CLI, 'replay', 'rebuild', '--batch', '1'], { env: plainEnv({ LOG_LEVEL: 'warn', ...cliEnv() }), stdio: 'ignore' });
   const exited = once(child, 'exit');
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -174,7 +171,7 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   await holder.query('rollback');
   await holder.end();
 
-  const [drift] = [await verifyProjection(ctx.env.database.db)];
+  const [drift] = [await ctx.env.verify()];
   const drifted = new Set(drift.mismatches.map((m) => m.groupId));
   t.notOk(drifted.has(a.g), 'a was rebuilt and committed before the interruption');
   t.notOk(drifted.has(b.g), 'b too');
@@ -186,18 +183,24 @@ t.test('an interrupted rebuild leaves every group either on its old rows or full
   t.equal(drift.mismatches.filter((m) => m.groupId === c.g).length, 2, 'exactly the old balance drift and its sum, nothing else');
   t.equal(await epochOf(c.g), c0);
 
-  const again = cli('replay', 'rebuild');
+  const again = await cli('replay', 'rebuild');
   t.equal(again.status, 0, again.stdout + again.stderr);
 });
 
 t.test('rebuild exits 2 and names the group when the log itself cannot be applied', async (t) => {
   // A stream that deletes an expense it never added (only possible by writing the log by hand).
-  await ctx.env.database.query(
-    `insert into events (stream_id, version, event_id, type, schema_version, data, metadata) values
-       ('group-zz-bad', 1, gen_random_uuid(), 'GroupCreated', 1, '{"groupId":"zz-bad","name":"Bad","currency":"USD","members":[{"userId":"u1","name":"U"}]}', '{}'),
-       ('group-zz-bad', 2, gen_random_uuid(), 'ExpenseDeleted', 1, '{"expenseId":"nope"}', '{}')`,
+  const bad = newEnvelopes(
+    'group-zz-bad',
+    0,
+    [
+      { type: 'GroupCreated', data: { groupId: 'zz-bad', name: 'Bad', currency: 'USD', members: [{ userId: 'u1', name: 'U' }] } },
+      { type: 'ExpenseDeleted', data: { expenseId: 'nope' } },
+    ],
+    {},
+    new Date(),
   );
-  const out = cli('replay', 'rebuild');
+  await ctx.env.eventLog.append('group-zz-bad', 0, bad);
+  const out = await cli('replay', 'rebuild');
   t.equal(out.status, 2, out.stdout);
   t.match(out.stderr, /expense nope is not live in group zz-bad/);
 });

@@ -18,7 +18,7 @@ export interface LogVerifyReport extends VerifyReport {
   /** Where the log subscriber's checkpoint stood when the check compared. */
   checkpoint: string | undefined;
   lagging: LaggingGroup[];
-  /** Groups that moved on past the head while the check ran (not compared). */
+  /** Groups written (or created) after the head while the check ran: folded on from the log and compared at their projected version. */
   movedOn: number;
 }
 
@@ -34,7 +34,9 @@ export interface LogVerifyOptions extends VerifyOptions {
  * log ends, waits (a while) for the log subscriber's checkpoint to get there, then folds
  * the log up to that point on its own path (fold-group.ts) and compares each group with
  * the projection. A group the projection has not reached yet is reported as lag, apart
- * from drift; a group written again meanwhile (projected past the head) is not compared.
+ * from drift; a group written again meanwhile (projected past the head) is folded on from
+ * the log to its projected version and compared there, so a projection that claims more
+ * than its log holds is drift too.
  * Unlike the PostgreSQL check it cannot see log and projection in one snapshot, and it
  * keeps one fold per group in memory while it reads the log in its global order.
  */
@@ -95,24 +97,39 @@ export async function verifyFromLog(db: Db, eventLog: EventLog, options: LogVeri
       const version = projected.get(folded.groupId) ?? 0;
       if (version < folded.version && subscriberBehind) {
         report.lagging.push({ groupId: folded.groupId, projectedVersion: version, loggedVersion: folded.version });
-      } else if (version > folded.version) {
-        report.movedOn += 1;
       } else {
+        if (version > folded.version) {
+          // Projected past the head: written again while the check ran, or a projection
+          // ahead of its log. Fold on to the projected version from the log as it is now
+          // and compare there; a log that does not reach it shows as drift.
+          for (const e of await eventLog.readStream(streamIdOf(folded.groupId), { after: folded.version, limit: version - folded.version })) {
+            fold(e.streamId, e.version, e);
+          }
+          report.movedOn += 1;
+        }
         comparable.push(folded);
       }
     }
-    for (let i = 0; i < comparable.length; i += 500) report.mismatches.push(...(await compareGroups(tx, comparable.slice(i, i + 500))));
 
     // Projected groups with no events in the log up to the head: orphans, unless the log
-    // has them after it (created while the check ran).
-    const others = await sql<{ group_id: string }>`
-      select group_id from groups
+    // has them after it (created while the check ran: compared at their projected version).
+    const others = await sql<{ group_id: string; version: number }>`
+      select group_id, version from groups
        where (${options.groupId ?? null}::text is null or group_id = ${options.groupId ?? null})
          and not (group_id = any(${ids}))`.execute(tx);
-    for (const { group_id } of others.rows) {
-      if ((await eventLog.readStream(streamIdOf(group_id), { limit: 1 })).length > 0) report.movedOn += 1;
-      else report.mismatches.push({ groupId: group_id, kind: 'orphan-group', expected: 'no group (no events)', actual: 'a projected group' });
+    for (const { group_id, version } of others.rows) {
+      const later = await eventLog.readStream(streamIdOf(group_id), { limit: Math.max(1, version) });
+      if (later.length === 0) {
+        report.mismatches.push({ groupId: group_id, kind: 'orphan-group', expected: 'no group (no events)', actual: 'a projected group' });
+        continue;
+      }
+      for (const e of later) fold(e.streamId, e.version, e);
+      comparable.push(folds.get(group_id) as FoldedGroup);
+      report.movedOn += 1;
     }
+    report.events = events;
+    report.groups = folds.size;
+    for (let i = 0; i < comparable.length; i += 500) report.mismatches.push(...(await compareGroups(tx, comparable.slice(i, i + 500))));
     return report;
   });
 }

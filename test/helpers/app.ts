@@ -7,6 +7,10 @@ import type { EventLog } from '../../src/store/event-log.js';
 import { PostgresEventLog } from '../../src/store/postgres-event-log.js';
 import { KurrentDbEventLog } from '../../src/store/kurrentdb-event-log.js';
 import { LogSubscriber } from '../../src/unit-of-work/log-subscriber.js';
+import type { HandlerDeps } from '../../src/unit-of-work/command-handler.js';
+import { rebuildProjection, type RebuildOptions, type RebuildReport } from '../../src/projections/rebuild.js';
+import { verifyProjection, type Mismatch, type VerifyReport } from '../../src/replay/verify.js';
+import { verifyFromLog } from '../../src/replay/verify-log.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startKurrentDbDouble, type KurrentDbDouble } from './kurrentdb-double.js';
 
@@ -30,6 +34,14 @@ export interface TestApp {
   logEnv: Record<string, string>;
   /** A group's events as its log holds them, in version order. */
   eventsOf(groupId: string): Promise<EventEnvelope[]>;
+  /** Dependencies for calling the unit of work directly, as another server process of this deployment would. */
+  handlerDeps(extra?: Partial<HandlerDeps>): HandlerDeps;
+  /** Resolves once the projection has every event the log holds for the group (repairs take a moment in KurrentDB mode). */
+  projected(groupId: string): Promise<void>;
+  /** `replay verify` as this mode's CLI runs it (whole log, or one group). */
+  verify(options?: { groupId?: string }): Promise<VerifyReport>;
+  /** `replay rebuild` from this mode's log. */
+  rebuild(options?: Omit<RebuildOptions, 'eventLog'>): Promise<RebuildReport>;
   close(): Promise<void>;
 }
 
@@ -66,6 +78,29 @@ export async function startTestApp(
     double,
     logEnv: double ? { FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url } : {},
     eventsOf: (groupId) => eventLog.readStream(streamIdOf(groupId)),
+    handlerDeps: (extra = {}) => ({ db: database.db, logger: quietLogger(), ...(ownLog ? { eventLog: ownLog } : {}), ...extra }),
+    async projected(groupId) {
+      for (let waited = 0; ; waited += 20) {
+        const logged = (await eventLog.readStream(streamIdOf(groupId))).length;
+        const row = await database.query<{ version: number }>('select version from groups where group_id = $1', [groupId]);
+        if ((row.rows[0]?.version ?? 0) >= logged) return;
+        if (waited > 15_000) throw new Error(`group ${groupId}: the projection stays behind the log (${row.rows[0]?.version} < ${logged})`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async verify(options = {}) {
+      if (!ownLog) return verifyProjection(database.db, options);
+      // A group the projection has not reached is lag, not drift; here both fail the check.
+      const report = await verifyFromLog(database.db, ownLog, { ...options, waitMs: 15_000 });
+      const lag = report.lagging.map((l) => ({
+        groupId: l.groupId,
+        kind: 'lag',
+        expected: `version ${l.loggedVersion}`,
+        actual: `version ${l.projectedVersion}`,
+      }));
+      return { ...report, mismatches: [...report.mismatches, ...(lag as unknown as Mismatch[])] };
+    },
+    rebuild: (options = {}) => rebuildProjection(database.db, { ...options, ...(ownLog ? { eventLog: ownLog } : {}) }),
     async close() {
       await app.close();
       await subscriber?.close();

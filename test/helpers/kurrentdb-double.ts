@@ -747,8 +747,12 @@ class TcpGate {
 
   async open(): Promise<number> {
     if (this.#listener !== undefined) return this.#port;
-    const listener = createServer((client) => {
-      const upstream = connect(this.#upstreamPort, '127.0.0.1');
+    // No Nagle on either leg: a relay that holds back small writes until the peer's
+    // delayed ACK adds ~40 ms to streamed reads. (The bridge's own connection still has
+    // Nagle on, kurrent-io/KurrentDB-Client-Rust#232: some reads take ~44 ms, as they
+    // would against a real server.)
+    const listener = createServer({ noDelay: true }, (client) => {
+      const upstream = connect({ port: this.#upstreamPort, host: '127.0.0.1', noDelay: true });
       for (const [socket, peer] of [
         [client, upstream],
         [upstream, client],

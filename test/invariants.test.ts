@@ -102,11 +102,15 @@ t.test('a failing projection: PostgreSQL rolls back the append (commit both or n
   t.equal(ok.status, 201);
   await new Promise((resolve) => setTimeout(resolve, 300));
   unsubscribe();
-  t.same(
-    notified.filter((v) => v > (before.version ?? 0)),
-    kurrent ? [2, 3, 4] : [2],
-    kurrent ? 'each version announced once its projection committed (the repairs too)' : 'only the committed change was announced',
-  );
+  const announced = notified.filter((v) => v > (before.version ?? 0));
+  if (kurrent) {
+    // Repairs are announced too; a stream may skip a version it is already past.
+    t.ok(
+      announced.every((v, i) => i === 0 || v > (announced[i - 1] as number)),
+      `announced in order: ${announced.join(', ')}`,
+    );
+    t.equal(announced.at(-1), 4, 'up to the last committed version');
+  } else t.same(announced, [2], 'only the committed change was announced');
   t.same((await env.verify({ groupId })).mismatches, [], 'the projection equals the fold of the log');
 });
 

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { buildApp } from '../../src/api/app.js';
 import { LiveChanges } from '../../src/live/live-changes.js';
 import { streamIdOf, type EventEnvelope } from '../../src/events/index.js';
-import type { EventLog } from '../../src/store/event-log.js';
+import type { EventLog, LogPosition } from '../../src/store/event-log.js';
 import { PostgresEventLog } from '../../src/store/postgres-event-log.js';
 import { KurrentDbEventLog } from '../../src/store/kurrentdb-event-log.js';
 import { LogSubscriber } from '../../src/unit-of-work/log-subscriber.js';
@@ -38,6 +38,8 @@ export interface TestApp {
   handlerDeps(extra?: Partial<HandlerDeps>): HandlerDeps;
   /** Resolves once the projection has every event the log holds for the group (repairs take a moment in KurrentDB mode). */
   projected(groupId: string): Promise<void>;
+  /** Resolves once the log subscriber (KurrentDB mode) has passed everything in the log now. */
+  settled(): Promise<void>;
   /** `replay verify` as this mode's CLI runs it (whole log, or one group). */
   verify(options?: { groupId?: string }): Promise<VerifyReport>;
   /** `replay rebuild` from this mode's log. */
@@ -85,6 +87,17 @@ export async function startTestApp(
         const row = await database.query<{ version: number }>('select version from groups where group_id = $1', [groupId]);
         if ((row.rows[0]?.version ?? 0) >= logged) return;
         if (waited > 15_000) throw new Error(`group ${groupId}: the projection stays behind the log (${row.rows[0]?.version} < ${logged})`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async settled() {
+      if (!ownLog) return;
+      const head = await ownLog.head();
+      for (let waited = 0; head !== undefined; waited += 20) {
+        const row = await database.query<{ position: string }>(`select position from log_checkpoints where name = 'projector'`);
+        const at = row.rows[0]?.position as LogPosition | undefined;
+        if (at !== undefined && ownLog.compare(at, head) >= 0) return;
+        if (waited > 15_000) throw new Error(`the log subscriber stays behind the log (${at} < ${head})`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },

@@ -21,6 +21,7 @@ const Env = z.object({
     .string()
     .regex(/^(kurrentdb|kurrent|kdb|esdb)(\+discover)?:\/\/\S+$/, 'must be a KurrentDB connection string such as kurrentdb://host:2113?tls=false')
     .optional(),
+  KURRENTDB_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
 export interface Config {
@@ -33,7 +34,7 @@ export interface Config {
   /** Bearer tokens that may read operator routes (the global event feed); several allow rotation. */
   operatorTokens: string[];
   /** Where the events live: PostgreSQL (with the projection) or a KurrentDB cluster. */
-  eventLog: { kind: 'postgres' } | { kind: 'kurrentdb'; url: string };
+  eventLog: { kind: 'postgres' } | { kind: 'kurrentdb'; url: string; appendTimeoutMs: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -55,6 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.FAIRSHARE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
-    eventLog: e.FAIRSHARE_EVENT_LOG === 'kurrentdb' ? { kind: 'kurrentdb', url: e.KURRENTDB_URL as string } : { kind: 'postgres' },
+    eventLog:
+      e.FAIRSHARE_EVENT_LOG === 'kurrentdb'
+        ? { kind: 'kurrentdb', url: e.KURRENTDB_URL as string, appendTimeoutMs: e.KURRENTDB_APPEND_TIMEOUT_MS }
+        : { kind: 'postgres' },
   };
 }

@@ -36,7 +36,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     if (config.eventLog.kind === 'kurrentdb') {
       // Loaded only in this mode: the client brings gRPC and a native addon.
       const { KurrentDbEventLog } = await import('./store/kurrentdb-event-log.js');
-      eventLog = KurrentDbEventLog.connect(config.eventLog.url);
+      eventLog = KurrentDbEventLog.connect(config.eventLog.url, { appendTimeoutMs: config.eventLog.appendTimeoutMs });
       subscriber = new LogSubscriber(connection.db, eventLog, logger);
       subscriber.start();
     }

@@ -24,7 +24,17 @@ t.test('the event log: PostgreSQL unless KurrentDB is chosen, and then its URL i
   t.same(loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: 'kurrentdb://db:2113?tls=false' }).eventLog, {
     kind: 'kurrentdb',
     url: 'kurrentdb://db:2113?tls=false',
+    appendTimeoutMs: 5000,
   });
+  t.equal(
+    (
+      loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: 'kurrentdb://db:2113', KURRENTDB_APPEND_TIMEOUT_MS: '1500' }).eventLog as {
+        appendTimeoutMs: number;
+      }
+    ).appendTimeoutMs,
+    1500,
+  );
+  t.throws(() => loadConfig({ KURRENTDB_APPEND_TIMEOUT_MS: '5' }), /KURRENTDB_APPEND_TIMEOUT_MS/);
   t.same(loadConfig({ KURRENTDB_URL: 'kurrentdb://db:2113' }).eventLog, { kind: 'postgres' }, 'a URL alone changes nothing');
   t.throws(() => loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb' }), /KURRENTDB_URL: required/);
   t.throws(() => loadConfig({ FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: 'http://db:2113' }), /KURRENTDB_URL: must be a KurrentDB connection string/);

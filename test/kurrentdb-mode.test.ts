@@ -355,6 +355,62 @@ t.test("the group's trail and the operator feed read the KurrentDB log; the trai
   );
 });
 
+t.test(
+  'KurrentDB down: writes answer 503 with Retry-After within the append budget and change nothing; reads go on; a retry afterwards applies once',
+  async (t) => {
+    const impatient = KurrentDbEventLog.connect(double.url, { appendTimeoutMs: 700, failFastMs: 60_000 });
+    const app = await buildApp({ db: env.database.db, changes: env.changes, logger: quietLogger(), eventLog: impatient });
+    t.teardown(async () => {
+      await app.close();
+      await impatient.close();
+    });
+    const fresh = new Api(app);
+    const ann = await fresh.signUp('Ann');
+    const g = (await ann.api.post('/groups', { name: 'Outage', currency: 'EUR' })).body.groupId as string;
+    const before = await ann.api.get(`/groups/${g}/balances`);
+
+    await double.refuseConnections(true);
+    const down = await ann.api.post(`/groups/${g}/expenses`, expense('o1', '5.00', ann.userId));
+    t.equal(down.status, 503);
+    t.equal(down.body.code, 'EVENT_LOG_UNAVAILABLE');
+    t.match(down.body.detail, /at most once/);
+    t.equal(down.headers['retry-after'], '5');
+    const rpcs = double.rpcs().length;
+    const fast = await ann.api.post(`/groups/${g}/expenses`, expense('o2', '1.00', ann.userId));
+    t.equal(fast.status, 503, 'while the log is known to be down, writes fail at once…');
+    t.equal(double.rpcs().length, rpcs, '…without trying it (nor holding a database connection meanwhile)');
+    const read = await ann.api.get(`/groups/${g}/balances`);
+    t.equal(read.status, 200, 'reads are served from the projection');
+    t.same(read.body, before.body, 'nothing changed');
+    t.equal((await ann.api.get(`/groups/${g}/events`)).status, 503, 'the trail, read from the log, is unavailable too');
+    await double.refuseConnections(false);
+
+    // A fresh log object (the failing-fast one would wait out its minute): the retry lands once.
+    const again = await api.as(ann.token).post(`/groups/${g}/expenses`, expense('o1', '5.00', ann.userId));
+    t.equal(again.status, 201);
+    t.equal((await api.as(ann.token).post(`/groups/${g}/expenses`, expense('o1', '5.00', ann.userId))).status, 200, 'and once only');
+    t.same(
+      (await log.readStream(streamIdOf(g))).map((e) => e.type),
+      ['GroupCreated', 'ExpenseAdded'],
+    );
+  },
+);
+
+t.test('one Idempotency-Key on two groups at once: one write appends, the other is told the key was used', async (t) => {
+  const ann = await api.signUp('Ann');
+  const g1 = (await ann.api.post('/groups', { name: 'One', currency: 'EUR' })).body.groupId as string;
+  const g2 = (await ann.api.post('/groups', { name: 'Two', currency: 'EUR' })).body.groupId as string;
+  const body = { description: 'Same key', amount: '3.00', paidBy: ann.userId, split: { mode: 'equal' } };
+  const answers = await Promise.all([g1, g2, g1, g2].map((g) => ann.api.post(`/groups/${g}/expenses`, body, { 'idempotency-key': 'one-key-two-groups' })));
+  const statuses = answers.map((a) => a.status);
+  const winner = statuses.indexOf(201) % 2 === 0 ? g1 : g2;
+  t.same([...statuses].sort(), [201, 201, 422, 422], 'the same request again is answered from the key; the other group is refused');
+  t.ok(answers.filter((a) => a.status === 422).every((a) => a.body.code === 'IDEMPOTENCY_KEY_REUSED'));
+  const added = async (g: string) => (await log.readStream(streamIdOf(g))).filter((e) => e.type === 'ExpenseAdded').length;
+  t.equal(await added(winner), 1);
+  t.equal(await added(winner === g1 ? g2 : g1), 0, 'nothing appended to the other group');
+});
+
 t.test('replay verify folds the KurrentDB log: drift is drift, a projection behind the log is lag', async (t) => {
   const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'projector', retryMs: 50 });
   subscriber.start();

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError } from '../commands/errors.js';
 import { isUnavailable } from '../db/errors.js';
+import { EventLogUnavailable } from '../store/event-log.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -46,6 +47,9 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 
 const CONTEXTS: Record<string, string> = { querystring: 'query/', params: 'params/', headers: 'header/', body: '' };
 
+/** What a 503 asks clients to wait before they try again. */
+const RETRY_AFTER_SECONDS = 5;
+
 /** Maps every error to problem+json in one place. A 5xx never shows internals. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -70,9 +74,23 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     if (status >= 400 && status < 500 && !isResponseSerializationError(error)) {
       return sendProblem(reply, status, 'BAD_REQUEST', error.message);
     }
+    if (error instanceof EventLogUnavailable) {
+      request.log.warn({ err: error, maybeStored: error.maybeStored }, 'request failed: the event log did not answer');
+      return sendProblem(
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS)),
+        503,
+        'EVENT_LOG_UNAVAILABLE',
+        'the event log cannot be reached; try again shortly. A write retried with the same expenseId or Idempotency-Key is applied at most once',
+      );
+    }
     request.log.error({ err: error }, 'request failed');
     if (isUnavailable(error)) {
-      return sendProblem(reply, 503, 'DATABASE_UNAVAILABLE', 'the database cannot be reached; try again shortly');
+      return sendProblem(
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS)),
+        503,
+        'DATABASE_UNAVAILABLE',
+        'the database cannot be reached; try again shortly',
+      );
     }
     return sendProblem(reply, 500, 'INTERNAL_ERROR', 'something went wrong on our side');
   });

@@ -30,6 +30,23 @@ export class StreamVersionConflict extends Error {
   }
 }
 
+/**
+ * The event log did not answer (an outage, a leader election that outlasted the
+ * command's patience). For an append, `maybeStored` says whether its events may be in
+ * the log anyway: then the log subscriber projects them once they show up, and a client
+ * retrying with the same ids is answered from them, never appended twice.
+ */
+export class EventLogUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly maybeStored = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EventLogUnavailable';
+  }
+}
+
 export interface AppendResult {
   /** The stream's version after the append (its last event's version). */
   version: number;

@@ -22,6 +22,7 @@ import { decodeGroupEvent, EventMetadata, GROUP_STREAM_PREFIX, type EventEnvelop
 import {
   checkAppend,
   compareParts,
+  EventLogUnavailable,
   revisionOf,
   StreamVersionConflict,
   versionOf,
@@ -57,18 +58,42 @@ const KURRENT_START = '0/0' as LogPosition;
  * new group), never "any": that is the concurrency guard. Positions are `$all`
  * positions (commit and prepare, unsigned 64-bit, with gaps), written `<commit>/<prepare>`.
  */
+export interface KurrentDbEventLogOptions {
+  /**
+   * How long one append may take in all, re-sends included (default 5,000 ms). A command
+   * holds its group's lock and a database connection meanwhile, so an outage must not
+   * hold them for the client's own 10 s deadline times every re-send.
+   */
+  appendTimeoutMs?: number;
+  /** After an append ran out of time, further appends fail at once for this long (default 1,000 ms). */
+  failFastMs?: number;
+}
+
 export class KurrentDbEventLog implements EventLog {
   readonly kind = 'kurrentdb';
   readonly start = KURRENT_START;
+  private readonly appendTimeoutMs: number;
+  private readonly failFastMs: number;
+  /** Until when appends fail without trying: the log just failed to answer one. */
+  private downUntil = 0;
 
-  constructor(private readonly client: KurrentDBClient) {}
+  constructor(
+    private readonly client: KurrentDBClient,
+    options: KurrentDbEventLogOptions = {},
+  ) {
+    this.appendTimeoutMs = options.appendTimeoutMs ?? 5_000;
+    this.failFastMs = options.failFastMs ?? 1_000;
+  }
 
-  static connect(connectionString: string): KurrentDbEventLog {
-    return new KurrentDbEventLog(KurrentDBClient.connectionString`${connectionString}`);
+  static connect(connectionString: string, options: KurrentDbEventLogOptions = {}): KurrentDbEventLog {
+    return new KurrentDbEventLog(KurrentDBClient.connectionString`${connectionString}`, options);
   }
 
   async append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult> {
     checkAppend(streamId, expectedVersion, events);
+    if (Date.now() < this.downUntil) {
+      throw new EventLogUnavailable('the KurrentDB event log did not answer an append moments ago; not trying again yet', false);
+    }
     const data = events.map((e) =>
       jsonEvent({
         id: e.eventId,
@@ -78,19 +103,29 @@ export class KurrentDbEventLog implements EventLog {
       }),
     );
     const streamState = expectedVersion === 0 ? NO_STREAM : revisionOf(expectedVersion);
+    const giveUpAt = Date.now() + this.appendTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.client.appendToStream(streamId, data, { streamState });
+        const result = await this.client.appendToStream(streamId, data, { streamState, deadline: Math.max(100, giveUpAt - Date.now()) });
+        this.downUntil = 0;
         return { version: versionOf(result.nextExpectedRevision), position: result.position ? positionOf(result.position) : undefined };
       } catch (error) {
         if (error instanceof WrongExpectedVersionError) {
           const actual = error.actualState;
           throw new StreamVersionConflict(streamId, expectedVersion, typeof actual === 'bigint' ? versionOf(actual) : 0);
         }
+        if (!isAmbiguous(error)) throw error;
         // No answer: the events may or may not be stored. The same events (same ids)
-        // at the same expected revision again are stored at most once, so re-send them.
-        if (attempt >= AMBIGUOUS_ATTEMPTS || !isAmbiguous(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+        // at the same expected revision again are stored at most once, so re-send them,
+        // for as long as the command may wait.
+        const pause = Math.min(1_000, 50 * 2 ** attempt);
+        if (Date.now() + pause >= giveUpAt) {
+          this.downUntil = Date.now() + this.failFastMs;
+          throw new EventLogUnavailable(`the KurrentDB event log did not answer an append to ${streamId} within ${this.appendTimeoutMs} ms`, true, {
+            cause: error,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   }
@@ -106,7 +141,7 @@ export class KurrentDbEventLog implements EventLog {
       for await (const resolved of read) out.push(toEnvelope(resolved));
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
-      throw error;
+      throw unavailable(error);
     }
     return out;
   }
@@ -116,10 +151,14 @@ export class KurrentDbEventLog implements EventLog {
     // Reading from a position includes the event at it: one more, and that one dropped.
     const read = this.client.readAll({ fromPosition: after ?? START, maxCount: options.limit + (after ? 1 : 0), filter: GROUP_STREAMS() });
     const out: PositionedEvent[] = [];
-    for await (const resolved of read) {
-      const position = (resolved as AllStreamResolvedEvent).event?.position;
-      if (!position || (after && samePosition(position, after))) continue;
-      out.push({ event: toEnvelope(resolved), position: positionOf(position) });
+    try {
+      for await (const resolved of read) {
+        const position = (resolved as AllStreamResolvedEvent).event?.position;
+        if (!position || (after && samePosition(position, after))) continue;
+        out.push({ event: toEnvelope(resolved), position: positionOf(position) });
+      }
+    } catch (error) {
+      throw unavailable(error);
     }
     return out.slice(0, options.limit);
   }
@@ -167,9 +206,13 @@ export class KurrentDbEventLog implements EventLog {
   }
 
   async head(): Promise<LogPosition | undefined> {
-    for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: GROUP_STREAMS() })) {
-      const position = (resolved as AllStreamResolvedEvent).event?.position;
-      if (position) return positionOf(position);
+    try {
+      for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: GROUP_STREAMS() })) {
+        const position = (resolved as AllStreamResolvedEvent).event?.position;
+        if (position) return positionOf(position);
+      }
+    } catch (error) {
+      throw unavailable(error);
     }
     return undefined;
   }
@@ -192,8 +235,6 @@ export class KurrentDbEventLog implements EventLog {
   }
 }
 
-const AMBIGUOUS_ATTEMPTS = 4;
-
 /** gRPC status codes of a call that got no answer: DEADLINE_EXCEEDED, UNAVAILABLE. */
 const NO_ANSWER_CODES = new Set([4, 14]);
 
@@ -209,6 +250,10 @@ const isAmbiguous = (error: unknown) =>
   error instanceof TimeoutError ||
   error instanceof CancelledError ||
   error instanceof NotLeaderError;
+
+/** A read that got no answer, as EventLogUnavailable; any other error as it is. */
+const unavailable = (error: unknown) =>
+  isAmbiguous(error) ? new EventLogUnavailable('the KurrentDB event log cannot be reached', false, { cause: error }) : error;
 
 const positionOf = (p: Position) => `${p.commit}/${p.prepare}` as LogPosition;
 const samePosition = (a: Position, b: Position) => a.commit === b.commit && a.prepare === b.prepare;

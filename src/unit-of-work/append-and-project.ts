@@ -62,7 +62,7 @@ export async function appendAndProject(
   logElsewhere = false,
 ): Promise<number> {
   if (!changes) {
-    if (key) await sql`with ${keyInsert(key)} select 1`.execute(tx);
+    if (key) await insertKey(tx, key);
     return 0;
   }
   const statement = appendAndProjectStatement(events, changes, key, logElsewhere);
@@ -73,6 +73,11 @@ export async function appendAndProject(
     (events[i] as EventEnvelope).globalPosition = BigInt(position);
   });
   return statement.rows;
+}
+
+/** Inserts an Idempotency-Key record; one already there is a unique violation (the command runs again and answers from it). */
+export async function insertKey(tx: Tx, key: KeyRecord): Promise<void> {
+  await sql`with ${keyInsert(key)} select 1`.execute(tx);
 }
 
 /** Keeps an Idempotency-Key record on its own (a command whose events another transaction projected); a second copy is ignored. */

@@ -13,7 +13,7 @@ import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/in
 import { project, type ExpenseRow, type GroupRows } from '../projections/projector.js';
 import { isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
 import { StreamVersionConflict, type EventLog } from '../store/event-log.js';
-import { appendAndProject, lockGroupStream, storeKey, type KeyRecord } from './append-and-project.js';
+import { appendAndProject, insertKey, lockGroupStream, storeKey, type KeyRecord } from './append-and-project.js';
 import { projectLogged } from './project-logged.js';
 import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
 
@@ -115,11 +115,16 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
         const key = ctx.idempotencyKey
           ? { actorUserId: ctx.actorUserId, key: ctx.idempotencyKey, requestHash: fingerprint(ctx), outcome: JSON.stringify(storable(outcome)) }
           : undefined;
-        if (deps.eventLog && appended.length > 0) {
-          await deps.eventLog.append(streamId, fromVersion, appended);
+        const logElsewhere = deps.eventLog !== undefined && appended.length > 0;
+        if (logElsewhere) {
+          // The key first: a concurrent request with the same key (on another group, whose
+          // lock this one does not hold) waits on it here and is then answered from it,
+          // instead of appending its events to the other stream too.
+          if (key) await insertKey(tx, key);
+          await deps.eventLog?.append(streamId, fromVersion, appended);
           inLog = { outcome, key };
         }
-        rowsProjected = await appendAndProject(tx, appended, projected?.changes, key, deps.eventLog !== undefined);
+        rowsProjected = await appendAndProject(tx, appended, projected?.changes, logElsewhere ? undefined : key, deps.eventLog !== undefined);
         await deps.beforeCommit?.(outcome);
         return { outcome, replayed: false };
       });

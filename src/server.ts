@@ -7,6 +7,7 @@ import { connectDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { LogSubscriber } from './unit-of-work/log-subscriber.js';
 import type { EventLog } from './store/event-log.js';
+import { assertEventLogMode } from './store/log-mode.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -31,6 +32,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   try {
     const { applied } = await migrateToLatest(connection.db);
     logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
+    await assertEventLogMode(connection.db, config.eventLog.kind);
     changes = new LiveChanges(connection.db, logger);
     await changes.start();
     if (config.eventLog.kind === 'kurrentdb') {

@@ -15,6 +15,8 @@ import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { Api, quietLogger, startTestApp, type TestApp } from './helpers/app.js';
 import { startKurrentDbDouble, type KurrentDbDouble } from './helpers/kurrentdb-double.js';
 import { runCli } from './helpers/server-process.js';
+import { createTestDatabase } from './helpers/database.js';
+import { PostgresEventLog } from '../src/store/postgres-event-log.js';
 
 // FairShare with KurrentDB as its event log (here the gRPC test double, spoken to by the
 // real client) and PostgreSQL as the read model: every acknowledged write is in the log
@@ -409,6 +411,52 @@ t.test('one Idempotency-Key on two groups at once: one write appends, the other 
   const added = async (g: string) => (await log.readStream(streamIdOf(g))).filter((e) => e.type === 'ExpenseAdded').length;
   t.equal(await added(winner), 1);
   t.equal(await added(winner === g1 ? g2 : g1), 0, 'nothing appended to the other group');
+});
+
+t.test('a database run with one kind of log is refused by the other; --group finds a group only the log has', async (t) => {
+  const ann = await api.signUp('Ann');
+  const g = (await ann.api.post('/groups', { name: 'Mode', currency: 'EUR' })).body.groupId as string;
+  const groups = async () => (await env.database.query<{ n: number }>('select count(*)::int as n from groups')).rows[0]?.n;
+  const before = await groups();
+
+  // This database was run with KurrentDB: PostgreSQL mode would see groups without events.
+  const rebuild = await runCli({ DATABASE_URL: env.database.url }, 'replay', 'rebuild');
+  t.equal(rebuild.status, 2, rebuild.stdout);
+  t.match(rebuild.stderr, /holds groups but no events: it was run with FAIRSHARE_EVENT_LOG=kurrentdb/);
+  t.equal(await groups(), before, 'the rebuild removed nothing');
+  const serve = await runCli({ DATABASE_URL: env.database.url, PORT: '0' }, 'serve');
+  t.not(serve.status, 0, 'the server does not start');
+  t.match(serve.stdout + serve.stderr, /FAIRSHARE_EVENT_LOG=kurrentdb/);
+
+  // A database whose events are in PostgreSQL, opened in KurrentDB mode.
+  const other = await createTestDatabase();
+  t.teardown(() => other.close());
+  await new PostgresEventLog(other.db).append(
+    'group-pg',
+    0,
+    newEnvelopes(
+      'group-pg',
+      0,
+      [{ type: 'GroupCreated', data: { groupId: 'pg', name: 'PG', currency: 'EUR', members: [{ userId: 'u', name: 'U' }] } }],
+      {},
+      new Date(),
+    ),
+  );
+  const verify = await runCli({ DATABASE_URL: other.url, FAIRSHARE_EVENT_LOG: 'kurrentdb', KURRENTDB_URL: double.url }, 'replay', 'verify');
+  t.equal(verify.status, 2, verify.stdout);
+  t.match(verify.stderr, /keeps its events in PostgreSQL/);
+
+  // --group: a group the projection lost but the log has is drift, not "no such group".
+  const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'projector', retryMs: 50 });
+  subscriber.start();
+  await subscriber.caughtUp();
+  await subscriber.close();
+  for (const table of ['group_members', 'user_balances', 'expenses', 'groups']) await env.database.query(`delete from ${table} where group_id = $1`, [g]);
+  const lost = await kurrentCli('replay', 'verify', '--group', g, '--wait', '1');
+  t.equal(lost.status, 1, lost.stderr);
+  t.match(lost.stdout, new RegExp(`DRIFT group=${g} missing-group`));
+  t.equal((await kurrentCli('replay', 'rebuild', '--group', g)).status, 0, 'and a rebuild of it brings it back');
+  t.equal((await ann.api.get(`/groups/${g}`)).status, 200);
 });
 
 t.test('replay verify folds the KurrentDB log: drift is drift, a projection behind the log is lag', async (t) => {

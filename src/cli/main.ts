@@ -7,6 +7,7 @@ import { releaseEmbeddedExitHooks } from '../db/embedded.js';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
+import { assertEventLogMode } from '../store/log-mode.js';
 import type { EventLog } from '../store/event-log.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { auditUser } from '../replay/audit.js';
@@ -92,8 +93,8 @@ replay
   .option('--json', 'print the report as JSON')
   .action(async (options: { group?: string; workers: number; wait: number; json?: boolean }) => {
     await withDatabase(async ({ db }) => {
-      await requireGroup(db, options.group);
-      const handled = await withEventLog(async (eventLog) => {
+      const handled = await withEventLog(db, async (eventLog) => {
+        await requireGroup(db, eventLog, options.group);
         if (!eventLog) return false;
         // The log is in KurrentDB: fold it from there, once the log subscriber has caught up.
         const report = await verifyFromLog(db, eventLog, { groupId: options.group, waitMs: options.wait * 1000 });
@@ -117,8 +118,8 @@ replay
   .option('--json', 'print the reports as JSON')
   .action(async (options: { group?: string; batch: number; workers: number; json?: boolean }) => {
     await withDatabase(async ({ db }, logger) => {
-      await requireGroup(db, options.group);
-      await withEventLog(async (eventLog) => {
+      await withEventLog(db, async (eventLog) => {
+        await requireGroup(db, eventLog, options.group);
         // (The progress bar counts PostgreSQL's log; with KurrentDB there is no total to show.)
         const progress = await eventProgress(db, 'rebuild', { groupId: options.group, quiet: options.json || eventLog !== undefined });
         const rebuilt = await rebuildProjection(db, {
@@ -179,9 +180,13 @@ function printVerifyReport(report: VerifyReport | LogVerifyReport, json: boolean
   );
 }
 
-/** Runs `fn` with the configured external event log (KurrentDB), or none in PostgreSQL mode. */
-async function withEventLog<T>(fn: (eventLog: EventLog | undefined) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with the configured external event log (KurrentDB), or none in PostgreSQL
+ * mode, once the database is known to have been run in that mode.
+ */
+async function withEventLog<T>(db: Db, fn: (eventLog: EventLog | undefined) => Promise<T>): Promise<T> {
   const { eventLog } = loadConfig();
+  await assertEventLogMode(db, eventLog.kind);
   if (eventLog.kind !== 'kurrentdb') return fn(undefined);
   // Loaded only in this mode: the client brings gRPC and a native addon.
   const { KurrentDbEventLog } = await import('../store/kurrentdb-event-log.js');
@@ -193,13 +198,15 @@ async function withEventLog<T>(fn: (eventLog: EventLog | undefined) => Promise<T
   }
 }
 
-/** A mistyped --group must not pass as "0 groups, all fine". */
-async function requireGroup(db: Db, groupId: string | undefined): Promise<void> {
+/** A mistyped --group must not pass as "0 groups, all fine"; a group only the log has is found (missing from the projection). */
+async function requireGroup(db: Db, eventLog: EventLog | undefined, groupId: string | undefined): Promise<void> {
   if (groupId === undefined) return;
   const known = await sql<{ found: boolean }>`
     select exists (select 1 from events where stream_id = ${streamIdOf(groupId)})
         or exists (select 1 from groups where group_id = ${groupId}) as found`.execute(db);
-  if (!known.rows[0]?.found) throw new Error(`no group ${groupId} in the event log or the projection`);
+  if (known.rows[0]?.found) return;
+  if (eventLog && (await eventLog.readStream(streamIdOf(groupId), { limit: 1 })).length > 0) return;
+  throw new Error(`no group ${groupId} in the event log or the projection`);
 }
 
 program
@@ -209,7 +216,7 @@ program
   .requiredOption('-u, --user <userId>', 'the user')
   .option('--json', 'print the report as JSON')
   .action(async (options: { group: string; user: string; json?: boolean }) => {
-    const report = await withDatabase(({ db }) => withEventLog((eventLog) => auditUser(db, options.group, options.user, { eventLog })));
+    const report = await withDatabase(({ db }) => withEventLog(db, (eventLog) => auditUser(db, options.group, options.user, { eventLog })));
     if (!report) throw new Error(`no events for group ${options.group}`);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import t from 'tap';
 import { streamIdOf, type EventEnvelope } from '../src/events/index.js';
 import { buildApp } from '../src/api/app.js';
@@ -457,6 +458,42 @@ t.test('a database run with one kind of log is refused by the other; --group fin
   t.match(lost.stdout, new RegExp(`DRIFT group=${g} missing-group`));
   t.equal((await kurrentCli('replay', 'rebuild', '--group', g)).status, 0, 'and a rebuild of it brings it back');
   t.equal((await ann.api.get(`/groups/${g}`)).status, 200);
+});
+
+t.test('an event the projection cannot take: the subscriber says which, at error level, waits longer each time, and goes on once it is mended', async (t) => {
+  const ann = await api.signUp('Ann');
+  const bob = await api.signUp('Bob');
+  const g = (await ann.api.post('/groups', { name: 'Poison', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  const lines: any[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const subscriber = new LogSubscriber(env.database.db, log, logger, { name: 'poison', retryMs: 20, maxRetryMs: 160 });
+  subscriber.start();
+  t.teardown(() => subscriber.close());
+  await subscriber.caughtUp();
+
+  // Bob's balance row is gone: an expense he shares cannot be projected (the command fails
+  // after its append, unacknowledged; the event waits in the log).
+  await env.database.query('delete from user_balances where group_id = $1 and user_id = $2', [g, bob.userId]);
+  t.equal((await ann.api.post(`/groups/${g}/expenses`, expense('p1', '2.00', ann.userId))).status, 500);
+  for (let i = 0; i < 300 && subscriber.stats.consecutiveFailures < 4; i++) await new Promise((r) => setTimeout(r, 20));
+  const failures = lines.filter((l) => l.msg.startsWith('log subscriber cannot apply an event'));
+  t.ok(failures.length >= 4, `${failures.length} attempts`);
+  t.match(failures[0], { level: 50, stream: streamIdOf(g), version: 2, type: 'ExpenseAdded', checkpoint: 'poison' });
+  t.same(
+    failures.slice(0, 4).map((l) => l.retryMs),
+    [20, 40, 80, 160],
+    'the wait doubles…',
+  );
+  t.ok(
+    failures.slice(4).every((l) => l.retryMs === 160),
+    '…up to its cap',
+  );
+
+  await env.database.query('insert into user_balances (group_id, user_id, balance_minor) values ($1, $2, 0)', [g, bob.userId]);
+  for (let i = 0; i < 300 && (await ann.api.get(`/groups/${g}`)).body.version !== 2; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal((await ann.api.get(`/groups/${g}`)).body.version, 2, 'mended: the event is projected');
+  for (let i = 0; i < 100 && subscriber.stats.consecutiveFailures !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(subscriber.stats.consecutiveFailures, 0);
 });
 
 t.test('replay verify folds the KurrentDB log: drift is drift, a projection behind the log is lag', async (t) => {

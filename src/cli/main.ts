@@ -77,13 +77,22 @@ async function withDatabase<T>(fn: (connection: Connection, logger: Logger) => P
   }
 }
 
+/** A big machine's every core would also be that many pairs of connections on the database it checks. */
+const DEFAULT_WORKERS_CAP = 4;
+const defaultWorkers = () => Math.min(availableParallelism(), DEFAULT_WORKERS_CAP);
+
 const replay = program.command('replay').description('prove the projection from the event log');
 
 replay
   .command('verify')
   .description('fold the event log independently and compare it with the projection (exit 0 match, 1 drift, 2 error, 3 behind a KurrentDB log)')
   .option('-g, --group <groupId>', 'check only this group')
-  .option('--workers <n>', 'threads that fold and compare, each a share of the groups (default: one per core)', positiveInteger, availableParallelism())
+  .option(
+    '--workers <n>',
+    `threads that fold and compare, each a share of the groups and two database connections (default: one per core, at most ${DEFAULT_WORKERS_CAP})`,
+    positiveInteger,
+    defaultWorkers(),
+  )
   .option(
     '--wait <seconds>',
     'with KurrentDB: how long to wait for the log subscriber to reach the log head (then lag is reported, exit 3)',
@@ -114,7 +123,12 @@ replay
   .description('rebuild the projection from the event log while serving, then verify it (exit 0 match, 1 drift, 2 error)')
   .option('-g, --group <groupId>', 'rebuild only this group')
   .option('--batch <events>', 'events per swap transaction (groups are never split)', positiveInteger, 5000)
-  .option('--workers <n>', 'threads for the verify after the rebuild (default: one per core)', positiveInteger, availableParallelism())
+  .option(
+    '--workers <n>',
+    `threads for the verify after the rebuild (default: one per core, at most ${DEFAULT_WORKERS_CAP})`,
+    positiveInteger,
+    defaultWorkers(),
+  )
   .option('--json', 'print the reports as JSON')
   .action(async (options: { group?: string; batch: number; workers: number; json?: boolean }) => {
     await withDatabase(async ({ db }, logger) => {

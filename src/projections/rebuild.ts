@@ -115,6 +115,9 @@ export async function rebuildProjection(db: Db, options: RebuildOptions = {}): P
 
 type Building = GroupRows & { streamId: string };
 
+/** Stream reads in flight at once while a swap holds its groups' locks. */
+const TAIL_READS_AT_ONCE = 16;
+
 /** Moves the named checkpoint forward to `to` (never back), by compare-and-set. */
 async function advanceCheckpoint(db: Db, log: EventLog, name: string, to: LogPosition): Promise<void> {
   await db.transaction().execute(async (tx) => {
@@ -146,7 +149,12 @@ async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
 /** Events committed to the batch's streams after what the build read (in `tx`, which holds the groups' row locks). */
 async function tailOf(tx: Tx, batch: Building[], log: EventLog | undefined): Promise<EventEnvelope[]> {
   if (log) {
-    const tails = await Promise.all(batch.map((g) => log.readStream(g.streamId, { after: g.group?.version ?? 0 })));
+    // A batch may hold thousands of small groups: a few reads at a time, not all at once.
+    const tails: EventEnvelope[][] = [];
+    for (let i = 0; i < batch.length; i += TAIL_READS_AT_ONCE) {
+      const slice = batch.slice(i, i + TAIL_READS_AT_ONCE);
+      tails.push(...(await Promise.all(slice.map((g) => log.readStream(g.streamId, { after: g.group?.version ?? 0 })))));
+    }
     return tails.flat();
   }
   const tail = await sql<Parameters<typeof toEnvelope>[0]>`

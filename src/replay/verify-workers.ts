@@ -21,12 +21,21 @@ const WORKER_MODULE = new URL(import.meta.url.endsWith('.ts') ? './verify-worker
 
 /**
  * Folds and compares one range of streams in a worker thread, on its own two
- * connections (made with the options of `pool`) in the exported `snapshot`.
+ * connections (made with the options of `pool`) in the exported `snapshot`; `signal`
+ * stops it.
  */
-export function verifyInWorker(pool: pg.Pool, snapshot: string, range: StreamRange, onProgress?: VerifyOptions['onProgress']): Promise<VerifyReport> {
+export function verifyInWorker(
+  pool: pg.Pool,
+  snapshot: string,
+  range: StreamRange,
+  onProgress?: VerifyOptions['onProgress'],
+  signal?: AbortSignal,
+): Promise<VerifyReport> {
   const data: VerifyWorkerData = { connectionString: optionsOf(pool).connectionString, snapshot, range };
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_MODULE, { workerData: data });
+    // Another range failed: this one's work is wasted, and its snapshot is about to go.
+    signal?.addEventListener('abort', () => void worker.terminate(), { once: true });
     let report: VerifyReport | undefined;
     worker.on('message', (message: VerifyWorkerMessage) => {
       if ('progress' in message) onProgress?.(message.progress);

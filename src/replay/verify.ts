@@ -63,9 +63,16 @@ export async function verifyProjection(db: Db, options: VerifyOptions = {}): Pro
       progress[i] = p;
       options.onProgress?.(progress.reduce((a, b) => ({ events: a.events + b.events, groups: a.groups + b.groups })));
     };
+    const stop = new AbortController();
     const parts = await Promise.all(
       ranges.map((range, i) =>
-        workers > 1 ? verifyInWorker(poolOf(db), snapshot, range, (p) => onProgress(i, p)) : verifyRange(db, snapshot, range, (p) => onProgress(i, p)),
+        (workers > 1
+          ? verifyInWorker(poolOf(db), snapshot, range, (p) => onProgress(i, p), stop.signal)
+          : verifyRange(db, snapshot, range, (p) => onProgress(i, p))
+        ).catch((error: unknown) => {
+          stop.abort();
+          throw error;
+        }),
       ),
     );
     const report: VerifyReport = {

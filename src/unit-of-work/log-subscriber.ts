@@ -10,6 +10,19 @@ export interface LogSubscriberOptions {
   name?: string;
   /** How long a standby waits before it asks for the lead again, and a broken subscription before it resubscribes. */
   retryMs?: number;
+  /** The longest wait between attempts while the same trouble goes on (it doubles from retryMs up to this); default 30 s. */
+  maxRetryMs?: number;
+}
+
+/** An event the projection could not take (the projector refused it, or the database failed while applying it). */
+export class ApplyFailed extends Error {
+  constructor(
+    readonly event: PositionedEvent['event'],
+    options: { cause: unknown },
+  ) {
+    super(`cannot apply ${event.streamId} version ${event.version} (${event.type})`, options);
+    this.name = 'ApplyFailed';
+  }
 }
 
 /** The checkpoint moved under this subscriber: another one is projecting. */
@@ -29,13 +42,14 @@ export class LostLead extends Error {}
 export class LogSubscriber {
   private readonly name: string;
   private readonly retryMs: number;
+  private readonly maxRetryMs: number;
   private closed = false;
   private lockClient: pg.PoolClient | undefined;
   private subscription: LogSubscription | undefined;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   /** Counts for logs and tests. */
-  readonly stats = { applied: 0, skipped: 0, resubscribed: 0 };
+  readonly stats = { applied: 0, skipped: 0, resubscribed: 0, consecutiveFailures: 0 };
   private leading = false;
 
   constructor(
@@ -46,6 +60,7 @@ export class LogSubscriber {
   ) {
     this.name = options.name ?? 'projector';
     this.retryMs = options.retryMs ?? 1_000;
+    this.maxRetryMs = Math.max(this.retryMs, options.maxRetryMs ?? 30_000);
   }
 
   /** Whether this process holds the lead now. */
@@ -86,19 +101,39 @@ export class LogSubscriber {
         const subscription = this.eventLog.subscribe({
           after: from,
           onEvents: async (events) => {
-            for (const event of events) at = await this.apply(event, at);
+            for (const event of events) {
+              try {
+                at = await this.apply(event, at);
+              } catch (error) {
+                throw error instanceof LostLead ? error : new ApplyFailed(event.event, { cause: error });
+              }
+              this.stats.consecutiveFailures = 0;
+            }
           },
         });
         this.subscription = subscription;
+        // Caught up without tripping: whatever went wrong before is over.
+        void subscription.caughtUp.then(() => (this.stats.consecutiveFailures = 0));
         await subscription.done;
         this.subscription = undefined;
       } catch (error) {
         this.subscription = undefined;
         if (this.closed) break;
         this.stats.resubscribed += 1;
-        this.logger.warn({ err: error, checkpoint: this.name }, 'log subscriber stopped; resubscribing from the checkpoint');
+        this.stats.consecutiveFailures += 1;
+        const retryMs = Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(20, this.stats.consecutiveFailures - 1));
+        if (error instanceof ApplyFailed) {
+          // The same event will fail again until someone mends what it trips over: the
+          // group's projection stays behind its log meanwhile (verify reports it as lag).
+          this.logger.error(
+            { err: error.cause, checkpoint: this.name, stream: error.event.streamId, version: error.event.version, type: error.event.type, retryMs },
+            'log subscriber cannot apply an event; the projection stays behind the log until it can (see replay verify, replay rebuild --group)',
+          );
+        } else {
+          this.logger.warn({ err: error, checkpoint: this.name, retryMs }, 'log subscriber stopped; resubscribing from the checkpoint');
+        }
         if (error instanceof LostLead) await this.release();
-        await this.pause(this.retryMs);
+        await this.pause(retryMs);
       }
     }
     await this.release();

@@ -76,17 +76,40 @@ export class KurrentDbEventLog implements EventLog {
   private readonly failFastMs: number;
   /** Until when appends fail without trying: the log just failed to answer one. */
   private downUntil = 0;
+  /** Appends and subscriptions (the client's gRPC channel, which reconnects by itself). */
+  private readonly client: KurrentDBClient;
+  /**
+   * Reads (the client sends them through its native bridge, whose connection does not
+   * come back once it has failed: a client made while the server was down never reads).
+   * Replaced after a read finds the server unreachable.
+   */
+  private reader: KurrentDBClient;
+  private readerMadeAt = Date.now();
 
-  constructor(
-    private readonly client: KurrentDBClient,
-    options: KurrentDbEventLogOptions = {},
+  private constructor(
+    private readonly makeClient: () => KurrentDBClient,
+    options: KurrentDbEventLogOptions,
   ) {
+    this.client = makeClient();
+    this.reader = makeClient();
     this.appendTimeoutMs = options.appendTimeoutMs ?? 5_000;
     this.failFastMs = options.failFastMs ?? 1_000;
   }
 
   static connect(connectionString: string, options: KurrentDbEventLogOptions = {}): KurrentDbEventLog {
-    return new KurrentDbEventLog(KurrentDBClient.connectionString`${connectionString}`, options);
+    return new KurrentDbEventLog(() => KurrentDBClient.connectionString`${connectionString}`, options);
+  }
+
+  /** A read that got no answer: EventLogUnavailable, and a fresh reader for the next read (at most one a second). */
+  private readFailed(error: unknown): unknown {
+    if (!isAmbiguous(error)) return error;
+    if (Date.now() - this.readerMadeAt >= 1_000) {
+      const broken = this.reader;
+      this.reader = this.makeClient();
+      this.readerMadeAt = Date.now();
+      broken.dispose().catch(() => undefined);
+    }
+    return new EventLogUnavailable('the KurrentDB event log cannot be reached', false, { cause: error });
   }
 
   async append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult> {
@@ -133,7 +156,7 @@ export class KurrentDbEventLog implements EventLog {
   async readStream(streamId: string, options: { after?: number; limit?: number } = {}): Promise<EventEnvelope[]> {
     const out: EventEnvelope[] = [];
     try {
-      const read = this.client.readStream(streamId, {
+      const read = this.reader.readStream(streamId, {
         // Version `after` + 1 is revision `after`.
         fromRevision: options.after ? BigInt(options.after) : START,
         ...(options.limit === undefined ? {} : { maxCount: options.limit }),
@@ -141,7 +164,7 @@ export class KurrentDbEventLog implements EventLog {
       for await (const resolved of read) out.push(toEnvelope(resolved));
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
-      throw unavailable(error);
+      throw this.readFailed(error);
     }
     return out;
   }
@@ -149,7 +172,7 @@ export class KurrentDbEventLog implements EventLog {
   async readAll(options: { after?: LogPosition | undefined; limit: number }): Promise<PositionedEvent[]> {
     const after = fromPosition(options.after);
     // Reading from a position includes the event at it: one more, and that one dropped.
-    const read = this.client.readAll({ fromPosition: after ?? START, maxCount: options.limit + (after ? 1 : 0), filter: GROUP_STREAMS() });
+    const read = this.reader.readAll({ fromPosition: after ?? START, maxCount: options.limit + (after ? 1 : 0), filter: GROUP_STREAMS() });
     const out: PositionedEvent[] = [];
     try {
       for await (const resolved of read) {
@@ -158,7 +181,7 @@ export class KurrentDbEventLog implements EventLog {
         out.push({ event: toEnvelope(resolved), position: positionOf(position) });
       }
     } catch (error) {
-      throw unavailable(error);
+      throw this.readFailed(error);
     }
     return out.slice(0, options.limit);
   }
@@ -207,12 +230,12 @@ export class KurrentDbEventLog implements EventLog {
 
   async head(): Promise<LogPosition | undefined> {
     try {
-      for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: GROUP_STREAMS() })) {
+      for await (const resolved of this.reader.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: GROUP_STREAMS() })) {
         const position = (resolved as AllStreamResolvedEvent).event?.position;
         if (position) return positionOf(position);
       }
     } catch (error) {
-      throw unavailable(error);
+      throw this.readFailed(error);
     }
     return undefined;
   }
@@ -231,7 +254,7 @@ export class KurrentDbEventLog implements EventLog {
   }
 
   async close(): Promise<void> {
-    await this.client.dispose();
+    await Promise.all([this.client.dispose(), this.reader.dispose()]);
   }
 }
 
@@ -250,10 +273,6 @@ const isAmbiguous = (error: unknown) =>
   error instanceof TimeoutError ||
   error instanceof CancelledError ||
   error instanceof NotLeaderError;
-
-/** A read that got no answer, as EventLogUnavailable; any other error as it is. */
-const unavailable = (error: unknown) =>
-  isAmbiguous(error) ? new EventLogUnavailable('the KurrentDB event log cannot be reached', false, { cause: error }) : error;
 
 const positionOf = (p: Position) => `${p.commit}/${p.prepare}` as LogPosition;
 const samePosition = (a: Position, b: Position) => a.commit === b.commit && a.prepare === b.prepare;

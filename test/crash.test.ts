@@ -1,3 +1,4 @@
+import pg from 'pg';
 import t from 'tap';
 import type { EventEnvelope } from '../src/events/index.js';
 import type { EventLog, LogPosition } from '../src/store/event-log.js';
@@ -166,6 +167,72 @@ t.test('SIGKILL under load loses no acknowledged write and leaves nothing half-a
   );
   await server.stop();
 });
+
+t.test(
+  'killed between the append and the projection: after a restart it is repaired (KurrentDB) or absent (PostgreSQL); verify exits 0; a retry applies once',
+  async (t) => {
+    const kurrent = double !== undefined;
+    let server = await startServerProcess(serverEnv);
+    const ann = (await call(server.url, 'POST', '/users', undefined, { name: 'Ann' })).body;
+    const bob = (await call(server.url, 'POST', '/users', undefined, { name: 'Bob' })).body;
+    const g = (await call(server.url, 'POST', '/groups', ann.token, { name: 'Killed', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+    const body = { expenseId: 'killed-mid-write', description: 'x', amount: '9.00', paidBy: ann.userId, split: { mode: 'equal' } };
+
+    // Hold a row the projection must write: the command gets past its append (with
+    // KurrentDB, into the log) and waits on this lock, inside its transaction.
+    const blocker = new pg.Client({ connectionString: database.url });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('select 1 from user_balances where group_id = $1 for update', [g]);
+    const pending = call(server.url, 'POST', `/groups/${g}/expenses`, ann.token, body).then(
+      (res) => res.status,
+      () => 'no answer',
+    );
+    for (let waited = 0; ; waited += 20) {
+      const waiting = await database.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+      const logged = (await log.readStream(`group-${g}`)).length;
+      if (waiting.rowCount === 1 && (!kurrent || logged === 2)) break;
+      if (waited > 30_000) {
+        const all = await database.query(
+          `select state, wait_event_type, wait_event, left(query, 120) as q from pg_stat_activity where datname = current_database()`,
+        );
+        throw new Error(`the command never reached the projection: ${JSON.stringify(all.rows)} logged ${logged}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    server.child.kill('SIGKILL');
+    await server.exited;
+    t.equal(await pending, 'no answer');
+    await blocker.query('rollback');
+    await blocker.end();
+
+    server = await startServerProcess(serverEnv);
+    const verify = await runCli(serverEnv, 'replay', 'verify', '--wait', '30');
+    t.equal(verify.status, 0, `${verify.stdout.trim()} ${verify.stderr.trim()}`);
+    const inLog = (await log.readStream(`group-${g}`)).map((e) => e.type);
+    const listed = await call(server.url, 'GET', `/groups/${g}/expenses`, ann.token);
+    if (kurrent) {
+      t.same(inLog, ['GroupCreated', 'ExpenseAdded'], 'the append survived the kill');
+      t.same(
+        listed.body.items.map((e: any) => e.expenseId),
+        ['killed-mid-write'],
+        'the restarted server repaired the projection',
+      );
+    } else {
+      t.same(inLog, ['GroupCreated'], 'the transaction died with the process: no event…');
+      t.same(listed.body.items, [], '…and no projection');
+    }
+    const retry = await call(server.url, 'POST', `/groups/${g}/expenses`, ann.token, body);
+    t.equal(retry.status, kurrent ? 200 : 201, 'the retry is answered from the log, or applied now');
+    t.equal((await call(server.url, 'POST', `/groups/${g}/expenses`, ann.token, body)).status, 200);
+    t.same(
+      (await log.readStream(`group-${g}`)).map((e) => e.type),
+      ['GroupCreated', 'ExpenseAdded'],
+      'once',
+    );
+    await server.stop();
+  },
+);
 
 /** What is wrong with the log and the projection, given what each client was told. */
 async function checkEveryWrite(writes: Write[]): Promise<string[]> {

@@ -300,6 +300,11 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
     ['payment to oneself', { ...good, kind: 'payment', split: { mode: 'equal', among: [u.userId] } }, 400, 'INVALID_PAYMENT'],
     ['bad occurredAt', { ...good, occurredAt: 'yesterday' }, 400, 'VALIDATION_FAILED'],
     ['prototype pollution', '{"__proto__": {"x": 1}, "description": "x"}', 400, 'MALFORMED_JSON', { 'content-type': 'application/json' }],
+    ['NUL in a description', { ...good, description: 'a\u0000b' }, 400, 'VALIDATION_FAILED'],
+    ['control character in a description', { ...good, description: 'bell\u0007' }, 400, 'VALIDATION_FAILED'],
+    ['unpaired surrogate in a description', { ...good, description: 'x\ud800y' }, 400, 'VALIDATION_FAILED'],
+    ['invisible description', { ...good, description: '\u200b\u200d\ufeff' }, 400, 'VALIDATION_FAILED'],
+    ['combining mark alone', { ...good, description: '\u0301' }, 400, 'VALIDATION_FAILED'],
   ];
   for (const [name, body, status, code, headers] of cases) {
     const res = await u.api.request('POST', url, body, headers);
@@ -315,6 +320,18 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
   t.equal((await u.api.get(`${url}?limit=0`)).status, 400);
   t.equal((await u.api.get(`${url}?limit=abc`)).status, 400);
   t.equal((await u.api.get(`${url}?cursor=garbage`)).body.code, 'INVALID_CURSOR');
+  const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  for (const [what, cursor] of [
+    ['a version beyond an integer', forged(['2026-01-01T00:00:00.000Z', 2 ** 40])],
+    ['a negative version', forged(['2026-01-01T00:00:00.000Z', -1])],
+    ['a date beyond the range', forged(['+275760-09-13T00:00:00.000Z', 1])],
+    ['a date in another format', forged(['Tue, 01 Jan 2026 00:00:00 GMT', 1])],
+    ['a date that does not exist', forged(['2026-02-30T00:00:00.000Z', 1])],
+  ] as const) {
+    const res = await u.api.get(`${url}?cursor=${cursor}`);
+    t.equal(res.status, 400, `forged cursor with ${what}: 400`);
+    t.equal(res.body.code, 'INVALID_CURSOR', `forged cursor with ${what}: INVALID_CURSOR`);
+  }
   t.equal((await u.api.get(`/groups/${g.groupId}/events?after=-1`)).status, 400);
   // A path id only looks something up (stored ids from before the id rule stay reachable): no such group.
   t.equal((await u.api.get('/groups/bad%20id/balances')).status, 404);
@@ -326,11 +343,39 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
   t.equal((await u.api.put(`${url}/nope`, good)).body.code, 'EXPENSE_NOT_FOUND');
   t.equal((await u.api.delete(`${url}/nope`)).body.code, 'EXPENSE_NOT_FOUND');
   t.equal((await ctx.api.post('/users', { name: '' })).status, 400);
+  for (const [what, name] of [
+    ['NUL', 'Bo\u0000b'],
+    ['a line break', 'Bo\nb'],
+    ['an unpaired surrogate', 'Bo\udc00b'],
+    ['only zero-width characters', '\u200b\u200c'],
+  ]) {
+    const res = await ctx.api.post('/users', { name });
+    t.equal(res.status, 400, `a user name with ${what}: 400`);
+    t.equal(res.body.errors?.[0]?.path, 'name', `a user name with ${what}: the field is named`);
+    t.equal((await u.api.post('/groups', { name, currency: 'USD' })).status, 400, `a group name with ${what}: 400`);
+  }
   t.equal((await ctx.api.post('/users', { name: 'Dup', userId: 'outsider' })).body.code, 'USER_ALREADY_EXISTS');
   t.equal((await ctx.api.get('/no/such/route')).body.code, 'NOT_FOUND');
 
   const after = await projectedBalances(ctx.env, g.groupId);
   t.same(after, before, 'no event appended, no balance moved');
+});
+
+t.test('text is stored trimmed and NFC-normalised: the same name typed two ways is the same name', async (t) => {
+  const decomposed = await ctx.api.post('/users', { name: '  Jose\u0301 ' });
+  t.equal(decomposed.status, 201);
+  t.equal(decomposed.body.name, 'Jos\u00e9', 'one code point, no spaces');
+  const u = await ctx.api.signUp('Text');
+  const g = (await u.api.post('/groups', { name: 'Cafe\u0301', currency: 'EUR' })).body;
+  t.equal(g.name, 'Caf\u00e9');
+  const added = await u.api.post(`/groups/${g.groupId}/expenses`, {
+    description: 'Cre\u0300me bru\u0302le\u0301e\twith\nnotes 😀',
+    amount: '1.00',
+    paidBy: u.userId,
+    split: { mode: 'equal' },
+  });
+  t.equal(added.status, 201);
+  t.equal(added.body.expense.description, 'Cr\u00e8me br\u00fbl\u00e9e\twith\nnotes 😀', 'composed; tabs, line breaks and emoji kept');
 });
 
 t.test('pagination of expenses, newest first', async (t) => {

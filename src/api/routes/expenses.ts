@@ -30,12 +30,24 @@ const presentWrite = (created: number) => (o: CommandOutcome) => {
   };
 };
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 const encodeCursor = (occurredAt: Date, firstVersion: number) => Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion])).toString('base64url');
 
 function decodeCursor(cursor: string): { occurredAt: string; firstVersion: number } {
   try {
     const [occurredAt, firstVersion] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof occurredAt === 'string' && !Number.isNaN(Date.parse(occurredAt)) && Number.isInteger(firstVersion)) {
+    // Exactly what encodeCursor writes: an ISO instant that round-trips, and a version
+    // PostgreSQL's integer holds (a forged one must not reach the query).
+    if (
+      typeof occurredAt === 'string' &&
+      ISO_INSTANT.test(occurredAt) &&
+      !Number.isNaN(Date.parse(occurredAt)) &&
+      new Date(occurredAt).toISOString() === occurredAt &&
+      Number.isInteger(firstVersion) &&
+      (firstVersion as number) >= 0 &&
+      (firstVersion as number) <= 2_147_483_647
+    ) {
       return { occurredAt, firstVersion: firstVersion as number };
     }
   } catch {

@@ -9,7 +9,34 @@ export const Id = z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-
  */
 export const StoredId = z.string();
 
-export const Name = z.string().trim().min(1).max(100);
+/** Something a person could see: not only spaces, invisible format characters or lone combining marks. */
+const VISIBLE = /[^\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Mn}\p{Me}]/u;
+/** In a `u` regex a surrogate pair is one code point: only an unpaired half matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_BUT_TAB_AND_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/**
+ * The one rule for text people type (names, descriptions): valid Unicode (no unpaired
+ * UTF-16 surrogate, which PostgreSQL would refuse or change), no NUL or other control
+ * characters (a multiline text may hold tabs and line breaks), stored trimmed and
+ * NFC-normalised, 1 to `max` characters, at least one of them visible.
+ */
+export const text = (max: number, options: { multiline?: boolean } = {}) =>
+  z
+    .string()
+    .refine((s) => !LONE_SURROGATE.test(s), { message: 'must be valid Unicode text (it holds an unpaired surrogate)', abort: true })
+    .refine((s) => !(options.multiline ? CONTROL_BUT_TAB_AND_BREAKS : CONTROL).test(s), {
+      message: options.multiline ? 'must not contain control characters other than tabs and line breaks' : 'must not contain control characters',
+      abort: true,
+    })
+    .normalize('NFC')
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => VISIBLE.test(s), 'must contain a visible character');
+
+export const Name = text(100);
 export const Amount = z.string().max(40).describe('Decimal string in the group currency, e.g. "12.34" (never a JSON number)');
 
 export const Problem = z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Amount, Balance, Id, StoredId } from './common.js';
+import { Amount, Balance, Id, StoredId, text } from './common.js';
 
 /** A split as a client may ask for it (the event keeps its shape, without these limits). */
 const DecimalString = z.string().max(40);
@@ -32,7 +32,7 @@ export const ExpenseBody = z
   .strictObject({
     expenseId: Id.optional(),
     kind: z.enum(['expense', 'payment']).optional(),
-    description: z.string().trim().min(1).max(200),
+    description: text(200, { multiline: true }),
     amount: Amount,
     paidBy: Id.optional(),
     payers: z

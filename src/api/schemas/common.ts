@@ -13,8 +13,8 @@ export const StoredId = z.string();
 const VISIBLE = /[^\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Mn}\p{Me}]/u;
 /** In a `u` regex a surrogate pair is one code point: only an unpaired half matches. */
 const LONE_SURROGATE = /\p{Cs}/u;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const CONTROL_BUT_TAB_AND_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+const CONTROL = /\p{Cc}/u;
+const CONTROL_BUT_TAB_AND_BREAKS = /(?![\t\n\r])\p{Cc}/u;
 
 /**
  * The one rule for text people type (names, descriptions): valid Unicode (no unpaired

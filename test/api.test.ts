@@ -152,6 +152,13 @@ t.test('auth: no token 401, bad token 401, non-member 404, same answer as a miss
   t.equal(noToken.body.code, 'UNAUTHENTICATED');
   t.equal((await ctx.api.as('fs_not-a-real-token').get('/me')).status, 401);
   t.equal((await ctx.api.get('/me', { authorization: 'Basic abc' })).status, 401);
+  for (const scheme of ['bearer', 'BEARER', 'bEaReR'])
+    t.equal(
+      (await ctx.api.get(`/groups/${id}/balances`, { authorization: `${scheme} ${owner.token}` })).status,
+      200,
+      `the scheme is case-insensitive: ${scheme}`,
+    );
+  t.equal((await ctx.api.get('/me', { authorization: `Bearer ${owner.token.toUpperCase()}` })).status, 401, 'the token is not');
   // The group, its balances, settlements and expense list resolve the token inside their own read: same answers.
   for (const view of ['', '/balances', '/settlements', '/expenses']) {
     const url = `/groups/${id}${view}`;
@@ -213,6 +220,34 @@ t.test('ETag is the group version; If-None-Match gives 304; If-Match guards writ
   t.equal(changed.status, 200, 'a new version is not served from the client cache');
   t.equal(changed.headers.etag, '"2"');
   t.equal((await u.api.get(`/groups/${g.groupId}/balances`, { 'if-match': 'nonsense' })).status, 200, 'If-Match is ignored on reads');
+
+  // RFC 9110 §13.1.1: `*`, lists, and strong comparison only.
+  const write = (ifMatch: string) =>
+    u.api.post(`/groups/${g.groupId}/expenses`, { description: 'x', amount: '1.00', paidBy: u.userId, split: { mode: 'equal' } }, { 'if-match': ifMatch });
+  t.equal((await write('*')).status, 201, 'If-Match: * writes to a group that exists');
+  t.equal((await write('"1", "3" ,"9"')).status, 201, 'a list matches when one of its tags is current');
+  const weak = await write('W/"4"');
+  t.equal(weak.status, 412, 'a weak tag never matches a write, even the current version');
+  t.match(weak.body.detail, /"4"/);
+  t.equal((await write('"4.1"')).status, 412, 'the version with another epoch is another representation');
+  t.equal((await write('"other-tag"')).status, 412, 'a well-formed tag that is not ours does not match');
+  t.equal((await write('"4"')).status, 201);
+  t.equal((await write('"1", nonsense')).status, 400, 'a malformed list is a bad request');
+
+  // HEAD on every GET route, the live stream included (it answers instead of streaming).
+  const head = await ctx.env.app.inject({ method: 'HEAD', url: `/groups/${g.groupId}/balances`, headers: { authorization: `Bearer ${u.token}` } });
+  t.equal(head.statusCode, 200);
+  t.equal(head.headers.etag, '"5"');
+  t.equal(head.body, '');
+  const live = await ctx.env.app.inject({ method: 'HEAD', url: `/groups/${g.groupId}/live`, headers: { authorization: `Bearer ${u.token}` } });
+  t.equal(live.statusCode, 200);
+  t.match(live.headers['content-type'], /^text\/event-stream/);
+  t.equal(live.body, '');
+  const stranger = await ctx.api.signUp('Stranger');
+  t.equal(
+    (await ctx.env.app.inject({ method: 'HEAD', url: `/groups/${g.groupId}/live`, headers: { authorization: `Bearer ${stranger.token}` } })).statusCode,
+    404,
+  );
   t.equal(
     (
       await u.api.post(

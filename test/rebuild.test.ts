@@ -60,6 +60,13 @@ t.test('rebuild repairs every kind of corruption, then verifies; clients holding
   t.equal((await ctx.api.as(ann.token).get('/groups/fix-ghost')).status, 404, 'the orphan is gone');
   t.same(await foldBalances(ctx.env, gone), (await projectedBalances(ctx.env, gone)).balances, 'the missing group is back');
 
+  // A write decided on the copy from before the repair is refused; the new ETag is accepted.
+  const staleWrite = await ann.api.post(
+    `/groups/${g}/expenses`,
+    { description: 'stale', amount: '2.00', paidBy: ann.userId, split: { mode: 'equal' } },
+    { 'if-match': '"8"' },
+  );
+  t.equal(staleWrite.status, 412, 'If-Match with the pre-repair ETag: 412');
   // Writes carry on from the rebuilt rows, and If-Match accepts the new ETag.
   const next = await ann.api.post(
     `/groups/${g}/expenses`,

@@ -20,7 +20,8 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,200})$/;
+/** The scheme is case-insensitive (RFC 9110 §11.1); the token is not. */
+const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/=-]{1,200})$/;
 
 /** onRequest hook: resolves `Authorization: Bearer <token>` to a user, or answers 401. */
 export function authenticate(db: Db) {

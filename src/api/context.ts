@@ -29,7 +29,7 @@ export function commandContext(
     groupId,
     actorUserId: currentUser(request).userId,
     requestId: String(request.id),
-    expectedVersion: parseIfMatch(request.headers['if-match']),
+    ifMatch: parseIfMatch(request.headers['if-match']),
     idempotencyKey: request.headers['idempotency-key'],
     requestFingerprint: { method: request.method, url: request.url, body: request.body ?? null },
   };

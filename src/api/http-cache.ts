@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IfMatch } from '../unit-of-work/command-handler.js';
 
 /**
  * The ETag of any group resource is its version: it changes exactly when the group
@@ -18,6 +19,19 @@ export function notModified(request: FastifyRequest, reply: FastifyReply, group:
   return matches;
 }
 
-/** `If-Match: "12"` (or `"12.1"` after a rebuild) → 12: writes are checked against the version. */
-export const parseIfMatch = (header: string | undefined): number | undefined =>
-  header === undefined ? undefined : Number.parseInt(header.replace(/^W\//, '').replaceAll('"', ''), 10);
+/**
+ * `If-Match` for a write (RFC 9110 §13.1.1): `*` (the group must exist, which every
+ * write on one needs anyway), or the ETags the client holds. Comparison is strong: a
+ * weak tag never matches, and neither does a tag that is not a group ETag. Already
+ * checked against WriteHeaders' pattern.
+ */
+export function parseIfMatch(header: string | undefined): IfMatch | undefined {
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return '*';
+  const tags: { version: number; epoch: number }[] = [];
+  for (const item of header.split(',')) {
+    const strong = /^"(\d{1,10})(?:\.(\d{1,10}))?"$/.exec(item.trim());
+    if (strong) tags.push({ version: Number(strong[1]), epoch: Number(strong[2] ?? 0) });
+  }
+  return tags;
+}

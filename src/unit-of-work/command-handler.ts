@@ -17,12 +17,15 @@ import { appendAndProject, insertKey, lockGroupStream, storeKey, type KeyRecord 
 import { projectLogged } from './project-logged.js';
 import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
 
+/** A write's `If-Match`: any version (`*`), or the versions (and rebuild epochs) the client holds. */
+export type IfMatch = '*' | readonly { version: number; epoch: number }[];
+
 export interface CommandContext {
   groupId: string;
   actorUserId: string;
   requestId: string;
-  /** From `If-Match`: refuse with 412 unless the group is still at this version. */
-  expectedVersion?: number | undefined;
+  /** From `If-Match`: refuse with 412 unless the group is still at one of these versions (and epochs). */
+  ifMatch?: IfMatch | undefined;
   idempotencyKey?: string | undefined;
   /** What the request asked for, to tell a true retry from a reused key. */
   requestFingerprint?: unknown;
@@ -99,8 +102,10 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
           throw groupNotFound();
         }
         if (loaded.stored) return replay(ctx, loaded.stored);
-        if (ctx.expectedVersion !== undefined && ctx.expectedVersion !== fromVersion) {
-          throw new DomainError(412, 'VERSION_CONFLICT', `the group is at version ${fromVersion}, not ${ctx.expectedVersion}`);
+        const ifMatch = ctx.ifMatch;
+        if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.some((tag) => tag.version === fromVersion && tag.epoch === loaded.epoch)) {
+          const current = loaded.epoch === 0 ? `"${fromVersion}"` : `"${fromVersion}.${loaded.epoch}"`;
+          throw new DomainError(412, 'VERSION_CONFLICT', `the group has changed: its ETag is ${current}, not what If-Match holds`);
         }
 
         const events = decide(command, stateOf(loaded.rows));

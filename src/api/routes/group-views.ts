@@ -165,6 +165,13 @@ export const groupViewRoutes =
           throw groupNotFound();
         }
 
+        if (request.method === 'HEAD') {
+          // What a GET would start with, and no stream to wait on.
+          unsubscribe();
+          reply.hijack();
+          reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' }).end();
+          return;
+        }
         reply.hijack();
         if (request.raw.socket.destroyed) {
           // The client went away during the first read: its 'close' has already been emitted.

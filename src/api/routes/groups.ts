@@ -48,7 +48,7 @@ export const groupRoutes =
 
         const result = await handleGroupCommand(
           deps,
-          { ...commandContext(request, groupId), expectedVersion: undefined },
+          { ...commandContext(request, groupId), ifMatch: undefined },
           { type: 'CreateGroup', groupId, name, currency, members },
         );
         return sendResult(reply, result, (o) => ({ status: 201, body: presentGroup(o, o.members) }));

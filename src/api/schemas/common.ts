@@ -59,11 +59,11 @@ export const GroupParams = z.strictObject({ groupId: PathId });
 export const ExpenseParams = z.strictObject({ groupId: PathId, expenseId: PathId });
 
 /** Write headers: optimistic concurrency and retries. */
+/** RFC 9110 §13.1.1: `*`, or a comma-separated list of entity tags (weak ones never match a write). */
+const IF_MATCH = /^\s*(\*|(W\/)?"[\x21\x23-\x7e]*"(\s*,\s*(W\/)?"[\x21\x23-\x7e]*")*)\s*$/;
+
 export const WriteHeaders = z.object({
-  'if-match': z
-    .string()
-    .regex(/^(W\/)?"[0-9]{1,10}(\.[0-9]{1,10})?"$/, 'must be the group\'s ETag, such as "12"')
-    .optional(),
+  'if-match': z.string().max(1000).regex(IF_MATCH, 'must be * or a list of entity tags, such as "12" (the group\'s ETag)').optional(),
   'idempotency-key': z
     .string()
     .min(1)

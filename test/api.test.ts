@@ -491,3 +491,28 @@ t.test('OpenAPI document, docs page and health', async (t) => {
   t.same((await ctx.api.get('/health/live')).body, { status: 'ok' });
   t.same((await ctx.api.get('/health/ready')).body, { status: 'ok' });
 });
+
+t.test('security headers: every API answer is nosniff data that nothing may frame or run; the docs page has its own CSP', async (t) => {
+  const u = await ctx.api.signUp('Hedda');
+  for (const [what, res] of [
+    ['JSON', await u.api.get('/me')],
+    ['problem+json', await ctx.api.get('/me')],
+    ['a 404', await ctx.api.get('/no/such/route')],
+    ['a 201', await ctx.api.post('/users', { name: 'Newcomer' })],
+  ] as const) {
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${what}: nosniff`);
+    t.equal(
+      res.headers['content-security-policy'],
+      "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'",
+      `${what}: CSP allows nothing`,
+    );
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', `${what}: no framing elsewhere`);
+    t.equal(res.headers['referrer-policy'], 'no-referrer', `${what}: no referrer`);
+  }
+  const docs = await ctx.env.app.inject({ method: 'GET', url: '/docs/' });
+  t.equal(docs.statusCode, 200);
+  const csp = String(docs.headers['content-security-policy']);
+  t.match(csp, /script-src 'self';/, "Swagger UI's own CSP: its own scripts only");
+  t.notMatch(csp, /script-src[^;]*unsafe|upgrade-insecure-requests/);
+  t.equal(docs.headers['x-content-type-options'], 'nosniff');
+});

@@ -332,3 +332,19 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   t.match(text, /Payment: Bob paid|Payment: .* paid/, 'the payment is listed');
   t.match(text, /Groceries.*\(deleted\)/, 'the deleted expense is struck through');
 });
+
+t.test('the API docs page renders in Chromium under its CSP, with nothing blocked', async (t) => {
+  const context = await browser.newContext(DESKTOP);
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  const blocked: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') blocked.push(message.text());
+  });
+  await page.goto(`http://127.0.0.1:${port}/docs/`);
+  await page.waitForSelector('.swagger-ui .info .title');
+  t.match(await page.textContent('.swagger-ui .info .title'), /FairShare/);
+  await page.waitForSelector('.opblock-tag');
+  t.ok((await page.$$('.opblock')).length > 10, 'the operations are listed');
+  t.same(blocked, [], 'no console errors (a CSP violation would be one)');
+});

@@ -15,6 +15,8 @@ t.test('the page, its modules and its libraries are served at / with a strict CS
   t.match(csp, /default-src 'self'/);
   t.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/, 'only the inline import map, by hash');
   t.notMatch(csp, /unsafe-inline/);
+  t.equal(page.headers['x-content-type-options'], 'nosniff');
+  t.equal(page.headers['referrer-policy'], 'no-referrer');
   for (const url of [
     '/app.js',
     '/expense-form.js',

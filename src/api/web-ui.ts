@@ -39,7 +39,8 @@ export async function registerWebUi(app: FastifyInstance, logger: Logger): Promi
   ].join('; ');
   await app.register(async (scope) => {
     scope.addHook('onSend', async (_request, reply) => {
-      reply.header('content-security-policy', csp).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+      // The page's own CSP in place of the API's (helmet, src/api/app.ts, sets the other headers).
+      reply.header('content-security-policy', csp);
     });
     await scope.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: true, maxAge: 0 });
   });

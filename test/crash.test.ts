@@ -188,8 +188,11 @@ t.test(
       (res) => res.status,
       () => 'no answer',
     );
+    const blockerPid = (await blocker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
     for (let waited = 0; ; waited += 20) {
-      const waiting = await database.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+      // The command's session, blocked by ours (with KurrentDB the log subscriber may wait
+      // too, on the command's own group lock).
+      const waiting = await database.query(`select 1 from pg_stat_activity where $1::int = any(pg_blocking_pids(pid))`, [blockerPid]);
       const logged = (await log.readStream(`group-${g}`)).length;
       if (waiting.rowCount === 1 && (!kurrent || logged === 2)) break;
       if (waited > 30_000) {

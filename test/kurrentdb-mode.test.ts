@@ -396,6 +396,46 @@ t.test(
       (await log.readStream(streamIdOf(g))).map((e) => e.type),
       ['GroupCreated', 'ExpenseAdded'],
     );
+
+    // A server gone silent (it stores, never answers): the write still answers 503 at the
+    // budget, not when gRPC gives up; its events landed, so the retry finds them.
+    const silent = KurrentDbEventLog.connect(double.url, { appendTimeoutMs: 500, failFastMs: 0 });
+    const silentApp = await buildApp({ db: env.database.db, changes: env.changes, logger: quietLogger(), eventLog: silent });
+    t.teardown(async () => {
+      await silentApp.close();
+      await silent.close();
+    });
+    double.silentAppends(true);
+    const sent = Date.now();
+    const unanswered = await new Api(silentApp).as(ann.token).post(`/groups/${g}/expenses`, expense('o3', '2.00', ann.userId));
+    const waited = Date.now() - sent;
+    double.silentAppends(false);
+    t.equal(unanswered.status, 503);
+    // A deadline, not a benchmark: gRPC alone would give up only after its keepalive (20 s).
+    t.ok(waited < 5_000, `answered after ${waited} ms with a 500 ms budget`);
+    t.equal(unanswered.body.code, 'EVENT_LOG_UNAVAILABLE');
+    t.equal((await log.readStream(streamIdOf(g))).length, 3, 'the silent server stored it');
+    const retried = await api.as(ann.token).post(`/groups/${g}/expenses`, expense('o3', '2.00', ann.userId));
+    t.equal(retried.status, 200, 'the retry catches up from the log and finds the expense there');
+    t.equal((await log.readStream(streamIdOf(g))).length, 3, 'nothing appended twice');
+    t.equal(retried.body.version, 3);
+
+    // A group created with only an Idempotency-Key: its id comes from the key, so the
+    // retry of an unanswered create names the same group and gets it, not a second one.
+    double.silentAppends(true);
+    const lostCreate = await new Api(silentApp).as(ann.token).post('/groups', { name: 'Keyed', currency: 'EUR' }, { 'idempotency-key': 'create-keyed' });
+    double.silentAppends(false);
+    t.equal(lostCreate.status, 503);
+    const mine = async () => (await api.as(ann.token).get('/me')).body.groups.filter((x: any) => x.name === 'Keyed');
+    const subscriber = new LogSubscriber(env.database.db, log, quietLogger(), { name: 'keyed', retryMs: 50 });
+    subscriber.start();
+    t.teardown(() => subscriber.close());
+    await subscriber.caughtUp();
+    t.equal((await mine()).length, 1, 'repaired from the log');
+    const createdAgain = await api.as(ann.token).post('/groups', { name: 'Keyed', currency: 'EUR' }, { 'idempotency-key': 'create-keyed' });
+    t.equal(createdAgain.status, 201, 'the retry is answered with the group');
+    t.equal(createdAgain.body.groupId, (await mine())[0].groupId);
+    t.equal((await mine()).length, 1, 'one group, not two');
   },
 );
 

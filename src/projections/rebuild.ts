@@ -146,13 +146,20 @@ async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
   yield* items;
 }
 
-/** Events committed to the batch's streams after what the build read (in `tx`, which holds the groups' row locks). */
-async function tailOf(tx: Tx, batch: Building[], log: EventLog | undefined): Promise<EventEnvelope[]> {
+/**
+ * Events committed to the batch's streams after what the build read (in `tx`, which holds
+ * the groups' row locks). From an external log only for groups whose projection has gone
+ * past what was built (`stored`: their locked versions): commands projected those events
+ * and the swap must keep them. Events logged but not projected are left to the log
+ * subscriber, which applies whatever is beyond a group's version.
+ */
+async function tailOf(tx: Tx, batch: Building[], log: EventLog | undefined, stored: Map<string, number>): Promise<EventEnvelope[]> {
   if (log) {
-    // A batch may hold thousands of small groups: a few reads at a time, not all at once.
+    const moved = batch.filter((g) => (stored.get(g.groupId) ?? 0) > (g.group?.version ?? 0));
+    // A few reads at a time, while the locks are held.
     const tails: EventEnvelope[][] = [];
-    for (let i = 0; i < batch.length; i += TAIL_READS_AT_ONCE) {
-      const slice = batch.slice(i, i + TAIL_READS_AT_ONCE);
+    for (let i = 0; i < moved.length; i += TAIL_READS_AT_ONCE) {
+      const slice = moved.slice(i, i + TAIL_READS_AT_ONCE);
       tails.push(...(await Promise.all(slice.map((g) => log.readStream(g.streamId, { after: g.group?.version ?? 0 })))));
     }
     return tails.flat();
@@ -176,7 +183,7 @@ async function swapIn(db: Db, batch: Building[], report: RebuildReport, options:
     const locked = await tx.selectFrom('groups').select(['group_id', 'version']).where('group_id', 'in', groupIds).orderBy('group_id').forUpdate().execute();
     const stored = new Map(locked.map((g) => [g.group_id, g.version]));
 
-    const tail = await tailOf(tx, batch, options.eventLog);
+    const tail = await tailOf(tx, batch, options.eventLog, stored);
     const byStream = new Map(batch.map((g) => [g.streamId, g]));
     for (const event of tail) projectEvent(byStream.get(event.streamId) as Building, event);
     report.tailEvents += tail.length;

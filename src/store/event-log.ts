@@ -86,6 +86,8 @@ export interface EventLog {
   readonly kind: 'postgres' | 'kurrentdb';
   /** A position before every group event: reading after it reads the whole log. */
   readonly start: LogPosition;
+  /** Throws EventLogUnavailable when appends are known to fail now (a write need not even start). */
+  assertAvailable(): void;
   /** Whether `text` is a position of this log (e.g. a cursor an API client sent back). */
   isPosition(text: string): text is LogPosition;
   /**

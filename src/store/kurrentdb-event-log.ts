@@ -112,11 +112,15 @@ export class KurrentDbEventLog implements EventLog {
     return new EventLogUnavailable('the KurrentDB event log cannot be reached', false, { cause: error });
   }
 
-  async append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult> {
-    checkAppend(streamId, expectedVersion, events);
+  assertAvailable(): void {
     if (Date.now() < this.downUntil) {
       throw new EventLogUnavailable('the KurrentDB event log did not answer an append moments ago; not trying again yet', false);
     }
+  }
+
+  async append(streamId: string, expectedVersion: number, events: readonly EventEnvelope[]): Promise<AppendResult> {
+    checkAppend(streamId, expectedVersion, events);
+    this.assertAvailable();
     const data = events.map((e) =>
       jsonEvent({
         id: e.eventId,
@@ -129,13 +133,26 @@ export class KurrentDbEventLog implements EventLog {
     const giveUpAt = Date.now() + this.appendTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.client.appendToStream(streamId, data, { streamState, deadline: Math.max(100, giveUpAt - Date.now()) });
+        // The client's deadline reaches only the server: a server gone silent (a
+        // partition) would hold this command until gRPC keepalive gives up. So the
+        // command stops waiting at its budget; the append may still land, and is then
+        // repaired like any other unanswered one.
+        const result = await withinBudget(
+          this.client.appendToStream(streamId, data, { streamState, deadline: Math.max(100, giveUpAt - Date.now()) }),
+          giveUpAt - Date.now(),
+        );
         this.downUntil = 0;
         return { version: versionOf(result.nextExpectedRevision), position: result.position ? positionOf(result.position) : undefined };
       } catch (error) {
         if (error instanceof WrongExpectedVersionError) {
           const actual = error.actualState;
           throw new StreamVersionConflict(streamId, expectedVersion, typeof actual === 'bigint' ? versionOf(actual) : 0);
+        }
+        if (error instanceof OutOfTime) {
+          this.downUntil = Date.now() + this.failFastMs;
+          throw new EventLogUnavailable(`the KurrentDB event log did not answer an append to ${streamId} within ${this.appendTimeoutMs} ms`, true, {
+            cause: error,
+          });
         }
         if (!isAmbiguous(error)) throw error;
         // No answer: the events may or may not be stored. The same events (same ids)
@@ -241,7 +258,10 @@ export class KurrentDbEventLog implements EventLog {
   }
 
   isPosition(text: string): text is LogPosition {
-    return POSITION.test(text);
+    if (!POSITION.test(text)) return false;
+    // Unsigned 64-bit, and an event's prepare never comes after its commit.
+    const { commit, prepare } = parsePosition(text as LogPosition);
+    return commit <= 0xffffffffffffffffn && prepare <= commit;
   }
 
   globalPositionOf(position: LogPosition): bigint {
@@ -273,6 +293,23 @@ const isAmbiguous = (error: unknown) =>
   error instanceof TimeoutError ||
   error instanceof CancelledError ||
   error instanceof NotLeaderError;
+
+/** An append attempt that outlived the command's budget. */
+class OutOfTime extends Error {}
+
+/** `call`, or OutOfTime once `ms` have passed (the call itself goes on, unobserved). */
+async function withinBudget<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const outOfTime = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OutOfTime(`no answer within ${ms} ms`)), Math.max(0, ms));
+  });
+  call.catch(() => undefined);
+  try {
+    return await Promise.race([call, outOfTime]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const positionOf = (p: Position) => `${p.commit}/${p.prepare}` as LogPosition;
 const samePosition = (a: Position, b: Position) => a.commit === b.commit && a.prepare === b.prepare;

@@ -86,8 +86,15 @@ export class PostgresEventLog implements EventLog {
     return events.transactionId === 0n ? undefined : (formatCheckpoint(events) as LogPosition);
   }
 
+  assertAvailable(): void {
+    // The database answers for itself (a command that cannot reach it fails as such).
+  }
+
   isPosition(text: string): text is LogPosition {
-    return CHECKPOINT.test(text);
+    if (!CHECKPOINT.test(text)) return false;
+    // xid8 is unsigned 64-bit, global_position a bigint.
+    const { transactionId, globalPosition } = parseCheckpoint(text);
+    return transactionId <= 0xffffffffffffffffn && globalPosition <= 0x7fffffffffffffffn;
   }
 
   globalPositionOf(position: LogPosition): bigint {

@@ -81,6 +81,8 @@ export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext,
   const streamId = streamIdOf(ctx.groupId);
   const log = deps.logger.child({ reqId: ctx.requestId, actor: ctx.actorUserId, command: command.type, stream: streamId });
   const started = process.hrtime.bigint();
+  // A log known to be down fails the write before it takes a connection and locks.
+  deps.eventLog?.assertAvailable();
   for (let attempt = 1; ; attempt++) {
     let fromVersion = 0;
     let appended: EventEnvelope[] = [];

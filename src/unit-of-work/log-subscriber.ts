@@ -120,8 +120,11 @@ export class LogSubscriber {
         this.subscription = undefined;
         if (this.closed) break;
         this.stats.resubscribed += 1;
-        this.stats.consecutiveFailures += 1;
-        const retryMs = Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(20, this.stats.consecutiveFailures - 1));
+        // Only an event that cannot be applied waits longer each time; a lost connection
+        // or lead is tried again at the usual pace, so repairs resume soon after an outage.
+        if (error instanceof ApplyFailed) this.stats.consecutiveFailures += 1;
+        const retryMs =
+          error instanceof ApplyFailed ? Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(20, this.stats.consecutiveFailures - 1)) : this.retryMs;
         if (error instanceof ApplyFailed) {
           // The same event will fail again until someone mends what it trips over: the
           // group's projection stays behind its log meanwhile (verify reports it as lag).

@@ -170,7 +170,22 @@ export function eventLogContract(t: Test, open: () => Promise<{ log: EventLog; c
     t.equal(fromStart.length, 2);
     for (const p of fromStart) t.ok(log.isPosition(p.position), `${p.position} is a position`);
     t.ok(log.isPosition(log.start));
-    for (const text of ['', 'x', '1', '-1.2', '-1/2', '1.2.3', '1/2/3', ' 1.2', '99999999999999999999999.1', '1e3.1'])
+    for (const text of [
+      '',
+      'x',
+      '1',
+      '-1.2',
+      '-1/2',
+      '1.2.3',
+      '1/2/3',
+      ' 1.2',
+      '99999999999999999999999.1',
+      '1e3.1',
+      '18446744073709551616.1',
+      '1.9223372036854775808',
+      '18446744073709551616/0',
+      '1/2',
+    ])
       t.notOk(log.isPosition(text), `${JSON.stringify(text)} is not`);
   });
 

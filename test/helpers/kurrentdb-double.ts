@@ -47,6 +47,8 @@
 // UNIMPLEMENTED: Projections, v2 AppendRecords and ServerInfoService.GetServerInfo.
 //
 // Fault hooks, and what they look like to the client:
+// - silentAppends(on): appends are stored and never answered; the call stays open until the
+//   client gives up on it.
 // - dropNextAppendReply(): the next append is carried out (stored, or refused as a wrong
 //   expected version) and its reply is lost: the call ends with UNAVAILABLE, which is what the
 //   client sees when the connection drops after the server committed. A silent server is not
@@ -162,6 +164,8 @@ export interface KurrentDbDouble {
   openSubscriptions(): number;
   /** Carry out the next append, then end its call with UNAVAILABLE instead of the reply. */
   dropNextAppendReply(): void;
+  /** On: carry out every append and never answer it (a server gone silent, e.g. behind a partition). */
+  silentAppends(on: boolean): void;
   /** On: drop every open connection and refuse new ones; off: accept them again, same port. */
   refuseConnections(on: boolean): Promise<void>;
   /** End every open subscription call with UNAVAILABLE; returns how many were cut. */
@@ -182,6 +186,9 @@ export async function startKurrentDbDouble(options: KurrentDbDoubleOptions = {})
     openSubscriptions: () => node.subscriptions.size,
     dropNextAppendReply: () => {
       node.dropNextAppendReply = true;
+    },
+    silentAppends: (on) => {
+      node.silentAppends = on;
     },
     refuseConnections: (on) => node.refuseConnections(on),
     cutSubscriptions: () => node.cutSubscriptions(),
@@ -371,6 +378,7 @@ class DoubleNode {
   readonly rpcLog: string[] = [];
   readonly subscriptions = new Set<OpenSubscription>();
   dropNextAppendReply = false;
+  silentAppends = false;
   readonly #server = new Server();
   #gate: TcpGate | undefined;
   readonly #advertiseBatchAppend: boolean;
@@ -453,9 +461,11 @@ class DoubleNode {
     callback(null, reply);
   };
 
-  // Carries out an append, or returns 'reply lost' when dropNextAppendReply asked for it.
-  #append(streamId: string, expected: ExpectedState, events: readonly ProposedEvent[]): AppendOutcome | 'reply lost' {
+  // Carries out an append, or returns 'reply lost' when dropNextAppendReply asked for it,
+  // or 'silent' (stored, never answered) while silentAppends is on.
+  #append(streamId: string, expected: ExpectedState, events: readonly ProposedEvent[]): AppendOutcome | 'reply lost' | 'silent' {
     const outcome = this.log.append(streamId, expected, events);
+    if (this.silentAppends) return 'silent';
     if (!this.dropNextAppendReply) return outcome;
     this.dropNextAppendReply = false;
     return 'reply lost';
@@ -482,6 +492,7 @@ class DoubleNode {
         return;
       }
       const outcome = this.#append(request.streamId, request.expected, request.events);
+      if (outcome === 'silent') return;
       if (outcome === 'reply lost') callback({ code: status.UNAVAILABLE, details: 'Connection dropped' });
       else callback(null, appendResponse(outcome, request.expected));
     });
@@ -633,7 +644,7 @@ class DoubleNode {
   }
 }
 
-type Appender = (streamId: string, expected: ExpectedState, events: readonly ProposedEvent[]) => AppendOutcome | 'reply lost';
+type Appender = (streamId: string, expected: ExpectedState, events: readonly ProposedEvent[]) => AppendOutcome | 'reply lost' | 'silent';
 
 interface PendingWrite {
   readonly streamId: string;
@@ -684,6 +695,7 @@ class BatchAppendSession {
     if (write === undefined || !request.getIsFinal()) return;
     this.#abandon(key);
     const outcome = this.#append(write.streamId, write.expected, write.events);
+    if (outcome === 'silent') return;
     if (outcome === 'reply lost') {
       this.#end();
       this.#call.emit('error', { code: status.UNAVAILABLE, details: 'Connection dropped' });

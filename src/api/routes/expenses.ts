@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { uuidFrom } from '../ids.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { listExpenses, readGroupWithMembers } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
@@ -205,10 +205,4 @@ export const expenseRoutes =
   };
 
 /** A UUID (version 5 layout) named by the group, the caller and their Idempotency-Key. */
-function idFromKey(groupId: string, actorUserId: string, key: string): string {
-  const hash = createHash('sha256').update(`fairshare-expense\0${groupId}\0${actorUserId}\0${key}`).digest();
-  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
+const idFromKey = (groupId: string, actorUserId: string, key: string): string => uuidFrom(`fairshare-expense\0${groupId}\0${actorUserId}\0${key}`);

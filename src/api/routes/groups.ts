@@ -3,13 +3,24 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import { readGroupWithMembers } from '../../read-model/group-reads.js';
 import { findUsers } from '../../users/users.js';
-import { groupNotFound, invalid } from '../../commands/errors.js';
+import { DomainError, groupNotFound, invalid } from '../../commands/errors.js';
+import { uuidFrom } from '../ids.js';
 import { isSupportedCurrency } from '../../money/currency.js';
 import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { presentGroup } from '../present.js';
 import { Group, GroupParams, Id, Name, Problem, WriteHeaders } from '../schemas/common.js';
+
+/**
+ * The new group's id: the client's, else one named by the caller and their
+ * Idempotency-Key (a retry names the same group even if the key's stored answer never
+ * committed), else a fresh one.
+ */
+function groupIdFor(given: string | undefined, actorUserId: string, key: string | undefined, newId: () => string): string {
+  if (given !== undefined) return given;
+  return key === undefined ? newId() : uuidFrom(`fairshare-group\0${actorUserId}\0${key}`);
+}
 
 export const groupRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
@@ -43,15 +54,22 @@ export const groupRoutes =
         const users = new Map((await findUsers(deps.db, ids)).map((u) => [u.userId, u]));
         const unknown = ids.findIndex((id) => !users.has(id));
         if (unknown >= 0) throw invalid('UNKNOWN_USER', `members`, `no user ${ids[unknown]}`);
-        const groupId = request.body.groupId ?? deps.newId();
+        const groupId = groupIdFor(request.body.groupId, me.userId, request.headers['idempotency-key'], deps.newId);
+        const context = { ...commandContext(request, groupId), ifMatch: undefined };
         const members = ids.map((id) => ({ userId: id, name: users.get(id)?.name ?? id }));
-
-        const result = await handleGroupCommand(
-          deps,
-          { ...commandContext(request, groupId), ifMatch: undefined },
-          { type: 'CreateGroup', groupId, name, currency, members },
-        );
-        return sendResult(reply, result, (o) => ({ status: 201, body: presentGroup(o, o.members) }));
+        try {
+          const result = await handleGroupCommand(deps, context, { type: 'CreateGroup', groupId: context.groupId, name, currency, members });
+          return sendResult(reply, result, (o) => ({ status: 201, body: presentGroup(o, o.members) }));
+        } catch (error) {
+          // The id came from this caller's Idempotency-Key, so the group that has it is
+          // theirs: a retry whose first answer (and stored key) was lost (KurrentDB mode,
+          // a crash between the append and the projection). Answer with the group.
+          const derived = request.body.groupId === undefined && context.idempotencyKey !== undefined;
+          if (!(derived && error instanceof DomainError && error.code === 'GROUP_ALREADY_EXISTS')) throw error;
+          const found = await readGroupWithMembers(deps.db, context.groupId, { userId: me.userId });
+          if (!found || found === 'unknown-user') throw error;
+          return reply.code(201).send(presentGroup(found.group, found.members));
+        }
       },
     );
 

@@ -21,6 +21,7 @@ const Env = z.object({
     .string()
     .regex(/^(kurrentdb|kurrent|kdb|esdb)(\+discover)?:\/\/\S+$/, 'must be a KurrentDB connection string such as kurrentdb://host:2113?tls=false')
     .optional(),
+  LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
   KURRENTDB_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
@@ -33,6 +34,8 @@ export interface Config {
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
   /** Bearer tokens that may read operator routes (the global event feed); several allow rotation. */
   operatorTokens: string[];
+  /** Live streams one bearer token may hold open at once. */
+  liveStreamsPerToken: number;
   /** Where the events live: PostgreSQL (with the projection) or a KurrentDB cluster. */
   eventLog: { kind: 'postgres' } | { kind: 'kurrentdb'; url: string; appendTimeoutMs: number };
 }
@@ -56,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.FAIRSHARE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
+    liveStreamsPerToken: e.LIVE_STREAMS_PER_TOKEN,
     eventLog:
       e.FAIRSHARE_EVENT_LOG === 'kurrentdb'
         ? { kind: 'kurrentdb', url: e.KURRENTDB_URL as string, appendTimeoutMs: e.KURRENTDB_APPEND_TIMEOUT_MS }

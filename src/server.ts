@@ -42,7 +42,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       subscriber = new LogSubscriber(connection.db, eventLog, logger);
       subscriber.start();
     }
-    app = await buildApp({ db: connection.db, changes, logger, operatorTokens: config.operatorTokens, eventLog });
+    app = await buildApp({
+      db: connection.db,
+      changes,
+      logger,
+      operatorTokens: config.operatorTokens,
+      eventLog,
+      liveStreamsPerToken: config.liveStreamsPerToken,
+    });
     const url = await app.listen({ port: config.port, host: config.host });
     logger.info({ url, embedded: config.databaseUrl === undefined, eventLog: config.eventLog.kind }, 'FairShare is listening');
     return { app, url, close };

@@ -2,7 +2,17 @@ import t from 'tap';
 import { loadConfig } from '../src/config.js';
 
 t.test('defaults follow DESIGN.md section 7', async (t) => {
-  t.match(loadConfig({}), { port: 3000, host: '127.0.0.1', databaseUrl: undefined, dataDir: './.fairshare', logLevel: 'info', operatorTokens: [] });
+  t.match(loadConfig({}), {
+    port: 3000,
+    host: '127.0.0.1',
+    databaseUrl: undefined,
+    dataDir: './.fairshare',
+    logLevel: 'info',
+    operatorTokens: [],
+    liveStreamsPerToken: 20,
+  });
+  t.equal(loadConfig({ LIVE_STREAMS_PER_TOKEN: '5' }).liveStreamsPerToken, 5);
+  t.throws(() => loadConfig({ LIVE_STREAMS_PER_TOKEN: '0' }), /LIVE_STREAMS_PER_TOKEN/);
   t.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined, 'an empty variable means unset');
 });
 

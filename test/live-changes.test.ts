@@ -1,4 +1,6 @@
+import pino from 'pino';
 import t from 'tap';
+import { buildApp } from '../src/api/app.js';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { useTestApp } from './helpers/app.js';
 
@@ -6,7 +8,8 @@ import { useTestApp } from './helpers/app.js';
 // work called without this process's announce hook, as another server would) reaches
 // every open live stream of the group, and the group is read once for all of them.
 
-const ctx = useTestApp(t);
+// 40 streams of one person below: more than a token may hold by default.
+const ctx = useTestApp(t, { liveStreamsPerToken: 40 });
 
 async function openStream(base: string, groupId: string, token: string, signal: AbortSignal) {
   const res = await fetch(`${base}/groups/${groupId}/live`, { headers: { authorization: `Bearer ${token}` }, signal });
@@ -77,4 +80,47 @@ t.test('a change from another process reaches 40 open streams of the group with 
   );
   controller.abort();
   await Promise.all(streams.map((s) => s.done));
+});
+
+t.test('live streams are capped per token: one more is 429 TOO_MANY_STREAMS, another token is not held back, a closed one frees its place', async (t) => {
+  const capped = await buildApp({ db: ctx.env.database.db, changes: ctx.env.changes, logger: pino({ level: 'silent' }), liveStreamsPerToken: 3 });
+  const base = await capped.listen({ port: 0, host: '127.0.0.1' });
+  const controllers: AbortController[] = [];
+  t.teardown(async () => {
+    for (const c of controllers) c.abort();
+    await capped.close();
+  });
+  const ann = await ctx.api.signUp('Ann');
+  const bob = await ctx.api.signUp('Bob');
+  const groupId = (await ann.api.post('/groups', { name: 'Capped', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  const open = async (token: string) => {
+    const controller = new AbortController();
+    controllers.push(controller);
+    const res = await fetch(`${base}/groups/${groupId}/live`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    return { res, controller };
+  };
+  const three = await Promise.all([open(ann.token), open(ann.token), open(ann.token)]);
+  t.same(
+    three.map((s) => s.res.status),
+    [200, 200, 200],
+  );
+  const fourth = await open(ann.token);
+  t.equal(fourth.res.status, 429);
+  t.equal(fourth.res.headers.get('retry-after'), '5');
+  t.match(await fourth.res.json(), { code: 'TOO_MANY_STREAMS', detail: /at most 3/ });
+  t.equal((await open(bob.token)).res.status, 200, "another token's streams are its own");
+
+  three[0]?.controller.abort();
+  let again = await open(ann.token);
+  for (let i = 0; i < 100 && again.res.status === 429; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    again = await open(ann.token);
+  }
+  t.equal(again.res.status, 200, 'a closed stream gives its place back');
+
+  // Concurrent opens cannot pass the cap together.
+  for (const c of controllers) c.abort();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const burst = await Promise.all(Array.from({ length: 10 }, () => open(ann.token)));
+  t.equal(burst.filter((s) => s.res.status === 200).length, 3, 'ten at once: three open');
 });

@@ -30,6 +30,8 @@ export interface AppOptions {
   operatorTokens?: readonly string[];
   /** An event log outside PostgreSQL (KurrentDB); absent: PostgreSQL's own. */
   eventLog?: EventLog | undefined;
+  /** Live streams one bearer token may hold open at once (default 20). */
+  liveStreamsPerToken?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -78,6 +80,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock: options.clock ?? (() => new Date()),
     newId: options.newId ?? randomUUID,
     liveStreams: new Set(),
+    liveStreamsPerToken: options.liveStreamsPerToken ?? 20,
+    liveStreamsByToken: new Map(),
     operatorTokens: options.operatorTokens ?? [],
     eventLog: options.eventLog,
     log: options.eventLog ?? new PostgresEventLog(options.db),

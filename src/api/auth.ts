@@ -23,6 +23,12 @@ declare module 'fastify' {
 /** The scheme is case-insensitive (RFC 9110 §11.1); the token is not. */
 const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/=-]{1,200})$/;
 
+/** The request's bearer token as its hash (hex), for per-token limits; undefined without one. */
+export function tokenKey(request: FastifyRequest): string | undefined {
+  const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+  return token === undefined ? undefined : hashToken(token).toString('hex');
+}
+
 /** onRequest hook: resolves `Authorization: Bearer <token>` to a user, or answers 401. */
 export function authenticate(db: Db) {
   return async function requireUser(request: FastifyRequest, reply: FastifyReply): Promise<void> {

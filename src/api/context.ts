@@ -17,6 +17,9 @@ export interface ApiDeps extends HandlerDeps {
   newId: () => string;
   /** Closers of open server-sent-event streams, ended when the server shuts down. */
   liveStreams: Set<() => void>;
+  /** At most this many live streams open at once per bearer token; the count per token hash. */
+  liveStreamsPerToken: number;
+  liveStreamsByToken: Map<string, number>;
   operatorTokens: readonly string[];
 }
 

@@ -54,9 +54,15 @@ export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'si
  * mode (see testEventLogMode) with a double as the log and a log subscriber running.
  * An `eventLog` passed in is used as it is (its owner starts and closes what it needs).
  */
-export async function startTestApp(
-  options: { clock?: () => Date; operatorTokens?: string[]; logger?: pino.Logger; eventLog?: EventLog } = {},
-): Promise<TestApp> {
+export interface TestAppOptions {
+  clock?: () => Date;
+  operatorTokens?: string[];
+  logger?: pino.Logger;
+  eventLog?: EventLog;
+  liveStreamsPerToken?: number;
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const logger = options.logger ?? quietLogger();
   const changes = new LiveChanges(database.db, logger);
@@ -129,10 +135,13 @@ export async function startTestApp(
  * The usual setup of a test file: one app on its own database, opened before the first
  * test and closed after the last. `ctx.env` and `ctx.api` are ready inside tests.
  */
-export function useTestApp(t: { before(fn: () => Promise<void>): unknown; teardown(fn: () => Promise<void>): unknown }): { env: TestApp; api: Api } {
+export function useTestApp(
+  t: { before(fn: () => Promise<void>): unknown; teardown(fn: () => Promise<void>): unknown },
+  options: TestAppOptions = {},
+): { env: TestApp; api: Api } {
   const ctx = {} as { env: TestApp; api: Api };
   t.before(async () => {
-    ctx.env = await startTestApp();
+    ctx.env = await startTestApp(options);
     ctx.api = new Api(ctx.env.app);
   });
   t.teardown(() => ctx.env.close());

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { findGroupForMember, readGroupBalances } from '../../read-model/group-reads.js';
-import { groupNotFound } from '../../commands/errors.js';
+import { DomainError, groupNotFound } from '../../commands/errors.js';
 import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';
 import { settle } from '../../money/settlements.js';
-import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
+import { authenticate, currentUser, principal, tokenKey, unauthenticated } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { isNewer, type GroupView } from '../../live/live-changes.js';
@@ -133,12 +133,34 @@ export const groupViewRoutes =
           security,
           params: GroupParams,
           produces: ['text/event-stream'],
-          response: { 401: Problem, 404: Problem },
+          response: { 401: Problem, 404: Problem, 429: Problem },
         },
       },
       async (request, reply) => {
         const { groupId } = request.params;
         const userId = currentUser(request).userId;
+        // A place for this stream is taken at once (not after the first read), so
+        // concurrent opens cannot pass the cap together; it is given back when the
+        // stream ends or never opens.
+        const token = tokenKey(request) as string;
+        const holding = deps.liveStreamsByToken.get(token) ?? 0;
+        if (holding >= deps.liveStreamsPerToken) {
+          reply.header('retry-after', '5');
+          throw new DomainError(
+            429,
+            'TOO_MANY_STREAMS',
+            `this token already has ${holding} live streams open (at most ${deps.liveStreamsPerToken}); close one before opening another`,
+          );
+        }
+        deps.liveStreamsByToken.set(token, holding + 1);
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          const left = (deps.liveStreamsByToken.get(token) ?? 1) - 1;
+          if (left > 0) deps.liveStreamsByToken.set(token, left);
+          else deps.liveStreamsByToken.delete(token);
+        };
         // Subscribe before the first read, so no change can fall between the two; what
         // arrives before the stream is open waits as `pending`.
         let open = false;
@@ -155,7 +177,11 @@ export const groupViewRoutes =
           shown = { version: view.version, epoch: view.epoch };
           res.write(sseBalances(view));
         };
-        const unsubscribe = deps.changes.subscribe(groupId, send);
+        const subscription = deps.changes.subscribe(groupId, send);
+        const unsubscribe = () => {
+          subscription();
+          release();
+        };
         const found = await readBalancesView(deps.db, groupId, { userId }).catch((error: unknown) => {
           unsubscribe();
           throw error;

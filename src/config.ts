@@ -21,6 +21,12 @@ const Env = z.object({
     .string()
     .regex(/^(kurrentdb|kurrent|kdb|esdb)(\+discover)?:\/\/\S+$/, 'must be a KurrentDB connection string such as kurrentdb://host:2113?tls=false')
     .optional(),
+  RATE_LIMIT_SIGNUPS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000_000).default(20),
+  RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000_000).default(300),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'must be a Redis URL such as redis://localhost:6379')
+    .optional(),
   LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
   KURRENTDB_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
@@ -34,6 +40,8 @@ export interface Config {
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
   /** Bearer tokens that may read operator routes (the global event feed); several allow rotation. */
   operatorTokens: string[];
+  /** Sign-ups per address and writes per token, per minute; shared through Redis when redisUrl is set. */
+  rateLimits: { signupsPerMinute: number; writesPerMinute: number; redisUrl: string | undefined };
   /** Live streams one bearer token may hold open at once. */
   liveStreamsPerToken: number;
   /** Where the events live: PostgreSQL (with the projection) or a KurrentDB cluster. */
@@ -60,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
     liveStreamsPerToken: e.LIVE_STREAMS_PER_TOKEN,
+    rateLimits: { signupsPerMinute: e.RATE_LIMIT_SIGNUPS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE, redisUrl: e.REDIS_URL },
     eventLog:
       e.FAIRSHARE_EVENT_LOG === 'kurrentdb'
         ? { kind: 'kurrentdb', url: e.KURRENTDB_URL as string, appendTimeoutMs: e.KURRENTDB_APPEND_TIMEOUT_MS }

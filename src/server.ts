@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
+import { Redis } from 'ioredis';
 import { LiveChanges } from './live/live-changes.js';
 import type { Config } from './config.js';
 import { connectDatabase } from './db/connect.js';
@@ -22,8 +23,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let app: FastifyInstance | undefined;
   let eventLog: EventLog | undefined;
   let subscriber: LogSubscriber | undefined;
+  let redis: Redis | undefined;
   const close = async () => {
     await app?.close();
+    await redis?.quit().catch(() => undefined);
     await subscriber?.close();
     await eventLog?.close();
     await changes?.close();
@@ -42,6 +45,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       subscriber = new LogSubscriber(connection.db, eventLog, logger);
       subscriber.start();
     }
+    const { redisUrl, ...perMinute } = config.rateLimits;
+    if (redisUrl) {
+      // Rate-limit counters shared by every server process. A Redis that cannot be
+      // reached skips the limits (logged) rather than refusing the requests.
+      redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 1_000 });
+      redis.on('error', (error: Error) => logger.warn({ err: error }, 'Redis (rate limits) cannot be reached'));
+    }
     app = await buildApp({
       db: connection.db,
       changes,
@@ -49,6 +59,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       operatorTokens: config.operatorTokens,
       eventLog,
       liveStreamsPerToken: config.liveStreamsPerToken,
+      rateLimits: { ...perMinute, redis },
     });
     const url = await app.listen({ port: config.port, host: config.host });
     logger.info({ url, embedded: config.databaseUrl === undefined, eventLog: config.eventLog.kind }, 'FairShare is listening');

@@ -13,6 +13,14 @@ t.test('defaults follow DESIGN.md section 7', async (t) => {
   });
   t.equal(loadConfig({ LIVE_STREAMS_PER_TOKEN: '5' }).liveStreamsPerToken, 5);
   t.throws(() => loadConfig({ LIVE_STREAMS_PER_TOKEN: '0' }), /LIVE_STREAMS_PER_TOKEN/);
+  t.same(loadConfig({}).rateLimits, { signupsPerMinute: 20, writesPerMinute: 300, redisUrl: undefined });
+  t.same(loadConfig({ RATE_LIMIT_SIGNUPS_PER_MINUTE: '5', RATE_LIMIT_WRITES_PER_MINUTE: '7', REDIS_URL: 'redis://cache:6379' }).rateLimits, {
+    signupsPerMinute: 5,
+    writesPerMinute: 7,
+    redisUrl: 'redis://cache:6379',
+  });
+  t.throws(() => loadConfig({ REDIS_URL: 'cache:6379' }), /REDIS_URL: must be a Redis URL/);
+  t.throws(() => loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: 'many' }), /RATE_LIMIT_WRITES_PER_MINUTE/);
   t.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined, 'an empty variable means unset');
 });
 

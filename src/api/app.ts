@@ -18,6 +18,7 @@ import { groupViewRoutes } from './routes/group-views.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { registerWebUi } from './web-ui.js';
+import { DEFAULT_RATE_LIMITS, registerRateLimits, type RateLimits } from './rate-limits.js';
 
 export interface AppOptions {
   db: Db;
@@ -32,6 +33,8 @@ export interface AppOptions {
   eventLog?: EventLog | undefined;
   /** Live streams one bearer token may hold open at once (default 20). */
   liveStreamsPerToken?: number;
+  /** Sign-up and write limits (default DEFAULT_RATE_LIMITS, in memory). */
+  rateLimits?: RateLimits;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -71,6 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   });
 
+  const rateLimits = await registerRateLimits(app, options.rateLimits ?? DEFAULT_RATE_LIMITS);
   const deps: ApiDeps = {
     db: options.db,
     logger: options.logger,
@@ -82,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     liveStreams: new Set(),
     liveStreamsPerToken: options.liveStreamsPerToken ?? 20,
     liveStreamsByToken: new Map(),
+    rateLimits,
     operatorTokens: options.operatorTokens ?? [],
     eventLog: options.eventLog,
     log: options.eventLog ?? new PostgresEventLog(options.db),

@@ -3,6 +3,7 @@ import type { CommandContext, CommandOutcome, CommandResult, HandlerDeps } from 
 import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
 import type { EventLog } from '../store/event-log.js';
+import type { RouteRateLimits } from './rate-limits.js';
 import { currentUser } from './auth.js';
 import { parseIfMatch } from './http-cache.js';
 
@@ -19,6 +20,8 @@ export interface ApiDeps extends HandlerDeps {
   liveStreams: Set<() => void>;
   /** At most this many live streams open at once per bearer token; the count per token hash. */
   liveStreamsPerToken: number;
+  /** Route configs for @fastify/rate-limit (see rate-limits.ts). */
+  rateLimits: RouteRateLimits;
   liveStreamsByToken: Map<string, number>;
   operatorTokens: readonly string[];
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app.js';
+import type { RateLimits } from '../../src/api/rate-limits.js';
 import { LiveChanges } from '../../src/live/live-changes.js';
 import { streamIdOf, type EventEnvelope } from '../../src/events/index.js';
 import type { EventLog, LogPosition } from '../../src/store/event-log.js';
@@ -54,12 +55,17 @@ export const quietLogger = () => pino({ level: process.env.TEST_LOG_LEVEL ?? 'si
  * mode (see testEventLogMode) with a double as the log and a log subscriber running.
  * An `eventLog` passed in is used as it is (its owner starts and closes what it needs).
  */
+/** Limits no test reaches by accident (load tests write thousands of times with one token). */
+export const UNREACHED_RATE_LIMITS: RateLimits = { signupsPerMinute: 1_000_000, writesPerMinute: 1_000_000 };
+
 export interface TestAppOptions {
   clock?: () => Date;
   operatorTokens?: string[];
   logger?: pino.Logger;
   eventLog?: EventLog;
   liveStreamsPerToken?: number;
+  /** Default: limits no test reaches (the rate-limit tests set their own). */
+  rateLimits?: RateLimits;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -77,7 +83,14 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     subscriber.start();
   }
   const eventLog = options.eventLog ?? ownLog ?? new PostgresEventLog(database.db);
-  const app = await buildApp({ db: database.db, changes, logger, ...options, ...(eventLog.kind === 'kurrentdb' ? { eventLog } : {}) });
+  const app = await buildApp({
+    db: database.db,
+    changes,
+    logger,
+    rateLimits: UNREACHED_RATE_LIMITS,
+    ...options,
+    ...(eventLog.kind === 'kurrentdb' ? { eventLog } : {}),
+  });
   return {
     app,
     database,

@@ -29,7 +29,15 @@ export function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000, port?: number): Promise<ServerProcess> {
   port ??= await freePort();
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: plainEnv({ LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' }),
+    // Load tests write thousands of times with one token: limits they do not reach, unless a test sets its own.
+    env: plainEnv({
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_SIGNUPS_PER_MINUTE: '1000000',
+      RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

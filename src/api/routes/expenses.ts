@@ -100,6 +100,7 @@ export const expenseRoutes =
     app.post(
       '/groups/:groupId/expenses',
       {
+        onRequest: deps.rateLimits.writes,
         schema: {
           summary: 'Add an expense or a payment. Same expenseId and same body again: 200, nothing appended.',
           tags: ['expenses'],
@@ -131,6 +132,7 @@ export const expenseRoutes =
     app.put(
       '/groups/:groupId/expenses/:expenseId',
       {
+        onRequest: deps.rateLimits.writes,
         schema: {
           summary: 'Replace an expense (appends ExpenseDeleted + ExpenseAdded in one append)',
           tags: ['expenses'],
@@ -159,6 +161,7 @@ export const expenseRoutes =
     app.delete(
       '/groups/:groupId/expenses/:expenseId',
       {
+        onRequest: deps.rateLimits.writes,
         schema: {
           summary: 'Delete an expense',
           tags: ['expenses'],

@@ -30,6 +30,7 @@ export const groupRoutes =
     app.post(
       '/groups',
       {
+        onRequest: deps.rateLimits.writes,
         schema: {
           summary: 'Create a group; the caller is always a member',
           tags: ['groups'],
@@ -97,6 +98,7 @@ export const groupRoutes =
     app.post(
       '/groups/:groupId/members',
       {
+        onRequest: deps.rateLimits.writes,
         schema: {
           summary: 'Add a member (an existing user). Adding a current member changes nothing (200).',
           tags: ['groups'],

@@ -13,6 +13,7 @@ export const userRoutes =
     app.post(
       '/users',
       {
+        onRequest: deps.rateLimits.signups,
         schema: {
           summary: 'Sign up: creates a user and returns its bearer token (shown only this once)',
           tags: ['users'],

@@ -59,6 +59,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       operatorTokens: config.operatorTokens,
       eventLog,
       liveStreamsPerToken: config.liveStreamsPerToken,
+      requestTimeoutMs: config.requestTimeoutMs,
       rateLimits: { ...perMinute, redis },
     });
     const url = await app.listen({ port: config.port, host: config.host });

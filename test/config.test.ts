@@ -20,6 +20,9 @@ t.test('defaults follow DESIGN.md section 7', async (t) => {
     redisUrl: 'redis://cache:6379',
   });
   t.throws(() => loadConfig({ REDIS_URL: 'cache:6379' }), /REDIS_URL: must be a Redis URL/);
+  t.equal(loadConfig({}).requestTimeoutMs, 30_000);
+  t.equal(loadConfig({ REQUEST_TIMEOUT_MS: '5000' }).requestTimeoutMs, 5_000);
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' }), /REQUEST_TIMEOUT_MS/);
   t.throws(() => loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: 'many' }), /RATE_LIMIT_WRITES_PER_MINUTE/);
   t.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined, 'an empty variable means unset');
 });

@@ -35,15 +35,26 @@ export interface AppOptions {
   liveStreamsPerToken?: number;
   /** Sign-up and write limits (default DEFAULT_RATE_LIMITS, in memory). */
   rateLimits?: RateLimits;
+  /** A request (headers and body) must arrive within this many ms, or its connection is closed with 408 (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /** Builds the HTTP app; infrastructure comes in ready-made and is closed by the caller. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Slow senders (a body a byte at a time) are cut: the whole request must arrive in
+    // time, the headers sooner, and Node checks often enough to notice. Responses, such
+    // as a live stream, are not limited by this.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(requestTimeoutMs, 20_000),
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(requestTimeoutMs / 4))),
+    },
     // One line per request (below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // Trust a caller's X-Request-Id when it looks like one, so logs join up across services.

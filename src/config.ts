@@ -27,6 +27,7 @@ const Env = z.object({
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'must be a Redis URL such as redis://localhost:6379')
     .optional(),
+  WRITES_WAITING_PER_GROUP: z.coerce.number().int().min(1).max(100_000).default(256),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
   KURRENTDB_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
@@ -43,6 +44,8 @@ export interface Config {
   operatorTokens: string[];
   /** Sign-ups per address and writes per token, per minute; shared through Redis when redisUrl is set. */
   rateLimits: { signupsPerMinute: number; writesPerMinute: number; redisUrl: string | undefined };
+  /** Writes to one group that may wait in a process before more are refused as busy. */
+  writesWaitingPerGroup: number;
   /** A request must arrive whole within this many ms (slow senders are cut). */
   requestTimeoutMs: number;
   /** Live streams one bearer token may hold open at once. */
@@ -72,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
     liveStreamsPerToken: e.LIVE_STREAMS_PER_TOKEN,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    writesWaitingPerGroup: e.WRITES_WAITING_PER_GROUP,
     rateLimits: { signupsPerMinute: e.RATE_LIMIT_SIGNUPS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE, redisUrl: e.REDIS_URL },
     eventLog:
       e.FAIRSHARE_EVENT_LOG === 'kurrentdb'

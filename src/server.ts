@@ -60,6 +60,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       eventLog,
       liveStreamsPerToken: config.liveStreamsPerToken,
       requestTimeoutMs: config.requestTimeoutMs,
+      maxWaitingPerGroup: config.writesWaitingPerGroup,
       rateLimits: { ...perMinute, redis },
     });
     const url = await app.listen({ port: config.port, host: config.host });

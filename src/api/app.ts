@@ -18,6 +18,7 @@ import { groupViewRoutes } from './routes/group-views.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { registerWebUi } from './web-ui.js';
+import { GroupQueue } from '../unit-of-work/group-queue.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimits, type RateLimits } from './rate-limits.js';
 
 export interface AppOptions {
@@ -35,6 +36,8 @@ export interface AppOptions {
   liveStreamsPerToken?: number;
   /** Sign-up and write limits (default DEFAULT_RATE_LIMITS, in memory). */
   rateLimits?: RateLimits;
+  /** Writes to one group that may wait in this process before more are refused with 429 GROUP_BUSY (default 256). */
+  maxWaitingPerGroup?: number;
   /** A request (headers and body) must arrive within this many ms, or its connection is closed with 408 (default 30 s). */
   requestTimeoutMs?: number;
 }
@@ -97,6 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     liveStreams: new Set(),
     liveStreamsPerToken: options.liveStreamsPerToken ?? 20,
     liveStreamsByToken: new Map(),
+    queue: new GroupQueue(options.maxWaitingPerGroup ?? 256),
     rateLimits,
     operatorTokens: options.operatorTokens ?? [],
     eventLog: options.eventLog,

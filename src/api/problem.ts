@@ -55,6 +55,7 @@ const RETRY_AFTER_SECONDS = 5;
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
+      if (error.code === 'GROUP_BUSY') reply.header('retry-after', '1');
       return sendProblem(reply, error.status, error.code, error.message, error.errors);
     }
     if (hasZodFastifySchemaValidationErrors(error)) {

@@ -13,6 +13,7 @@ import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/in
 import { project, type ExpenseRow, type GroupRows } from '../projections/projector.js';
 import { isStreamVersionConflict, newEnvelopes } from '../store/event-store.js';
 import { StreamVersionConflict, type EventLog } from '../store/event-log.js';
+import type { GroupQueue } from './group-queue.js';
 import { appendAndProject, insertKey, lockGroupStream, storeKey, type KeyRecord } from './append-and-project.js';
 import { projectLogged } from './project-logged.js';
 import { lockAndLoad, type LoadedGroup, type StoredKey } from './lock-and-load.js';
@@ -71,6 +72,8 @@ export interface HandlerDeps {
    * lock, then projects in the PostgreSQL transaction and answers once that commits.
    */
   eventLog?: EventLog | undefined;
+  /** Commands of one group wait here, holding no connection, rather than on its row lock (see GroupQueue). */
+  queue?: GroupQueue | undefined;
   /** Runs inside the transaction after the append and projection, before COMMIT (tests hold or fail a command there). */
   beforeCommit?: ((outcome: CommandOutcome) => Promise<void>) | undefined;
 }
@@ -78,6 +81,10 @@ export interface HandlerDeps {
 const MAX_ATTEMPTS = 5;
 
 export async function handleGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: GroupCommand): Promise<CommandResult> {
+  return deps.queue ? deps.queue.run(ctx.groupId, () => runGroupCommand(deps, ctx, command)) : runGroupCommand(deps, ctx, command);
+}
+
+async function runGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: GroupCommand): Promise<CommandResult> {
   const streamId = streamIdOf(ctx.groupId);
   const log = deps.logger.child({ reqId: ctx.requestId, actor: ctx.actorUserId, command: command.type, stream: streamId });
   const started = process.hrtime.bigint();

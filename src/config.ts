@@ -27,6 +27,16 @@ const Env = z.object({
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'must be a Redis URL such as redis://localhost:6379')
     .optional(),
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'CORS origins are scheme://host[:port], such as https://app.example.com')))
+    .default([]),
   WRITES_WAITING_PER_GROUP: z.coerce.number().int().min(1).max(100_000).default(256),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
@@ -44,6 +54,8 @@ export interface Config {
   operatorTokens: string[];
   /** Sign-ups per address and writes per token, per minute; shared through Redis when redisUrl is set. */
   rateLimits: { signupsPerMinute: number; writesPerMinute: number; redisUrl: string | undefined };
+  /** Origins whose pages may call the API from a browser; empty: CORS closed. */
+  corsOrigins: string[];
   /** Writes to one group that may wait in a process before more are refused as busy. */
   writesWaitingPerGroup: number;
   /** A request must arrive whole within this many ms (slow senders are cut). */
@@ -76,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     liveStreamsPerToken: e.LIVE_STREAMS_PER_TOKEN,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     writesWaitingPerGroup: e.WRITES_WAITING_PER_GROUP,
+    corsOrigins: e.CORS_ORIGINS,
     rateLimits: { signupsPerMinute: e.RATE_LIMIT_SIGNUPS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE, redisUrl: e.REDIS_URL },
     eventLog:
       e.FAIRSHARE_EVENT_LOG === 'kurrentdb'

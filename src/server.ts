@@ -61,6 +61,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       liveStreamsPerToken: config.liveStreamsPerToken,
       requestTimeoutMs: config.requestTimeoutMs,
       maxWaitingPerGroup: config.writesWaitingPerGroup,
+      corsOrigins: config.corsOrigins,
       rateLimits: { ...perMinute, redis },
     });
     const url = await app.listen({ port: config.port, host: config.host });

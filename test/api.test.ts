@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { useTestApp, type Api } from './helpers/app.js';
+import { buildApp } from '../src/api/app.js';
+import { quietLogger, useTestApp, type Api } from './helpers/app.js';
 import { foldBalances, projectedBalances, toMinor } from './helpers/fold.js';
 
 const ctx = useTestApp(t);
@@ -490,6 +491,30 @@ t.test('OpenAPI document, docs page and health', async (t) => {
   t.match(docs.body, /swagger/i);
   t.same((await ctx.api.get('/health/live')).body, { status: 'ok' });
   t.same((await ctx.api.get('/health/ready')).body, { status: 'ok' });
+});
+
+t.test('CORS: closed by default; configured origins only, with the headers a client needs', async (t) => {
+  const preflight = (app: typeof ctx.env.app, origin: string) =>
+    app.inject({
+      method: 'OPTIONS',
+      url: '/me',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, idempotency-key' },
+    });
+  const closed = await preflight(ctx.env.app, 'https://elsewhere.example');
+  t.equal(closed.headers['access-control-allow-origin'], undefined, 'no origin is allowed by default');
+  t.equal((await ctx.api.get('/health/live', { origin: 'https://elsewhere.example' })).headers['access-control-allow-origin'], undefined);
+
+  const open = await buildApp({ db: ctx.env.database.db, changes: ctx.env.changes, logger: quietLogger(), corsOrigins: ['https://app.example'] });
+  t.teardown(() => open.close());
+  const allowed = await preflight(open, 'https://app.example');
+  t.equal(allowed.statusCode, 204);
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');
+  t.match(String(allowed.headers['access-control-allow-headers']), /idempotency-key/);
+  t.equal(allowed.headers['access-control-allow-credentials'], undefined, 'bearer tokens, no cookies: no credentials mode');
+  t.equal((await preflight(open, 'https://elsewhere.example')).headers['access-control-allow-origin'], undefined, 'another origin is not');
+  const read = await open.inject({ method: 'GET', url: '/health/live', headers: { origin: 'https://app.example' } });
+  t.equal(read.headers['access-control-allow-origin'], 'https://app.example');
+  t.match(String(read.headers['access-control-expose-headers']), /etag/);
 });
 
 t.test('security headers: every API answer is nosniff data that nothing may frame or run; the docs page has its own CSP', async (t) => {

@@ -22,6 +22,9 @@ t.test('defaults follow DESIGN.md section 7', async (t) => {
   t.throws(() => loadConfig({ REDIS_URL: 'cache:6379' }), /REDIS_URL: must be a Redis URL/);
   t.equal(loadConfig({}).requestTimeoutMs, 30_000);
   t.equal(loadConfig({}).writesWaitingPerGroup, 256);
+  t.same(loadConfig({}).corsOrigins, []);
+  t.same(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:5173,' }).corsOrigins, ['https://a.example', 'http://localhost:5173']);
+  t.throws(() => loadConfig({ CORS_ORIGINS: '*' }), /CORS_ORIGINS/);
   t.equal(loadConfig({ WRITES_WAITING_PER_GROUP: '10' }).writesWaitingPerGroup, 10);
   t.equal(loadConfig({ REQUEST_TIMEOUT_MS: '5000' }).requestTimeoutMs, 5_000);
   t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' }), /REQUEST_TIMEOUT_MS/);

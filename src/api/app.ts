@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -36,6 +37,8 @@ export interface AppOptions {
   liveStreamsPerToken?: number;
   /** Sign-up and write limits (default DEFAULT_RATE_LIMITS, in memory). */
   rateLimits?: RateLimits;
+  /** Origins whose pages may call the API from a browser (CORS); none (the default): only the API's own page. */
+  corsOrigins?: readonly string[];
   /** Writes to one group that may wait in this process before more are refused with 429 GROUP_BUSY (default 256). */
   maxWaitingPerGroup?: number;
   /** A request (headers and body) must arrive within this many ms, or its connection is closed with 408 (default 30 s). */
@@ -111,6 +114,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const close of [...deps.liveStreams]) close();
   });
 
+  // CORS is closed unless origins are configured: the page is served from the API's own
+  // origin and needs none. Tokens are bearer headers, never cookies: no credentials mode.
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'x-request-id'],
+      exposedHeaders: ['etag', 'retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+      maxAge: 600,
+    });
+  }
   // Security headers on every answer (nosniff, frame and referrer policies, HSTS behind
   // TLS). API answers are data: their CSP allows nothing. The page and /docs send their own.
   await app.register(helmet, {

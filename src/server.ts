@@ -9,6 +9,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { LogSubscriber } from './unit-of-work/log-subscriber.js';
 import type { EventLog } from './store/event-log.js';
 import { assertEventLogMode } from './store/log-mode.js';
+import { forgetExpiredKeys } from './unit-of-work/lock-and-load.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -24,7 +25,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let eventLog: EventLog | undefined;
   let subscriber: LogSubscriber | undefined;
   let redis: Redis | undefined;
+  let forgetting: NodeJS.Timeout | undefined;
   const close = async () => {
+    clearInterval(forgetting);
     await app?.close();
     await redis?.quit().catch(() => undefined);
     await subscriber?.close();
@@ -36,6 +39,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const { applied } = await migrateToLatest(connection.db);
     logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
     await assertEventLogMode(connection.db, config.eventLog.kind);
+    // Idempotency-Key records past their lifetime go, now and every hour (any process may).
+    const forget = () =>
+      forgetExpiredKeys(connection.db).then(
+        (removed) => removed > 0 && logger.info({ removed }, 'expired Idempotency-Key records removed'),
+        (error: unknown) => logger.warn({ err: error }, 'removing expired Idempotency-Key records failed'),
+      );
+    await forget();
+    forgetting = setInterval(() => void forget(), 3_600_000).unref();
     changes = new LiveChanges(connection.db, logger);
     await changes.start();
     if (config.eventLog.kind === 'kurrentdb') {

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/api/app.js';
+import { forgetExpiredKeys } from '../src/unit-of-work/lock-and-load.js';
 import { quietLogger, useTestApp, type Api } from './helpers/app.js';
 import { foldBalances, projectedBalances, toMinor } from './helpers/fold.js';
 
@@ -491,6 +492,30 @@ t.test('OpenAPI document, docs page and health', async (t) => {
   t.match(docs.body, /swagger/i);
   t.same((await ctx.api.get('/health/live')).body, { status: 'ok' });
   t.same((await ctx.api.get('/health/ready')).body, { status: 'ok' });
+});
+
+t.test('an Idempotency-Key is remembered for a day: a retry inside it is answered from the first request; after it the key is forgotten', async (t) => {
+  const u = await ctx.api.signUp('Ida');
+  const g = (await u.api.post('/groups', { name: 'Keys', currency: 'EUR' })).body.groupId as string;
+  const body = (amount: string) => ({ description: 'Keyed', amount, paidBy: u.userId, split: { mode: 'equal' } });
+  const age = (hours: number) =>
+    ctx.env.database.query(`update idempotency_keys set created_at = now() - make_interval(hours => $2) where key = $1`, ['day-key', hours]);
+  const first = await u.api.post(`/groups/${g}/expenses`, body('5.00'), { 'idempotency-key': 'day-key' });
+  t.equal(first.status, 201);
+  await age(23);
+  const retry = await u.api.post(`/groups/${g}/expenses`, body('5.00'), { 'idempotency-key': 'day-key' });
+  t.equal(retry.status, 201);
+  t.same(retry.body, first.body, 'after 23 hours: the first answer again');
+  t.equal((await u.api.post(`/groups/${g}/expenses`, body('6.00'), { 'idempotency-key': 'day-key' })).status, 422, 'and the key still guards its request');
+  t.equal((await ctx.env.eventsOf(g)).length, 2, 'nothing appended by the retries');
+
+  await age(25);
+  const afresh = await u.api.post(`/groups/${g}/expenses`, body('6.00'), { 'idempotency-key': 'day-key' });
+  t.equal(afresh.status, 201, 'after a day the key is forgotten: a new request may use it');
+  t.equal((await ctx.env.eventsOf(g)).length, 3);
+  await age(25);
+  t.ok((await forgetExpiredKeys(ctx.env.database.db)) >= 1, 'expired records are removed');
+  t.equal((await ctx.env.database.query(`select 1 from idempotency_keys where key = 'day-key'`)).rowCount, 0);
 });
 
 t.test('CORS: closed by default; configured origins only, with the headers a client needs', async (t) => {

@@ -1,13 +1,28 @@
 import { sql } from 'kysely';
-import type { Tx } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import type { ExpenseRow, GroupRows } from '../projections/projector.js';
 
 /** An Idempotency-Key's record: the outcome it was answered with (or, for older keys, the HTTP status and body). */
 export interface StoredKey {
   requestHash: string;
+  /** Older than IDEMPOTENCY_KEY_LIFETIME: forgotten (the key may be used afresh). */
+  expired?: boolean;
   outcome: unknown;
   status: number | null;
   response: unknown;
+}
+
+/**
+ * How long an Idempotency-Key is remembered, as payment APIs do: a retry within a day is
+ * answered from the first request; after that the key is forgotten (and its record
+ * removed, see forgetExpiredKeys).
+ */
+export const IDEMPOTENCY_KEY_LIFETIME = '24 hours';
+
+/** Removes Idempotency-Key records past their lifetime; returns how many. */
+export async function forgetExpiredKeys(db: Db): Promise<number> {
+  const result = await sql`delete from idempotency_keys where created_at <= now() - ${IDEMPOTENCY_KEY_LIFETIME}::interval`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 export interface LoadedGroup {
@@ -56,7 +71,8 @@ export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
                                'occurredAt', e.occurred_at, 'deleted', e.deleted,
                                'firstVersion', e.first_version, 'lastVersion', e.last_version)
         from expenses e where e.group_id = ${groupId} and e.expense_id = ${names.expenseId ?? null}) as expense,
-     (select json_build_object('requestHash', k.request_hash, 'outcome', k.outcome, 'status', k.status, 'response', k.response)
+     (select json_build_object('requestHash', k.request_hash, 'outcome', k.outcome, 'status', k.status, 'response', k.response,
+                               'expired', k.created_at <= now() - ${IDEMPOTENCY_KEY_LIFETIME}::interval)
         from idempotency_keys k where k.actor_user_id = ${names.actorUserId} and k.key = ${names.idempotencyKey ?? null}) as stored,
      now() as now
     from (select 1) as one
@@ -92,6 +108,12 @@ export async function lockAndLoad(tx: Tx, groupId: string, names: LoadNames): Pr
     if (row.expense && names.expenseId !== undefined) {
       rowsOfGroup.expenses.set(names.expenseId, { ...row.expense, occurredAt: new Date(row.expense.occurredAt).toISOString() });
     }
-    return { rows: rowsOfGroup, epoch: row.epoch ?? 0, now: row.now, stored: row.stored ?? undefined };
+    let stored = row.stored ?? undefined;
+    if (stored?.expired) {
+      // Past its lifetime the key is forgotten: its record goes, and this request is new.
+      await sql`delete from idempotency_keys where actor_user_id = ${names.actorUserId} and key = ${names.idempotencyKey ?? null}`.execute(tx);
+      stored = undefined;
+    }
+    return { rows: rowsOfGroup, epoch: row.epoch ?? 0, now: row.now, stored };
   }
 }

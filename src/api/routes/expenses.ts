@@ -118,7 +118,8 @@ export const expenseRoutes =
         // an unanswered write names the same expense and so cannot add it twice, even where
         // the key's stored answer is gone with the write's projection (KurrentDB mode, a
         // crash between the append and the projection).
-        const expenseId = request.body.expenseId ?? (context.idempotencyKey ? idFromKey(groupId, context.actorUserId, context.idempotencyKey) : deps.newId());
+        const expenseId =
+          request.body.expenseId ?? (context.idempotencyKey ? idFromKey(groupId, context.actorUserId, context.idempotencyKey, request.body) : deps.newId());
         const result = await handleGroupCommand(deps, context, {
           type: 'AddExpense',
           expenseId,
@@ -207,5 +208,10 @@ export const expenseRoutes =
     );
   };
 
-/** A UUID (version 5 layout) named by the group, the caller and their Idempotency-Key. */
-const idFromKey = (groupId: string, actorUserId: string, key: string): string => uuidFrom(`fairshare-expense\0${groupId}\0${actorUserId}\0${key}`);
+/**
+ * A UUID (version 5 layout) named by the group, the caller, their Idempotency-Key and
+ * the request: a retry names the same expense; another request under a key that has
+ * since been forgotten (after its lifetime) names another.
+ */
+const idFromKey = (groupId: string, actorUserId: string, key: string, body: unknown): string =>
+  uuidFrom(`fairshare-expense\0${groupId}\0${actorUserId}\0${key}\0${JSON.stringify(body)}`);

@@ -13,13 +13,13 @@ import { presentGroup } from '../present.js';
 import { Group, GroupParams, Id, Name, Problem, WriteHeaders } from '../schemas/common.js';
 
 /**
- * The new group's id: the client's, else one named by the caller and their
- * Idempotency-Key (a retry names the same group even if the key's stored answer never
+ * The new group's id: the client's, else one named by the caller, their Idempotency-Key
+ * and the request (a retry names the same group even if the key's stored answer never
  * committed), else a fresh one.
  */
-function groupIdFor(given: string | undefined, actorUserId: string, key: string | undefined, newId: () => string): string {
+function groupIdFor(given: string | undefined, actorUserId: string, key: string | undefined, body: unknown, newId: () => string): string {
   if (given !== undefined) return given;
-  return key === undefined ? newId() : uuidFrom(`fairshare-group\0${actorUserId}\0${key}`);
+  return key === undefined ? newId() : uuidFrom(`fairshare-group\0${actorUserId}\0${key}\0${JSON.stringify(body)}`);
 }
 
 export const groupRoutes =
@@ -55,7 +55,7 @@ export const groupRoutes =
         const users = new Map((await findUsers(deps.db, ids)).map((u) => [u.userId, u]));
         const unknown = ids.findIndex((id) => !users.has(id));
         if (unknown >= 0) throw invalid('UNKNOWN_USER', `members`, `no user ${ids[unknown]}`);
-        const groupId = groupIdFor(request.body.groupId, me.userId, request.headers['idempotency-key'], deps.newId);
+        const groupId = groupIdFor(request.body.groupId, me.userId, request.headers['idempotency-key'], request.body, deps.newId);
         const context = { ...commandContext(request, groupId), ifMatch: undefined };
         const members = ids.map((id) => ({ userId: id, name: users.get(id)?.name ?? id }));
         try {

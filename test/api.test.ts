@@ -372,7 +372,13 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
   t.equal((await u.api.get(`/groups/${g.groupId}/events?after=-1`)).status, 400);
   // A path id only looks something up (stored ids from before the id rule stay reachable): no such group.
   t.equal((await u.api.get('/groups/bad%20id/balances')).status, 404);
-  t.equal((await u.api.get(`/groups/${'x'.repeat(101)}/balances`)).status, 414, 'a path segment longer than the router takes is refused as too long');
+  const tooLong = await u.api.get(`/groups/${'x'.repeat(101)}/balances`);
+  t.equal(tooLong.status, 414, 'a path segment longer than the router takes is refused as too long');
+  t.match(tooLong.headers['content-type'], /^application\/problem\+json/, '…as problem+json');
+  t.equal(tooLong.body.code, 'URI_TOO_LONG');
+  const badUrl = await u.api.get('/groups/%zz/balances');
+  t.equal(badUrl.status, 400);
+  t.equal(badUrl.body.code, 'BAD_URL');
   t.equal((await u.api.post('/groups', { name: 'X', currency: 'ABC' })).body.code, 'UNSUPPORTED_CURRENCY');
   t.equal((await u.api.post('/groups', { name: 'X', currency: 'usd' })).status, 400);
   t.equal((await u.api.post('/groups', { name: 'X', currency: 'USD', members: ['nobody-here'] })).body.code, 'UNKNOWN_USER');

@@ -11,7 +11,7 @@ import type { Db } from '../db/database.js';
 import { PostgresEventLog } from '../store/postgres-event-log.js';
 import type { EventLog } from '../store/event-log.js';
 import type { ApiDeps } from './context.js';
-import { registerProblemHandlers } from './problem.js';
+import { registerProblemHandlers, sendProblem } from './problem.js';
 import { eventFeedRoutes } from './routes/event-feed.js';
 import { expenseRoutes } from './routes/expenses.js';
 import { groupRoutes } from './routes/groups.js';
@@ -53,6 +53,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Errors the router meets before any route runs, as problem+json like every other.
+    frameworkErrors: (error, _request, reply) =>
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? sendProblem(reply, 414, 'URI_TOO_LONG', 'a path segment is longer than 100 characters')
+        : sendProblem(reply, 400, 'BAD_URL', 'the URL is not valid'),
     // Slow senders (a body a byte at a time) are cut: the whole request must arrive in
     // time, the headers sooner, and Node checks often enough to notice. Responses, such
     // as a live stream, are not limited by this.

@@ -54,7 +54,14 @@ export const Problem = z
  * An id in a path only looks something up, so it is taken as stored: history may hold
  * ids from before the id rule was tightened, and they must stay reachable.
  */
-const PathId = z.string().min(1).max(100); // fastify's router takes path segments of up to 100 characters
+// fastify's router takes path segments of up to 100 characters. Any stored id may be
+// looked up, but none holds a control character or an unpaired surrogate (PostgreSQL
+// text cannot hold NUL): such a segment is refused before it reaches a query.
+const PathId = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((s) => !CONTROL.test(s) && !LONE_SURROGATE.test(s), 'must not contain control characters or unpaired surrogates');
 export const GroupParams = z.strictObject({ groupId: PathId });
 export const ExpenseParams = z.strictObject({ groupId: PathId, expenseId: PathId });
 

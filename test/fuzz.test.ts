@@ -131,10 +131,10 @@ t.test(`${RUNS} hostile requests over every route: never a 5xx, never a change`,
       const headers: Record<string, string> = {};
       if (r.token) headers.authorization = `${r.scheme} ${r.token}`;
       if (r.contentType && body !== undefined) headers['content-type'] = r.contentType;
-      if (r.ifMatch !== undefined) headers['if-match'] = r.ifMatch.replace(/[\r\n\u0000-\u001f\u007f-\uffff]/g, '?');
+      if (r.ifMatch !== undefined) headers['if-match'] = r.ifMatch.replace(/[^\x20-\x7e]/g, '?');
       // A delete has no body to spoil: it names a version the group is not at.
       if (r.route.method === 'DELETE') headers['if-match'] = '"0"';
-      if (r.idempotencyKey !== undefined) headers['idempotency-key'] = r.idempotencyKey.replace(/[\r\n\u0000-\u001f\u007f-\uffff]/g, '?');
+      if (r.idempotencyKey !== undefined) headers['idempotency-key'] = r.idempotencyKey.replace(/[^\x20-\x7e]/g, '?');
       // A live stream that opens never ends: ask it with HEAD, which answers at once.
       const method = r.route.path.endsWith('/live') && r.route.method === 'GET' ? 'HEAD' : r.route.method;
       const res = await ctx.env.app.inject({

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { createHash } from 'node:crypto';
 import { buildApp } from '../src/api/app.js';
 import { forgetExpiredKeys } from '../src/unit-of-work/lock-and-load.js';
 import { quietLogger, useTestApp, type Api } from './helpers/app.js';
@@ -498,6 +499,22 @@ t.test('OpenAPI document, docs page and health', async (t) => {
   t.match(docs.body, /swagger/i);
   t.same((await ctx.api.get('/health/live')).body, { status: 'ok' });
   t.same((await ctx.api.get('/health/ready')).body, { status: 'ok' });
+});
+
+t.test('tokens are 256 random bits, shown once, and only their SHA-256 is stored', async (t) => {
+  const a = await ctx.api.signUp('Tok');
+  const b = await ctx.api.signUp('Ken');
+  t.match(a.token, /^fs_[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+  t.not(a.token, b.token);
+  const stored = await ctx.env.database.query<Record<string, unknown>>('select * from users where user_id = $1', [a.userId]);
+  const row = stored.rows[0] as Record<string, unknown>;
+  t.notOk(
+    Object.values(row).some((v) => String(v).includes(a.token.slice(3))),
+    'the token itself is in no column',
+  );
+  t.same(row.token_hash, createHash('sha256').update(a.token).digest(), 'its SHA-256 is');
+  t.equal((await ctx.api.get('/me')).status, 401);
+  t.equal((await a.api.get('/me')).body.userId, a.userId);
 });
 
 t.test('an Idempotency-Key is remembered for a day: a retry inside it is answered from the first request; after it the key is forgotten', async (t) => {

@@ -357,6 +357,8 @@ t.test('bad input of every kind: 4xx problem+json, nothing changes', async (t) =
 
   t.equal((await u.api.get(`${url}?limit=0`)).status, 400);
   t.equal((await u.api.get(`${url}?limit=abc`)).status, 400);
+  const many = await u.api.get(`${url}?limit=5000`);
+  t.equal(many.status, 200, 'a limit above the maximum is coerced down to it (DESIGN.md §6)');
   t.equal((await u.api.get(`${url}?cursor=garbage`)).body.code, 'INVALID_CURSOR');
   const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   for (const [what, cursor] of [

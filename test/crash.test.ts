@@ -237,6 +237,63 @@ t.test(
   },
 );
 
+t.test('SIGTERM under load: the server stops taking requests, finishes those in flight, exits 0, and every acknowledged write is there', async (t) => {
+  const server = await startServerProcess(serverEnv);
+  const ann = (await call(server.url, 'POST', '/users', undefined, { name: 'Ann' })).body;
+  const bob = (await call(server.url, 'POST', '/users', undefined, { name: 'Bob' })).body;
+  const g = (await call(server.url, 'POST', '/groups', ann.token, { name: 'Stopping', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  const acknowledged: string[] = [];
+  const refused: string[] = [];
+  const failed: string[] = [];
+  let stopping = false;
+  let serial = 0;
+  const writer = async () => {
+    for (;;) {
+      const expenseId = `term-${serial++}`;
+      try {
+        const res = await call(server.url, 'POST', `/groups/${g}/expenses`, ann.token, {
+          expenseId,
+          description: 'x',
+          amount: '1.00',
+          paidBy: ann.userId,
+          split: { mode: 'equal' },
+        });
+        if (res.status === 201) acknowledged.push(expenseId);
+        else if (res.status === 503 && res.body?.code === 'SHUTTING_DOWN' && res.headers.get('retry-after') === '1') refused.push(expenseId);
+        else failed.push(`${expenseId}: ${res.status} ${JSON.stringify(res.body)}`);
+      } catch {
+        if (stopping) return; // refused once the server stopped listening
+        throw new Error(`${expenseId}: no answer before the server was asked to stop`);
+      }
+    }
+  };
+  const writers = Array.from({ length: 6 }, () => writer());
+  while (acknowledged.length < 50) await new Promise((resolve) => setTimeout(resolve, 10));
+  stopping = true;
+  const code = await server.stop('SIGTERM');
+  await Promise.all(writers);
+  t.equal(code, 0, 'the server exits 0');
+  t.same(failed, [], 'every answered write succeeded, or was refused as 503 SHUTTING_DOWN with Retry-After: none cut off mid-way');
+  const restarted = await startServerProcess(serverEnv);
+  t.teardown(() => restarted.stop());
+  const verify = await runCli(serverEnv, 'replay', 'verify', '--wait', '30');
+  t.equal(verify.status, 0, verify.stdout + verify.stderr);
+  const logged = new Set((await log.readStream(`group-${g}`)).flatMap((e) => (e.type === 'ExpenseAdded' ? [e.data.expenseId] : [])));
+  t.ok(
+    acknowledged.every((id) => logged.has(id)),
+    `all ${acknowledged.length} acknowledged writes are in the log`,
+  );
+  t.notOk(
+    refused.some((id) => logged.has(id)),
+    `none of the ${refused.length} refused while shutting down is`,
+  );
+  const listed = await call(restarted.url, 'GET', `/groups/${g}/expenses?limit=1000`, ann.token);
+  t.ok(
+    acknowledged.every((id) => listed.body.items.some((e: any) => e.expenseId === id)),
+    'and in the projection',
+  );
+});
+
 /** What is wrong with the log and the projection, given what each client was told. */
 async function checkEveryWrite(writes: Write[]): Promise<string[]> {
   const added = new Map<string, number>();

@@ -52,6 +52,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
+    // Answered by the onRequest hook below, as problem+json.
+    return503OnClosing: false,
     bodyLimit: 64 * 1024,
     // Errors the router meets before any route runs, as problem+json like every other.
     frameworkErrors: (error, _request, reply) =>
@@ -114,8 +116,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     eventLog: options.eventLog,
     log: options.eventLog ?? new PostgresEventLog(options.db),
   };
+  // Shutting down: requests still arriving on open connections are refused as such
+  // (problem+json, Retry-After, the connection closed); those in flight finish.
+  let closing = false;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close').header('retry-after', '1');
+    return sendProblem(reply, 503, 'SHUTTING_DOWN', 'the server is shutting down; try again in a moment');
+  });
   // Open live streams would hold the server open forever; end them on close.
   app.addHook('preClose', async () => {
+    closing = true;
     for (const close of [...deps.liveStreams]) close();
   });
 

@@ -79,7 +79,14 @@ export const PreviewResult = z.object({
 export const DeleteResult = z.object({ version: z.number().int(), balances: z.array(Balance) });
 
 export const ExpenseListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  // A limit above the maximum is coerced down to it (DESIGN.md §6), as most public APIs do.
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50)
+    .transform((n) => Math.min(n, 200))
+    .describe('Items per page, 1 to 200 (more is taken as 200); default 50'),
   cursor: z.string().max(200).optional(),
   includeDeleted: z
     .enum(['true', 'false'])

@@ -1,21 +1,25 @@
 import { z } from 'zod';
 
+/** A comma-separated list (blanks and empty items dropped), each item matching `item`. */
+const commaList = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
+    .pipe(z.array(item))
+    .default([]);
+
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.string().min(1).optional(),
   FAIRSHARE_DATA_DIR: z.string().min(1).default('./.fairshare'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  FAIRSHARE_OPERATOR_TOKENS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((t) => t.trim())
-        .filter((t) => t !== ''),
-    )
-    .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/=-]{32,200}$/, 'operator tokens must be 32-200 URL-safe characters')))
-    .default([]),
+  FAIRSHARE_OPERATOR_TOKENS: commaList(z.string().regex(/^[A-Za-z0-9._~+/=-]{32,200}$/, 'operator tokens must be 32-200 URL-safe characters')),
   FAIRSHARE_EVENT_LOG: z.enum(['postgres', 'kurrentdb']).default('postgres'),
   KURRENTDB_URL: z
     .string()
@@ -27,16 +31,7 @@ const Env = z.object({
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'must be a Redis URL such as redis://localhost:6379')
     .optional(),
-  CORS_ORIGINS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter((o) => o !== ''),
-    )
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'CORS origins are scheme://host[:port], such as https://app.example.com')))
-    .default([]),
+  CORS_ORIGINS: commaList(z.string().regex(/^https?:\/\/[^/\s]+$/, 'CORS origins are scheme://host[:port], such as https://app.example.com')),
   WRITES_WAITING_PER_GROUP: z.coerce.number().int().min(1).max(100_000).default(256),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),

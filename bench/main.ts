@@ -11,7 +11,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import pino from 'pino';
 import { createDb, createPool } from '../src/db/database.js';
-import { freePort, releaseEmbeddedExitHooks, startEmbeddedPostgres } from '../src/db/embedded.js';
+import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { groupBalancesStatement } from '../src/read-model/group-reads.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
@@ -22,8 +22,6 @@ import { BENCH_MEMBERS, copyEvents } from './log-gen.js';
 import { pgbench, type LoadResult, type PgbenchRun } from './pgbench.js';
 import type { Database } from '../src/db/schema.js';
 import { median, percentile, ratio, round } from './stats.js';
-
-releaseEmbeddedExitHooks();
 
 const options = new Command()
   .name('bench')

@@ -16,9 +16,18 @@ let adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) {
   dataDir = await mkdtemp(path.join(tmpdir(), 'fairshare-test-'));
   await chmod(dataDir, 0o755);
-  embedded = await startEmbeddedPostgres({ dataDir, logger, database: 'postgres' });
+  try {
+    embedded = await startEmbeddedPostgres({ dataDir, logger, database: 'postgres' });
+  } catch (error) {
+    // One sentence (e.g. a checkout the database's user cannot reach), not a stack.
+    process.stderr.write(`npm test: ${error instanceof Error ? error.message : String(error)}\n`);
+    await rm(dataDir, { recursive: true, force: true });
+    process.exit(2);
+  }
   adminUrl = embedded.adminUrl;
 }
+// Ctrl-C reaches tap and this script alike: tap ends its run, this one still cleans up below.
+process.on('SIGINT', () => undefined);
 
 const child = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], {
   env: { ...process.env, FAIRSHARE_TEST_ADMIN_URL: adminUrl, FORCE_COLOR: '0' },

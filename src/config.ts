@@ -35,6 +35,7 @@ const Env = z.object({
   WRITES_WAITING_PER_GROUP: z.coerce.number().int().min(1).max(100_000).default(256),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   KURRENTDB_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
@@ -57,6 +58,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** Live streams one bearer token may hold open at once. */
   liveStreamsPerToken: number;
+  /** The server's statements are cancelled after this many ms (503 DATABASE_TIMEOUT); the CLI's are not limited. */
+  statementTimeoutMs: number;
   /** Where the events live: PostgreSQL (with the projection) or a KurrentDB cluster. */
   eventLog: { kind: 'postgres' } | { kind: 'kurrentdb'; url: string; appendTimeoutMs: number };
 }
@@ -81,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
     liveStreamsPerToken: e.LIVE_STREAMS_PER_TOKEN,
+    statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     writesWaitingPerGroup: e.WRITES_WAITING_PER_GROUP,
     corsOrigins: e.CORS_ORIGINS,

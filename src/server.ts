@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
@@ -5,6 +6,7 @@ import { Redis } from 'ioredis';
 import { LiveChanges } from './live/live-changes.js';
 import type { Config } from './config.js';
 import { connectDatabase } from './db/connect.js';
+import { createDb, createPool } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { LogSubscriber } from './unit-of-work/log-subscriber.js';
 import type { EventLog } from './store/event-log.js';
@@ -17,9 +19,26 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * Refuses a port another program holds before anything else starts (the embedded
+ * database takes seconds, and its log would bury the one line that matters).
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'is already in use by another program (another FairShare?)' : `cannot be used (${error.code ?? error.message})`;
+      reject(new Error(`port ${port} on ${host} ${why}; stop that program, or choose another port with PORT=${port === 65535 ? 3001 : port + 1} or --port`));
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 /** Starts everything `fairshare serve` runs: database, migrations, the log tail for live streams, HTTP. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const connection = await connectDatabase(config, logger);
+  await assertPortFree(config.host, config.port);
+  const connection = await connectDatabase({ ...config, statementTimeoutMs: config.statementTimeoutMs }, logger);
   let changes: LiveChanges | undefined;
   let app: FastifyInstance | undefined;
   let eventLog: EventLog | undefined;
@@ -36,7 +55,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await connection.close();
   };
   try {
-    const { applied } = await migrateToLatest(connection.db);
+    // Migrations on a connection of their own: the serving pool's statement timeout is not for them.
+    const migrating = createDb(createPool({ connectionString: connection.url, max: 1, applicationName: 'fairshare-migrate' }));
+    const { applied } = await migrateToLatest(migrating).finally(() => migrating.destroy());
     logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
     await assertEventLogMode(connection.db, config.eventLog.kind);
     // Idempotency-Key records past their lifetime go, now and every hour (any process may).

@@ -7,7 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { LiveChanges } from '../live/live-changes.js';
-import type { Db } from '../db/database.js';
+import { createPool, optionsOf, poolOf, type Db } from '../db/database.js';
 import { PostgresEventLog } from '../store/postgres-event-log.js';
 import type { EventLog } from '../store/event-log.js';
 import type { ApiDeps } from './context.js';
@@ -89,16 +89,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (body === '' && (request.method === 'DELETE' || request.method === 'GET')) return done(null, undefined);
     return json(request, body as string, done);
   });
+  let closing = false;
   app.decorateRequest('user', null);
   app.decorateRequest('tokenHash', null);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Answers still going out while the server closes end their keep-alive connection,
+    // or an idle client's socket would hold the close open until keepAliveTimeout (72 s).
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   });
 
   const rateLimits = await registerRateLimits(app, options.rateLimits ?? DEFAULT_RATE_LIMITS);
+  // The readiness check has a connection of its own: a pool full of commands waiting
+  // for their turn must not make a healthy database look gone (nor the other way round).
+  const readiness = createPool({
+    ...optionsOf(poolOf(options.db)),
+    max: 1,
+    applicationName: 'fairshare-ready',
+    connectTimeoutMs: 2_000,
+    statementTimeoutMs: 2_000,
+  });
+  readiness.on('error', (error) => options.logger.debug({ err: error }, 'the readiness connection failed'));
+  app.addHook('onClose', () => readiness.end());
   const deps: ApiDeps = {
     db: options.db,
     logger: options.logger,
@@ -115,10 +130,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     operatorTokens: options.operatorTokens ?? [],
     eventLog: options.eventLog,
     log: options.eventLog ?? new PostgresEventLog(options.db),
+    ready: () => readiness.query('select 1'),
   };
   // Shutting down: requests still arriving on open connections are refused as such
   // (problem+json, Retry-After, the connection closed); those in flight finish.
-  let closing = false;
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close').header('retry-after', '1');

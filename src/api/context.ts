@@ -24,6 +24,8 @@ export interface ApiDeps extends HandlerDeps {
   rateLimits: RouteRateLimits;
   liveStreamsByToken: Map<string, number>;
   operatorTokens: readonly string[];
+  /** Resolves when the database answers, on a connection of the readiness check's own. */
+  ready: () => Promise<unknown>;
 }
 
 /** The command context of a write request: who, which group, retry and concurrency headers. */

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError } from '../commands/errors.js';
-import { isUnavailable } from '../db/errors.js';
+import { isStatementTimeout, isUnavailable } from '../db/errors.js';
 import { EventLogUnavailable } from '../store/event-log.js';
 
 const TITLES: Record<number, string> = {
@@ -49,8 +49,8 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 
 const CONTEXTS: Record<string, string> = { querystring: 'query/', params: 'params/', headers: 'header/', body: '' };
 
-/** What a 503 asks clients to wait before they try again. */
-const RETRY_AFTER_SECONDS = 5;
+/** How long a client told 503 (the database or the event log is away) is asked to wait. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** Maps every error to problem+json in one place. A 5xx never shows internals. */
 export function registerProblemHandlers(app: FastifyInstance): void {
@@ -84,6 +84,15 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         503,
         'EVENT_LOG_UNAVAILABLE',
         'the event log cannot be reached; try again shortly. A write retried with the same expenseId or Idempotency-Key is applied at most once',
+      );
+    }
+    if (isStatementTimeout(error)) {
+      request.log.warn({ err: error }, 'request failed: a statement ran past the database statement timeout');
+      return sendProblem(
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS)),
+        503,
+        'DATABASE_TIMEOUT',
+        'the database did not answer in time; try again shortly. A write retried with the same expenseId or Idempotency-Key is applied at most once',
       );
     }
     request.log.error({ err: error }, 'request failed');

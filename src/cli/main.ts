@@ -3,7 +3,6 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config.js';
 import { connectDatabase, type Connection } from '../db/connect.js';
-import { releaseEmbeddedExitHooks } from '../db/embedded.js';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
@@ -18,8 +17,6 @@ import { migrateToLatest } from '../db/migrate.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
 import { streamIdOf } from '../events/index.js';
-
-releaseEmbeddedExitHooks();
 
 const program = new Command()
   .name('fairshare')

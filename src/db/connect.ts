@@ -12,12 +12,16 @@ export interface Connection {
 
 /** Connects to DATABASE_URL, or starts the embedded PostgreSQL when there is none. */
 export async function connectDatabase(
-  options: { databaseUrl: string | undefined; dataDir: string; poolSize?: number; attach?: boolean },
+  options: { databaseUrl: string | undefined; dataDir: string; poolSize?: number; attach?: boolean; statementTimeoutMs?: number },
   logger: Logger,
 ): Promise<Connection> {
   const embedded = options.databaseUrl ? undefined : await startEmbeddedPostgres({ dataDir: options.dataDir, logger, attach: options.attach ?? false });
   const url = options.databaseUrl ?? (embedded as NonNullable<typeof embedded>).url;
-  const pool = createPool({ connectionString: url, ...(options.poolSize ? { max: options.poolSize } : {}) });
+  const pool = createPool({
+    connectionString: url,
+    ...(options.poolSize ? { max: options.poolSize } : {}),
+    ...(options.statementTimeoutMs ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
+  });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   const db = createDb(pool);
   return {

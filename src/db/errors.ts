@@ -14,4 +14,7 @@ export const isTransient = (error: unknown): boolean => ['40001', '40P01'].inclu
 /** The database is not there right now: refused or reset, shutting down, starting up, no connection. */
 export const isUnavailable = (error: unknown): boolean =>
   ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08001', '08006'].includes(details(error).code ?? '') ||
-  /timeout exceeded when trying to connect|Connection terminated/.test(error instanceof Error ? error.message : '');
+  /timeout exceeded when trying to connect|Connection terminated|not queryable/.test(error instanceof Error ? error.message : '');
+
+/** The server cancelled a statement that ran past statement_timeout (its transaction is rolled back). */
+export const isStatementTimeout = (error: unknown): boolean => details(error).code === '57014';

@@ -26,7 +26,13 @@ export function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** Starts `fairshare serve` (the built CLI) as a real process and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000, port?: number): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  port?: number,
+  /** In a process group of its own, as a program started in a terminal is (signal the group as Ctrl-C does). */
+  detached = false,
+): Promise<ServerProcess> {
   port ??= await freePort();
   const child = spawn(process.execPath, [CLI, 'serve'], {
     // Load tests write thousands of times with one token: limits they do not reach, unless a test sets its own.
@@ -39,6 +45,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
       HOST: '127.0.0.1',
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
   });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,9 +1,8 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../context.js';
 import { Problem } from '../schemas/common.js';
-import { sendProblem } from '../problem.js';
+import { RETRY_AFTER_SECONDS, sendProblem } from '../problem.js';
 
 export const healthRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
@@ -24,14 +23,11 @@ export const healthRoutes =
       },
       async (request, reply) => {
         try {
-          await Promise.race([
-            sql`select 1`.execute(deps.db),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2_000).unref()),
-          ]);
+          await Promise.race([deps.ready(), new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2_000).unref())]);
           return { status: 'ok' as const };
         } catch (error) {
           request.log.warn({ err: error }, 'readiness check failed');
-          return sendProblem(reply, 503, 'DATABASE_UNAVAILABLE', 'the database cannot be reached');
+          return sendProblem(reply.header('retry-after', String(RETRY_AFTER_SECONDS)), 503, 'DATABASE_UNAVAILABLE', 'the database cannot be reached');
         }
       },
     );

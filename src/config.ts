@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** A comma-separated list (blanks and empty items dropped), each item matching `item`. */
@@ -12,6 +13,31 @@ const commaList = (item: z.ZodString) =>
     )
     .pipe(z.array(item))
     .default([]);
+
+/** An IP address or a CIDR range (10.0.0.0/8, fd00::/8). */
+const isAddressOrRange = (value: string): boolean => {
+  const [address = '', bits, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+};
+
+/**
+ * Which proxies' X-Forwarded-For to believe (fastify's trustProxy): `true` (any: only
+ * when nothing but the proxy can reach the server) or the proxies' addresses. Not a hop
+ * count: fastify trusts nobody for one, as it cannot check who the peer is.
+ */
+const TrustProxy = z.string().transform((value, ctx): boolean | string[] => {
+  const v = value.trim();
+  if (v === 'true' || v === 'false') return v === 'true';
+  const items = v
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length > 0 && items.every(isAddressOrRange)) return items;
+  ctx.addIssue({ code: 'custom', message: "must be true, false, or the proxies' addresses or CIDR ranges, such as 10.0.0.0/8,127.0.0.1" });
+  return z.NEVER;
+});
 
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -35,6 +61,7 @@ const Env = z.object({
   WRITES_WAITING_PER_GROUP: z.coerce.number().int().min(1).max(100_000).default(256),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   LIVE_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
+  TRUST_PROXY: TrustProxy.default(false),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   KURRENTDB_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
@@ -52,6 +79,8 @@ export interface Config {
   rateLimits: { signupsPerMinute: number; writesPerMinute: number; redisUrl: string | undefined };
   /** Origins whose pages may call the API from a browser; empty: CORS closed. */
   corsOrigins: string[];
+  /** Whose X-Forwarded-For gives the client's address (rate limits, logs); false: nobody's. */
+  trustProxy: boolean | string[];
   /** Writes to one group that may wait in a process before more are refused as busy. */
   writesWaitingPerGroup: number;
   /** A request must arrive whole within this many ms (slow senders are cut). */
@@ -88,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     writesWaitingPerGroup: e.WRITES_WAITING_PER_GROUP,
     corsOrigins: e.CORS_ORIGINS,
+    trustProxy: e.TRUST_PROXY,
     rateLimits: { signupsPerMinute: e.RATE_LIMIT_SIGNUPS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE, redisUrl: e.REDIS_URL },
     eventLog:
       e.FAIRSHARE_EVENT_LOG === 'kurrentdb'

@@ -94,6 +94,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       requestTimeoutMs: config.requestTimeoutMs,
       maxWaitingPerGroup: config.writesWaitingPerGroup,
       corsOrigins: config.corsOrigins,
+      trustProxy: config.trustProxy,
       rateLimits: { ...perMinute, redis },
     });
     const url = await app.listen({ port: config.port, host: config.host });

@@ -30,6 +30,19 @@ t.test('defaults follow DESIGN.md section 7', async (t) => {
   t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' }), /REQUEST_TIMEOUT_MS/);
   t.throws(() => loadConfig({ RATE_LIMIT_WRITES_PER_MINUTE: 'many' }), /RATE_LIMIT_WRITES_PER_MINUTE/);
   t.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined, 'an empty variable means unset');
+  t.equal(loadConfig({}).statementTimeoutMs, 10_000);
+  t.equal(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '2500' }).statementTimeoutMs, 2_500);
+  t.throws(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '0' }), /DATABASE_STATEMENT_TIMEOUT_MS/);
+});
+
+t.test('TRUST_PROXY: nobody by default; true, or the proxies by address or range', async (t) => {
+  t.equal(loadConfig({}).trustProxy, false);
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+  for (const bad of ['1', 'yes', '10.0.0.0/33', 'proxy.internal', '127.0.0.1/8/8', '::1/129']) {
+    t.throws(() => loadConfig({ TRUST_PROXY: bad }), /TRUST_PROXY: must be true, false, or the proxies' addresses/, bad);
+  }
 });
 
 t.test('operator tokens: a comma-separated list, each long enough to be a secret', async (t) => {

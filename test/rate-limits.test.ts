@@ -52,6 +52,32 @@ t.test('in memory: the fourth sign-up from one address and the fifth write of on
   t.equal((await bob!.post('/groups', { name: 'Own budget', currency: 'EUR' })).status, 201, "another token's budget is its own");
 });
 
+t.test("behind a reverse proxy (TRUST_PROXY): sign-ups count per forwarded address, and only the proxy's X-Forwarded-For is believed", async (t) => {
+  const build = (trustProxy?: string[]) =>
+    buildApp({
+      db: ctx.env.database.db,
+      changes: ctx.env.changes,
+      logger: quietLogger(),
+      rateLimits: { signupsPerMinute: 1, writesPerMinute: 100 },
+      ...(trustProxy ? { trustProxy } : {}),
+    });
+  const signUp = (app: FastifyInstance, remoteAddress: string, forwardedFor: string) =>
+    app.inject({ method: 'POST', url: '/users', payload: { name: 'Proxied' }, remoteAddress, headers: { 'x-forwarded-for': forwardedFor } });
+
+  const proxied = await build(['10.1.0.0/16']);
+  t.teardown(() => proxied.close());
+  t.equal((await signUp(proxied, '10.1.2.3', '203.0.113.1')).statusCode, 201, 'a client behind the proxy');
+  t.equal((await signUp(proxied, '10.1.2.3', '203.0.113.2')).statusCode, 201, 'another client behind the same proxy has its own limit');
+  t.equal((await signUp(proxied, '10.1.9.9', '203.0.113.1')).statusCode, 429, 'the first client again, through another proxy of the range');
+  t.equal((await signUp(proxied, '198.51.100.7', '203.0.113.3')).statusCode, 201, 'a client reaching the server directly');
+  t.equal((await signUp(proxied, '198.51.100.7', '203.0.113.4')).statusCode, 429, 'cannot escape its limit by making up X-Forwarded-For');
+
+  const direct = await build();
+  t.teardown(() => direct.close());
+  t.equal((await signUp(direct, '10.1.2.3', '203.0.113.5')).statusCode, 201);
+  t.equal((await signUp(direct, '10.1.2.3', '203.0.113.6')).statusCode, 429, 'unset: X-Forwarded-For is ignored, the socket address counts');
+});
+
 t.test('with Redis: every server process counts against the same limit; an unreachable Redis lets requests through', async (t) => {
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });

@@ -39,6 +39,8 @@ export interface AppOptions {
   rateLimits?: RateLimits;
   /** Origins whose pages may call the API from a browser (CORS); none (the default): only the API's own page. */
   corsOrigins?: readonly string[];
+  /** Whose X-Forwarded-For names the client (fastify's trustProxy; default false: the socket's address). */
+  trustProxy?: boolean | string[];
   /** Writes to one group that may wait in this process before more are refused with 429 GROUP_BUSY (default 256). */
   maxWaitingPerGroup?: number;
   /** A request (headers and body) must arrive within this many ms, or its connection is closed with 408 (default 30 s). */
@@ -54,6 +56,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: options.logger as FastifyBaseLogger,
     // Answered by the onRequest hook below, as problem+json.
     return503OnClosing: false,
+    trustProxy: options.trustProxy ?? false,
     bodyLimit: 64 * 1024,
     // Errors the router meets before any route runs, as problem+json like every other.
     frameworkErrors: (error, _request, reply) =>

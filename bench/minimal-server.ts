@@ -86,10 +86,18 @@ app.post<{ Params: { groupId: string } }>('/groups/:groupId/expenses', async (re
     const changes: RowChanges = {
       groupId,
       group: {
-        row: { name: loaded.name as string, currency: loaded.currency, version, createdAt: loaded.created_at, updatedAt: loaded.now },
+        row: {
+          name: loaded.name as string,
+          currency: loaded.currency,
+          version,
+          archived: loaded.archived,
+          createdAt: loaded.created_at,
+          updatedAt: loaded.now,
+        },
         expectedVersion: loaded.version,
       },
       newMembers: [],
+      changedMembers: [],
       balances,
       expenses: [
         {

@@ -141,7 +141,7 @@ t.test('two users share a group: every write answers with the new version and ex
   );
 
   const me = await ann.api.get('/me');
-  t.same(me.body.groups, [{ groupId: 'trip', name: 'Trip', currency: 'EUR', version: 7, balance: '0.00' }]);
+  t.same(me.body.groups, [{ groupId: 'trip', name: 'Trip', currency: 'EUR', version: 7, archived: false, balance: '0.00' }]);
 });
 
 t.test('auth: no token 401, bad token 401, non-member 404, same answer as a missing group', async (t) => {

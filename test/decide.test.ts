@@ -349,3 +349,81 @@ t.test('groups and members', async (t) => {
     'equal split defaults to every current member',
   );
 });
+
+t.test('the group life cycle: rename, archive, open again, remove and leave', async (t) => {
+  const group = created('EUR');
+  t.same(decide({ type: 'UpdateGroup', name: 'Rome' }, given(group)), [{ type: 'GroupRenamed', data: { name: 'Rome' } }]);
+  t.same(decide({ type: 'UpdateGroup', name: 'Trip' }, given(group)), [], 'the same name: nothing to append');
+  t.same(decide({ type: 'UpdateGroup', name: 'Rome', archived: true }, given(group)), [
+    { type: 'GroupRenamed', data: { name: 'Rome' } },
+    { type: 'GroupArchived', data: {} },
+  ]);
+
+  const archived = given(group, { type: 'GroupArchived', data: {} });
+  t.same(
+    refusal(() => decide(add({}), archived)),
+    { status: 409, code: 'GROUP_ARCHIVED', path: undefined },
+    'an archived group is read-only',
+  );
+  t.same(
+    refusal(() => decide({ type: 'AddMember', member: { userId: 'd', name: 'D' } }, archived)),
+    { status: 409, code: 'GROUP_ARCHIVED', path: undefined },
+  );
+  t.same(
+    refusal(() => decide({ type: 'RemoveMember', userId: 'b', actorUserId: 'a' }, archived)),
+    { status: 409, code: 'GROUP_ARCHIVED', path: undefined },
+  );
+  t.same(
+    refusal(() => decide({ type: 'UpdateGroup', name: 'Rome' }, archived)),
+    { status: 409, code: 'GROUP_ARCHIVED', path: undefined },
+  );
+  t.same(decide({ type: 'UpdateGroup', archived: true }, archived), [], 'archiving again changes nothing');
+  t.same(decide({ type: 'UpdateGroup', name: 'Rome', archived: false }, archived), [
+    { type: 'GroupUnarchived', data: {} },
+    { type: 'GroupRenamed', data: { name: 'Rome' } },
+  ]);
+
+  const owing = given(group, { type: 'ExpenseAdded', data: added(decide(add({ amount: '9.00' }), given(group))) });
+  const removeB = { type: 'RemoveMember', userId: 'b', actorUserId: 'a' } as const;
+  const messageOf = (command: GroupCommand): string | undefined => {
+    try {
+      decide(command, owing);
+    } catch (error) {
+      return error instanceof DomainError ? `${error.status} ${error.code}: ${error.message}` : String(error);
+    }
+    return undefined;
+  };
+  t.equal(messageOf(removeB), '409 MEMBER_HAS_BALANCE: B cannot be removed while their balance is not zero: B owes 3.00 EUR; settle up first');
+  t.equal(
+    messageOf({ type: 'RemoveMember', userId: 'a', actorUserId: 'a' }),
+    '409 MEMBER_HAS_BALANCE: you cannot leave while your balance is not zero: you are owed 6.00 EUR; settle up first',
+  );
+
+  t.same(decide(removeB, given(group)), [{ type: 'MemberRemoved', data: { userId: 'b' } }], 'a zero balance: removed');
+  t.same(decide({ type: 'RemoveMember', userId: 'c', actorUserId: 'c' }, given(group)), [{ type: 'MemberRemoved', data: { userId: 'c' } }], 'leaving');
+  const withoutB = given(group, { type: 'MemberRemoved', data: { userId: 'b' } });
+  t.same(
+    refusal(() => decide(removeB, withoutB)),
+    { status: 404, code: 'MEMBER_NOT_FOUND', path: undefined },
+  );
+  t.same(
+    refusal(() => decide(add({ paidBy: 'b' }), withoutB)),
+    { status: 400, code: 'UNKNOWN_MEMBER', path: 'paidBy/0' },
+    'no longer in new expenses',
+  );
+  t.same(
+    added(decide(add({}), withoutB)).shares.map((s) => s.userId),
+    ['a', 'c'],
+    'nor in the default equal split',
+  );
+  t.same(
+    decide({ type: 'AddMember', member: { userId: 'b', name: 'B' } }, withoutB),
+    [{ type: 'MemberAdded', data: { userId: 'b', name: 'B' } }],
+    'and can come back',
+  );
+  const alone = given(created('EUR', ['a']));
+  t.same(
+    refusal(() => decide({ type: 'RemoveMember', userId: 'a', actorUserId: 'a' }, alone)),
+    { status: 409, code: 'LAST_MEMBER', path: undefined },
+  );
+});

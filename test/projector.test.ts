@@ -63,10 +63,10 @@ const balances = (changes: RowChanges) => changes.balances.map((b) => [b.userId,
 
 t.test('given nothing, when GroupCreated: a group row, two members at positions 0 and 1, zero balances', async (t) => {
   const { changes } = given().when(created);
-  t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 1, createdAt: AT, updatedAt: AT }, expectedVersion: 0 });
+  t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 1, archived: false, createdAt: AT, updatedAt: AT }, expectedVersion: 0 });
   t.same(changes.newMembers, [
-    { userId: 'a', name: 'Ann', joinedVersion: 1, position: 0 },
-    { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1 },
+    { userId: 'a', name: 'Ann', joinedVersion: 1, position: 0, removedVersion: null },
+    { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: null },
   ]);
   t.same(balances(changes), [
     ['a', 0n, undefined],
@@ -77,7 +77,8 @@ t.test('given nothing, when GroupCreated: a group row, two members at positions 
 
 t.test('given a group, when MemberAdded: the next position, a zero balance, nothing else moves', async (t) => {
   const { changes } = given(created).when({ type: 'MemberAdded', data: { userId: 'c', name: 'Cat' } });
-  t.same(changes.newMembers, [{ userId: 'c', name: 'Cat', joinedVersion: 2, position: 2 }]);
+  t.same(changes.newMembers, [{ userId: 'c', name: 'Cat', joinedVersion: 2, position: 2, removedVersion: null }]);
+  t.same(changes.changedMembers, []);
   t.same(balances(changes), [['c', 0n, undefined]]);
   t.equal(changes.group.expectedVersion, 1);
   t.equal(changes.group.row.version, 2);
@@ -105,7 +106,7 @@ t.test('given an expense, when an edit (ExpenseDeleted + ExpenseAdded): one row 
     ['a', 500n, 450n],
     ['b', -500n, -450n],
   ]);
-  t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 4, createdAt: AT, updatedAt: AT }, expectedVersion: 2 });
+  t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 4, archived: false, createdAt: AT, updatedAt: AT }, expectedVersion: 2 });
 });
 
 t.test('given an expense, when ExpenseDeleted: the row is marked deleted and the balances go back to zero', async (t) => {
@@ -114,6 +115,35 @@ t.test('given an expense, when ExpenseDeleted: the row is marked deleted and the
   t.same(balances(changes), [
     ['a', 0n, 450n],
     ['b', 0n, -450n],
+  ]);
+});
+
+t.test('the group life cycle: renamed, archived and opened again, a member removed and back in the same row', async (t) => {
+  const renamed = given(created).when({ type: 'GroupRenamed', data: { name: 'Trip to Rome' } }, { type: 'GroupArchived', data: {} });
+  t.same(renamed.changes.group, {
+    row: { name: 'Trip to Rome', currency: 'EUR', version: 3, archived: true, createdAt: AT, updatedAt: AT },
+    expectedVersion: 1,
+  });
+  t.same(renamed.changes.newMembers, []);
+  t.same(renamed.changes.balances, [], 'no balance moves');
+  const opened = given(created, { type: 'GroupArchived', data: {} }).when({ type: 'GroupUnarchived', data: {} });
+  t.equal(opened.changes.group.row.archived, false);
+
+  const removed = given(created).when({ type: 'MemberRemoved', data: { userId: 'b' } });
+  t.same(removed.changes.changedMembers, [
+    {
+      row: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: 2 },
+      previous: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: null },
+    },
+  ]);
+  t.same(removed.changes.balances, [], 'their (zero) balance row stays');
+  const back = given(created, { type: 'MemberRemoved', data: { userId: 'b' } }).when({ type: 'MemberAdded', data: { userId: 'b', name: 'Bobby' } });
+  t.same(back.changes.newMembers, [], 'no second row');
+  t.same(back.changes.changedMembers, [
+    {
+      row: { userId: 'b', name: 'Bobby', joinedVersion: 3, position: 1, removedVersion: null },
+      previous: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: 2 },
+    },
   ]);
 });
 
@@ -131,6 +161,8 @@ t.test('the projector refuses events that cannot apply to the rows it was given'
   refuses(withDinner, dinner(), /already live/);
   refuses(withDinner, { type: 'ExpenseDeleted', data: { expenseId: 'nope' } }, /not live/);
   refuses(withDinner, { type: 'MemberAdded', data: { userId: 'a', name: 'Ann again' } }, /joins group g twice/);
+  refuses(withDinner, { type: 'MemberRemoved', data: { userId: 'zed' } }, /leaves group g without being a member/);
+  refuses(given(created, { type: 'MemberRemoved', data: { userId: 'b' } }).rows, { type: 'MemberRemoved', data: { userId: 'b' } }, /without being a member/);
   refuses(
     withDinner,
     { ...dinner('x'), data: { ...(dinner('x').data as object), shares: [{ userId: 'zed', amountMinor: 900 }] } } as GroupEvent,

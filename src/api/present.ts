@@ -10,12 +10,18 @@ export const money = (minor: bigint | number, currency: string): string => forma
 export const presentBalances = (rows: readonly BalanceRow[], currency: string) =>
   rows.map((r) => ({ userId: r.userId, name: r.name, balance: money(r.balanceMinor, currency) }));
 
-export const presentGroup = (group: Omit<GroupRow, 'epoch'>, members: readonly MemberRow[]) => ({
+export const presentGroup = (
+  group: Omit<GroupRow, 'epoch' | 'archived'> & { archived?: boolean | undefined },
+  members: readonly MemberRow[],
+  formerMembers: readonly MemberRow[] = [],
+) => ({
   groupId: group.groupId,
   name: group.name,
   currency: group.currency,
   version: group.version,
+  archived: group.archived ?? false,
   members: members.map((m) => ({ userId: m.userId, name: m.name })),
+  formerMembers: formerMembers.map((m) => ({ userId: m.userId, name: m.name })),
 });
 
 /** An expense as the read model holds it, or as a command's outcome carries it. */

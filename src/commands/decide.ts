@@ -2,6 +2,8 @@ import type { ExpenseAdded, GroupEvent } from '../events/index.js';
 import { conflict, DomainError, groupNotFound, invalid, notFound } from './errors.js';
 import type { ExpenseInput } from './expense-input.js';
 import { resolveExpense } from './resolve-expense.js';
+import { minorDigits } from '../money/currency.js';
+import { formatMinor } from '../money/decimal.js';
 import type { GroupState, MemberState } from './state.js';
 
 /** Commands on one group stream. Clock readings and ids come in with the command. */
@@ -10,7 +12,11 @@ export type GroupCommand =
   | { type: 'AddMember'; member: MemberState }
   | { type: 'AddExpense'; expenseId: string; input: ExpenseInput; now: string }
   | { type: 'EditExpense'; expenseId: string; input: ExpenseInput; now: string }
-  | { type: 'DeleteExpense'; expenseId: string };
+  | { type: 'DeleteExpense'; expenseId: string }
+  /** Rename, archive (read-only) or open again; in one request, in that order (opening first). */
+  | { type: 'UpdateGroup'; name?: string | undefined; archived?: boolean | undefined }
+  /** Removing another member, or leaving (the actor is the member). */
+  | { type: 'RemoveMember'; userId: string; actorUserId: string };
 
 export const MAX_MEMBERS = 500;
 
@@ -25,8 +31,45 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     return [{ type: 'GroupCreated', data: { groupId, name, currency, members } }];
   }
   if (!state.group) throw groupNotFound();
+  // An archived group is read-only until it is opened again.
+  if (state.group.archived && command.type !== 'UpdateGroup') throw archivedGroup(state.group.name);
 
   switch (command.type) {
+    case 'UpdateGroup': {
+      const { name, archived } = command;
+      const events: GroupEvent[] = [];
+      const renamed = name !== undefined && name !== state.group.name;
+      if (state.group.archived) {
+        if (archived !== false) {
+          if (renamed) throw archivedGroup(state.group.name);
+          return [];
+        }
+        events.push({ type: 'GroupUnarchived', data: {} });
+      }
+      if (renamed) events.push({ type: 'GroupRenamed', data: { name } });
+      if (archived === true && !state.group.archived) events.push({ type: 'GroupArchived', data: {} });
+      return events;
+    }
+    case 'RemoveMember': {
+      const member = state.members.find((m) => m.userId === command.userId);
+      if (!member) throw notFound('MEMBER_NOT_FOUND', `${command.userId} is not a member of this group`);
+      const leaving = command.userId === command.actorUserId;
+      const balance = state.balances.get(member.userId) ?? 0n;
+      if (balance !== 0n) {
+        const amount = `${formatMinor(balance < 0n ? -balance : balance, minorDigits(state.group.currency))} ${state.group.currency}`;
+        const owes = balance < 0n;
+        throw conflict(
+          'MEMBER_HAS_BALANCE',
+          leaving
+            ? `you cannot leave while your balance is not zero: you ${owes ? 'owe' : 'are owed'} ${amount}; settle up first`
+            : `${member.name} cannot be removed while their balance is not zero: ${member.name} ${owes ? 'owes' : 'is owed'} ${amount}; settle up first`,
+        );
+      }
+      if (state.members.length === 1) {
+        throw conflict('LAST_MEMBER', 'the last member cannot leave the group; archive it instead');
+      }
+      return [{ type: 'MemberRemoved', data: { userId: member.userId } }];
+    }
     case 'AddMember': {
       if (state.members.some((m) => m.userId === command.member.userId)) return [];
       if (state.members.length >= MAX_MEMBERS) {
@@ -72,6 +115,9 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     }
   }
 }
+
+const archivedGroup = (name: string): DomainError =>
+  conflict('GROUP_ARCHIVED', `the group "${name}" is archived: open it again (archived: false) before changing anything`);
 
 /** Instants are kept to the millisecond, in UTC, so every reader sees the same value. */
 function normalizeInstant(text: string | undefined): string | undefined {

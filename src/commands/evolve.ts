@@ -1,4 +1,4 @@
-import type { GroupEvent } from '../events/index.js';
+import type { ExpenseAdded, GroupEvent } from '../events/index.js';
 import type { GroupState } from './state.js';
 
 /** Applies one event to a group's state. Pure: returns a new state. */
@@ -7,20 +7,36 @@ export function evolve(state: GroupState, event: GroupEvent): GroupState {
   switch (event.type) {
     case 'GroupCreated': {
       const { groupId, name, currency, members } = event.data;
-      return { group: { groupId, name, currency, version }, members: [...members], expenses: new Map() };
+      return {
+        group: { groupId, name, currency, version, archived: false },
+        members: [...members],
+        balances: new Map(members.map((m) => [m.userId, 0n])),
+        expenses: new Map(),
+      };
     }
-    case 'MemberAdded':
-      return { ...state, group: bump(state, version), members: [...state.members, event.data] };
+    case 'MemberAdded': {
+      const balances = new Map(state.balances);
+      if (!balances.has(event.data.userId)) balances.set(event.data.userId, 0n);
+      return { ...state, group: bump(state, version), members: [...state.members, event.data], balances };
+    }
+    case 'MemberRemoved':
+      return { ...state, group: bump(state, version), members: state.members.filter((m) => m.userId !== event.data.userId) };
+    case 'GroupRenamed':
+      return { ...state, group: { ...bump(state, version), name: event.data.name } };
+    case 'GroupArchived':
+    case 'GroupUnarchived':
+      return { ...state, group: { ...bump(state, version), archived: event.type === 'GroupArchived' } };
     case 'ExpenseAdded': {
       const expenses = new Map(state.expenses);
       expenses.set(event.data.expenseId, { deleted: false, data: event.data });
-      return { ...state, group: bump(state, version), expenses };
+      return { ...state, group: bump(state, version), expenses, balances: moved(state.balances, event.data, 1n) };
     }
     case 'ExpenseDeleted': {
       const expenses = new Map(state.expenses);
       const existing = expenses.get(event.data.expenseId);
-      if (existing) expenses.set(event.data.expenseId, { ...existing, deleted: true });
-      return { ...state, group: bump(state, version), expenses };
+      if (!existing) return { ...state, group: bump(state, version), expenses };
+      expenses.set(event.data.expenseId, { ...existing, deleted: true });
+      return { ...state, group: bump(state, version), expenses, balances: moved(state.balances, existing.data, -1n) };
     }
     default: {
       const never: never = event;
@@ -29,9 +45,17 @@ export function evolve(state: GroupState, event: GroupEvent): GroupState {
   }
 }
 
-function bump(state: GroupState, version: number): GroupState['group'] {
+function bump(state: GroupState, version: number): NonNullable<GroupState['group']> {
   if (!state.group) throw new Error('event before GroupCreated');
   return { ...state.group, version };
+}
+
+/** Balances after an expense (sign 1) or its undoing (-1): payers are owed, sharers owe. */
+function moved(balances: ReadonlyMap<string, bigint>, e: ExpenseAdded, sign: 1n | -1n): Map<string, bigint> {
+  const next = new Map(balances);
+  for (const p of e.payers) next.set(p.userId, (next.get(p.userId) ?? 0n) + sign * BigInt(p.amountMinor));
+  for (const s of e.shares) next.set(s.userId, (next.get(s.userId) ?? 0n) - sign * BigInt(s.amountMinor));
+  return next;
 }
 
 export const fold = (events: Iterable<GroupEvent>, initial: GroupState): GroupState => {

@@ -20,10 +20,12 @@ export interface ExpenseState {
  * more as a group's history grows.
  */
 export interface GroupState {
-  group: { groupId: string; name: string; currency: string; version: number } | null;
-  /** In the order they joined. */
+  group: { groupId: string; name: string; currency: string; version: number; archived: boolean } | null;
+  /** The members now, in the order they joined (removed members and those who left are not here). */
   members: MemberState[];
+  /** Each member's balance in minor units (what the group owes them; negative: what they owe). */
+  balances: ReadonlyMap<string, bigint>;
   expenses: ReadonlyMap<string, ExpenseState>;
 }
 
-export const emptyState = (): GroupState => ({ group: null, members: [], expenses: new Map() });
+export const emptyState = (): GroupState => ({ group: null, members: [], balances: new Map(), expenses: new Map() });

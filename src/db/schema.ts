@@ -30,6 +30,8 @@ export interface GroupsTable {
   version: number;
   /** How many times a rebuild has rewritten this group's rows; part of its ETag. */
   projection_epoch: ColumnType<number, number | undefined, number>;
+  /** Read-only while true (GroupArchived). */
+  archived: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -41,6 +43,8 @@ export interface GroupMembersTable {
   /** 0-based order of joining; equal splits without `among` follow it. */
   position: number;
   joined_version: number;
+  /** The version that took them out (MemberRemoved); null while a member. */
+  removed_version: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface UserBalancesTable {

@@ -30,18 +30,32 @@ export const ExpenseAdded = z.strictObject({
   occurredAt: z.iso.datetime({ offset: true }),
 });
 export const ExpenseDeleted = z.strictObject({ expenseId: z.string() });
+export const GroupRenamed = z.strictObject({ name: z.string() });
+/** A member removed by another, or who left (the event's actor is the member). Their past expenses keep their name. */
+export const MemberRemoved = z.strictObject({ userId: z.string() });
+/** Read-only from here on, still listed; GroupUnarchived opens it again. */
+export const GroupArchived = z.strictObject({});
+export const GroupUnarchived = z.strictObject({});
 
 export type GroupCreated = z.infer<typeof GroupCreated>;
 export type MemberAdded = z.infer<typeof MemberAdded>;
 export type ExpenseAdded = z.infer<typeof ExpenseAdded>;
 export type ExpenseDeleted = z.infer<typeof ExpenseDeleted>;
+export type GroupRenamed = z.infer<typeof GroupRenamed>;
+export type MemberRemoved = z.infer<typeof MemberRemoved>;
+export type GroupArchived = z.infer<typeof GroupArchived>;
+export type GroupUnarchived = z.infer<typeof GroupUnarchived>;
 
 /** One group stream's events: `{ type, data }`, discriminated by `type`. */
 export type GroupEvent =
   | { type: 'GroupCreated'; data: GroupCreated }
   | { type: 'MemberAdded'; data: MemberAdded }
   | { type: 'ExpenseAdded'; data: ExpenseAdded }
-  | { type: 'ExpenseDeleted'; data: ExpenseDeleted };
+  | { type: 'ExpenseDeleted'; data: ExpenseDeleted }
+  | { type: 'GroupRenamed'; data: GroupRenamed }
+  | { type: 'MemberRemoved'; data: MemberRemoved }
+  | { type: 'GroupArchived'; data: GroupArchived }
+  | { type: 'GroupUnarchived'; data: GroupUnarchived };
 export type GroupEventType = GroupEvent['type'];
 
 /** The schema version new events are written with, per type. */
@@ -50,9 +64,13 @@ export const CURRENT_SCHEMA_VERSION: Record<GroupEventType, number> = {
   MemberAdded: 1,
   ExpenseAdded: 1,
   ExpenseDeleted: 1,
+  GroupRenamed: 1,
+  MemberRemoved: 1,
+  GroupArchived: 1,
+  GroupUnarchived: 1,
 };
 
-const dataSchemas = { GroupCreated, MemberAdded, ExpenseAdded, ExpenseDeleted } as const;
+const dataSchemas = { GroupCreated, MemberAdded, ExpenseAdded, ExpenseDeleted, GroupRenamed, MemberRemoved, GroupArchived, GroupUnarchived } as const;
 
 /**
  * Upcasters lift stored data one schema version up: `upcasters[type][v]` turns a

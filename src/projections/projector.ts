@@ -9,6 +9,8 @@ export interface GroupRow {
   name: string;
   currency: string;
   version: number;
+  /** Read-only (GroupArchived), until GroupUnarchived. */
+  archived: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -19,6 +21,8 @@ export interface MemberRow {
   joinedVersion: number;
   /** Order of joining; a new member takes the next one after the last (positions may have gaps). */
   position: number;
+  /** The version of the MemberRemoved that took them out (their row stays, for their name in old expenses); null while a member. */
+  removedVersion: number | null;
 }
 
 export interface ExpenseRow {
@@ -60,6 +64,8 @@ export interface RowChanges {
   group: { row: GroupRow; expectedVersion: number };
   /** Members who joined. */
   newMembers: MemberRow[];
+  /** Members who left, were removed, or came back; `previous` is the stored row they replace. */
+  changedMembers: { row: MemberRow; previous: MemberRow }[];
   /** Balances that moved or are new; `previous` undefined means there is no row yet. */
   balances: { userId: string; balance: bigint; previous: bigint | undefined }[];
   /** Expenses as the events leave them; `previousLastVersion` undefined means no row yet. */
@@ -79,7 +85,7 @@ export function project(rows: GroupRows, events: readonly EventEnvelope[]): { ro
   const after: GroupRows = {
     groupId: rows.groupId,
     group: rows.group && { ...rows.group },
-    members: [...rows.members],
+    members: rows.members.map((m) => ({ ...m })),
     balances: new Map(rows.balances),
     expenses: new Map([...rows.expenses].map(([id, e]) => [id, { ...e }])),
   };
@@ -90,6 +96,11 @@ export function project(rows: GroupRows, events: readonly EventEnvelope[]): { ro
   }
   if (!after.group) throw new ProjectionError(`group ${rows.groupId}: no events to project`);
   const newMembers = after.members.slice(rows.members.length);
+  const changedMembers = rows.members.flatMap((previous, i) => {
+    const row = after.members[i] as MemberRow;
+    const changed = row.removedVersion !== previous.removedVersion || row.joinedVersion !== previous.joinedVersion || row.name !== previous.name;
+    return changed ? [{ row, previous }] : [];
+  });
   const balances = [...after.balances]
     .filter(([userId, balance]) => rows.balances.get(userId) !== balance)
     .map(([userId, balance]) => ({ userId, balance, previous: rows.balances.get(userId) }));
@@ -100,7 +111,7 @@ export function project(rows: GroupRows, events: readonly EventEnvelope[]): { ro
   }));
   return {
     rows: after,
-    changes: { groupId: rows.groupId, group: { row: after.group, expectedVersion: rows.group?.version ?? 0 }, newMembers, balances, expenses },
+    changes: { groupId: rows.groupId, group: { row: after.group, expectedVersion: rows.group?.version ?? 0 }, newMembers, changedMembers, balances, expenses },
   };
 }
 
@@ -111,6 +122,7 @@ export function allRows(rows: GroupRows, expectedVersion: number): RowChanges {
     groupId: rows.groupId,
     group: { row: rows.group, expectedVersion },
     newMembers: rows.members,
+    changedMembers: [],
     balances: [...rows.balances].map(([userId, balance]) => ({ userId, balance, previous: undefined })),
     expenses: [...rows.expenses].map(([expenseId, row]) => ({ expenseId, row, previousLastVersion: undefined })),
   };
@@ -129,12 +141,25 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
     case 'GroupCreated': {
       if (p.group) throw new ProjectionError(`group ${p.groupId} is created twice`);
       const { name, currency, members } = event.data;
-      p.group = { name, currency, version: event.version, createdAt: event.recordedAt, updatedAt: event.recordedAt };
+      p.group = { name, currency, version: event.version, archived: false, createdAt: event.recordedAt, updatedAt: event.recordedAt };
       for (const m of members) addMember(p, m.userId, m.name, event.version);
       break;
     }
     case 'MemberAdded':
       addMember(p, event.data.userId, event.data.name, event.version);
+      break;
+    case 'MemberRemoved': {
+      const member = p.members.find((m) => m.userId === event.data.userId);
+      if (!member || member.removedVersion !== null) throw new ProjectionError(`${event.data.userId} leaves group ${p.groupId} without being a member`);
+      member.removedVersion = event.version;
+      break;
+    }
+    case 'GroupRenamed':
+      (p.group as GroupRow).name = event.data.name;
+      break;
+    case 'GroupArchived':
+    case 'GroupUnarchived':
+      (p.group as GroupRow).archived = event.type === 'GroupArchived';
       break;
     case 'ExpenseAdded': {
       const e = event.data;
@@ -177,8 +202,16 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
 }
 
 function addMember(p: GroupRows, userId: string, name: string, version: number): void {
-  if (p.balances.has(userId)) throw new ProjectionError(`${userId} joins group ${p.groupId} twice`);
-  p.members.push({ userId, name, joinedVersion: version, position: (p.members.at(-1)?.position ?? -1) + 1 });
+  const former = p.members.find((m) => m.userId === userId);
+  if (former && former.removedVersion !== null) {
+    // Back after leaving: the same row (and place), a member again from this version.
+    former.name = name;
+    former.removedVersion = null;
+    former.joinedVersion = version;
+    return;
+  }
+  if (former || p.balances.has(userId)) throw new ProjectionError(`${userId} joins group ${p.groupId} twice`);
+  p.members.push({ userId, name, joinedVersion: version, position: (p.members.at(-1)?.position ?? -1) + 1, removedVersion: null });
   p.balances.set(userId, 0n);
 }
 

@@ -31,13 +31,32 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
     name: c.group.row.name,
     currency: c.group.row.currency,
     version: c.group.row.version,
+    archived: c.group.row.archived,
     created_at: c.group.row.createdAt,
     updated_at: c.group.row.updatedAt,
     expected_version: c.group.expectedVersion,
     epoch_bump: options.bumpEpoch ? 1 : 0,
   }));
   const members = changes.flatMap((c) =>
-    c.newMembers.map((m) => ({ group_id: c.groupId, user_id: m.userId, name: m.name, position: m.position, joined_version: m.joinedVersion })),
+    c.newMembers.map((m) => ({
+      group_id: c.groupId,
+      user_id: m.userId,
+      name: m.name,
+      position: m.position,
+      joined_version: m.joinedVersion,
+      removed_version: m.removedVersion,
+    })),
+  );
+  const changedMembers = changes.flatMap((c) =>
+    c.changedMembers.map(({ row, previous }) => ({
+      group_id: c.groupId,
+      user_id: row.userId,
+      name: row.name,
+      joined_version: row.joinedVersion,
+      removed_version: row.removedVersion,
+      previous_joined_version: previous.joinedVersion,
+      previous_removed_version: previous.removedVersion,
+    })),
   );
   const balances = changes.flatMap((c) =>
     c.balances.map((b) => ({ group_id: c.groupId, user_id: b.userId, balance: b.balance.toString(), previous: b.previous?.toString() ?? null })),
@@ -63,24 +82,33 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
 
   const ctes = sql`
     w_g as (select * from jsonb_to_recordset(${JSON.stringify(groups)}::jsonb)
-              as x(group_id text, name text, currency text, version int, created_at timestamptz, updated_at timestamptz,
+              as x(group_id text, name text, currency text, version int, archived boolean, created_at timestamptz, updated_at timestamptz,
                    expected_version int, epoch_bump int)),
     w_groups_new as (
-      insert into groups (group_id, name, currency, version, created_at, updated_at)
-      select group_id, name, currency, version, created_at, updated_at from w_g where expected_version = 0
+      insert into groups (group_id, name, currency, version, archived, created_at, updated_at)
+      select group_id, name, currency, version, archived, created_at, updated_at from w_g where expected_version = 0
       returning 1),
     w_groups_old as (
       update groups g
-         set name = x.name, currency = x.currency, version = x.version, created_at = x.created_at,
+         set name = x.name, currency = x.currency, version = x.version, archived = x.archived, created_at = x.created_at,
              updated_at = x.updated_at, projection_epoch = g.projection_epoch + x.epoch_bump
         from w_g x
        where x.expected_version <> 0 and g.group_id = x.group_id and g.version = x.expected_version
       returning 1),
     w_members_new as (
-      insert into group_members (group_id, user_id, name, position, joined_version)
-      select group_id, user_id, name, position, joined_version
+      insert into group_members (group_id, user_id, name, position, joined_version, removed_version)
+      select group_id, user_id, name, position, joined_version, removed_version
         from jsonb_to_recordset(${JSON.stringify(members)}::jsonb)
-          as x(group_id text, user_id text, name text, position int, joined_version int)
+          as x(group_id text, user_id text, name text, position int, joined_version int, removed_version int)
+      returning 1),
+    w_members_old as (
+      update group_members m
+         set name = x.name, joined_version = x.joined_version, removed_version = x.removed_version
+        from jsonb_to_recordset(${JSON.stringify(changedMembers)}::jsonb)
+          as x(group_id text, user_id text, name text, joined_version int, removed_version int,
+               previous_joined_version int, previous_removed_version int)
+       where m.group_id = x.group_id and m.user_id = x.user_id and m.joined_version = x.previous_joined_version
+         and m.removed_version is not distinct from x.previous_removed_version
       returning 1),
     w_b as (select * from jsonb_to_recordset(${JSON.stringify(balances)}::jsonb)
               as x(group_id text, user_id text, balance int8, previous int8)),
@@ -115,16 +143,21 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
       returning 1)`;
   const counts = sql`
     ((select count(*) from w_groups_new) + (select count(*) from w_groups_old))::int as w_groups,
-    (select count(*) from w_members_new)::int as w_members,
+    ((select count(*) from w_members_new) + (select count(*) from w_members_old))::int as w_members,
     ((select count(*) from w_balances_new) + (select count(*) from w_balances_old))::int as w_balances,
     ((select count(*) from w_expenses_new) + (select count(*) from w_expenses_old))::int as w_expenses`;
   const what = changes.length === 1 ? `group ${changes[0]?.groupId}` : `${changes.length} groups`;
   return {
     ctes,
     counts,
-    rows: groups.length + members.length + balances.length + expenses.length,
+    rows: groups.length + members.length + changedMembers.length + balances.length + expenses.length,
     check(written) {
-      const wanted: WrittenCounts = { w_groups: groups.length, w_members: members.length, w_balances: balances.length, w_expenses: expenses.length };
+      const wanted: WrittenCounts = {
+        w_groups: groups.length,
+        w_members: members.length + changedMembers.length,
+        w_balances: balances.length,
+        w_expenses: expenses.length,
+      };
       for (const key of Object.keys(wanted) as (keyof WrittenCounts)[]) {
         if (written[key] !== wanted[key]) {
           throw new ProjectionError(

@@ -11,6 +11,8 @@ export interface GroupRow {
   version: number;
   /** Rebuilds of the group's rows (see the projection_epoch migration). */
   epoch: number;
+  /** Read-only while archived. */
+  archived: boolean;
 }
 
 export interface MemberRow {
@@ -43,8 +45,8 @@ export interface ExpenseRow {
 export async function findGroupForMember(db: Db | Tx, groupId: string, userId: string): Promise<GroupRow | undefined> {
   return db
     .selectFrom('groups as g')
-    .innerJoin('group_members as m', (join) => join.onRef('m.group_id', '=', 'g.group_id').on('m.user_id', '=', userId))
-    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch'])
+    .innerJoin('group_members as m', (join) => join.onRef('m.group_id', '=', 'g.group_id').on('m.user_id', '=', userId).on('m.removed_version', 'is', null))
+    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch', 'g.archived'])
     .where('g.group_id', '=', groupId)
     .executeTakeFirst();
 }
@@ -61,20 +63,41 @@ const askerIs = (asker: Asker) => ('tokenHash' in asker ? sql`u.token_hash = ${a
 /** A read's answer: what it found, 'unknown-user' when no user has the token, undefined when the asker is not a member. */
 export type AskerRead<T> = T | 'unknown-user' | undefined;
 
-/** The group and its members, only if the asker is a member, in one statement. */
-export async function readGroupWithMembers(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; members: MemberRow[] }>> {
-  const { rows } = await sql<{ name: string | null; currency: string; version: number; epoch: number; members: MemberRow[] }>`
-    select g.name, g.currency, g.version, g.projection_epoch as epoch,
+/**
+ * The group and its members, only if the asker is a member, in one statement; and
+ * those who left or were removed (their names are on old expenses).
+ */
+export async function readGroupWithMembers(
+  db: Db | Tx,
+  groupId: string,
+  asker: Asker,
+): Promise<AskerRead<{ group: GroupRow; members: MemberRow[]; formerMembers: MemberRow[] }>> {
+  const { rows } = await sql<{
+    name: string | null;
+    currency: string;
+    version: number;
+    epoch: number;
+    archived: boolean;
+    members: MemberRow[];
+    former: MemberRow[] | null;
+  }>`
+    select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
            (select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
-              from group_members m where m.group_id = g.group_id) as members
+              from group_members m where m.group_id = g.group_id and m.removed_version is null) as members,
+           (select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
+              from group_members m where m.group_id = g.group_id and m.removed_version is not null) as former
       from users u
-      left join (groups g join group_members me on me.group_id = g.group_id)
+      left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)
              on g.group_id = ${groupId} and me.user_id = u.user_id
      where ${askerIs(asker)}`.execute(db);
   const row = rows[0];
   if (!row) return 'tokenHash' in asker ? 'unknown-user' : undefined;
   if (row.name === null) return undefined;
-  return { group: { groupId, name: row.name, currency: row.currency, version: row.version, epoch: row.epoch }, members: row.members };
+  return {
+    group: { groupId, name: row.name, currency: row.currency, version: row.version, epoch: row.epoch, archived: row.archived },
+    members: row.members,
+    formerMembers: row.former ?? [],
+  };
 }
 
 export interface ExpensePageCursor {
@@ -99,7 +122,7 @@ export async function listExpenses(
            e.payers, e.shares, e.split, e.occurred_at as "occurredAt", e.deleted,
            e.first_version as "firstVersion", e.last_version as "lastVersion"
       from users u
-      left join (groups g join group_members me on me.group_id = g.group_id)
+      left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)
              on g.group_id = ${groupId} and me.user_id = u.user_id
       left join lateral (
         select * from expenses x
@@ -122,6 +145,7 @@ interface BalanceViewRow {
   currency: string;
   version: number;
   epoch: number;
+  archived: boolean;
   user_id: string | null;
   member_name: string;
   balance_minor: bigint;
@@ -132,19 +156,19 @@ function balancesView(groupId: string, rows: BalanceViewRow[]): { group: GroupRo
   const first = rows[0];
   if (!first || first.name === null) return undefined;
   return {
-    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch },
+    group: { groupId, name: first.name, currency: first.currency, version: first.version, epoch: first.epoch, archived: first.archived },
     balances: rows.flatMap((r) => (r.user_id === null ? [] : [{ userId: r.user_id, name: r.member_name, balanceMinor: r.balance_minor }])),
   };
 }
 
 /** readGroupBalances' statement (the bench's minimal route runs the same one). */
 export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<BalanceViewRow>`
-    select g.name, g.currency, g.version, g.projection_epoch as epoch,
+    select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from users u
-      left join (groups g join group_members me on me.group_id = g.group_id)
+      left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)
              on g.group_id = ${groupId} and me.user_id = u.user_id
-      left join group_members m on m.group_id = g.group_id
+      left join group_members m on m.group_id = g.group_id and m.removed_version is null
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
      where ${askerIs(asker)}
      order by m.position`;
@@ -165,10 +189,10 @@ export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Ask
 /** A group's version and every member's balance, in one statement (one snapshot), for whoever may see them. */
 export async function readGroupView(db: Db | Tx, groupId: string): Promise<{ group: GroupRow; balances: BalanceRow[] } | undefined> {
   const { rows } = await sql<BalanceViewRow>`
-    select g.name, g.currency, g.version, g.projection_epoch as epoch,
+    select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
       from groups g
-      left join group_members m on m.group_id = g.group_id
+      left join group_members m on m.group_id = g.group_id and m.removed_version is null
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
      where g.group_id = ${groupId}
      order by m.position`.execute(db);
@@ -184,8 +208,9 @@ export async function listGroupsOfUser(db: Db | Tx, userId: string): Promise<MyG
     .selectFrom('group_members as m')
     .innerJoin('groups as g', 'g.group_id', 'm.group_id')
     .leftJoin('user_balances as b', (join) => join.onRef('b.group_id', '=', 'm.group_id').onRef('b.user_id', '=', 'm.user_id'))
-    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch', 'b.balance_minor as balanceMinor'])
+    .select(['g.group_id as groupId', 'g.name', 'g.currency', 'g.version', 'g.projection_epoch as epoch', 'g.archived', 'b.balance_minor as balanceMinor'])
     .where('m.user_id', '=', userId)
+    .where('m.removed_version', 'is', null)
     .orderBy('g.created_at')
     .orderBy('g.group_id')
     .execute();

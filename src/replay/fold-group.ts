@@ -23,8 +23,13 @@ export type Exact = number | bigint;
 export interface FoldedGroup {
   groupId: string;
   currency: string;
+  name: string;
+  archived: boolean;
   version: number;
+  /** Everyone who was ever a member, by user id: their name. */
   members: Map<string, string>;
+  /** Those who left or were removed (not back since): the version that took them out. */
+  removed: Map<string, number>;
   /** Read them with balanceOf / balancesOf. */
   balances: Map<string, Exact>;
   expenses: Map<string, FoldedExpense>;
@@ -35,8 +40,11 @@ export interface FoldedGroup {
 export const newFold = (groupId: string): FoldedGroup => ({
   groupId,
   currency: '',
+  name: '',
+  archived: false,
   version: 0,
   members: new Map(),
+  removed: new Map(),
   balances: new Map(),
   expenses: new Map(),
   faults: [],
@@ -83,14 +91,33 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
   switch (event.type) {
     case 'GroupCreated':
       group.currency = event.data.currency;
+      group.name = event.data.name;
       for (const m of event.data.members) {
         group.members.set(m.userId, m.name);
         group.balances.set(m.userId, 0);
       }
       break;
     case 'MemberAdded':
+      if (group.members.has(event.data.userId) && !group.removed.has(event.data.userId)) {
+        group.faults.push(`${event.data.userId} added at version ${version} while a member`);
+      }
       group.members.set(event.data.userId, event.data.name);
+      group.removed.delete(event.data.userId);
       if (!group.balances.has(event.data.userId)) group.balances.set(event.data.userId, 0);
+      break;
+    case 'MemberRemoved':
+      if (!group.members.has(event.data.userId) || group.removed.has(event.data.userId)) {
+        group.faults.push(`${event.data.userId} removed at version ${version} without being a member`);
+        break;
+      }
+      group.removed.set(event.data.userId, version);
+      break;
+    case 'GroupRenamed':
+      group.name = event.data.name;
+      break;
+    case 'GroupArchived':
+    case 'GroupUnarchived':
+      group.archived = event.type === 'GroupArchived';
       break;
     case 'ExpenseAdded': {
       const e = event.data;

@@ -9,7 +9,7 @@ import { copyFactsInStreamOrder } from '../store/copy-log.js';
 import { verifyInWorker } from './verify-workers.js';
 import { GROUP_STREAM_PREFIX, groupIdOf, streamIdOf } from '../events/index.js';
 
-export type MismatchKind = 'balance' | 'version' | 'expense' | 'member' | 'missing-group' | 'orphan-group' | 'sum' | 'log';
+export type MismatchKind = 'balance' | 'version' | 'group' | 'expense' | 'member' | 'missing-group' | 'orphan-group' | 'sum' | 'log';
 
 export interface Mismatch {
   groupId: string;
@@ -205,11 +205,19 @@ export async function projectedVersions(tx: Tx, ids: readonly string[]): Promise
 /** Compares folded groups with their projected rows, read in `tx` (four statements for the lot). */
 export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Mismatch[]> {
   const ids = folds.map((f) => f.groupId);
-  const groups = new Map(Array.from(await projectedVersions(tx, ids), ([groupId, version]) => [groupId, { version }]));
+  const groups = new Map(
+    (
+      await tx
+        .selectFrom('groups')
+        .select(['group_id', 'version', 'name', 'archived'])
+        .where('group_id', '=', sql<string>`any(${ids})`)
+        .execute()
+    ).map((g) => [g.group_id, g]),
+  );
   const members = byGroup(
     await tx
       .selectFrom('group_members')
-      .select(['group_id', 'user_id', 'name'])
+      .select(['group_id', 'user_id', 'name', 'removed_version'])
       .where('group_id', '=', sql<string>`any(${ids})`)
       .execute(),
   );
@@ -238,8 +246,8 @@ export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Misma
 }
 
 interface ProjectedRows {
-  group: { version: number } | undefined;
-  members: { user_id: string; name: string }[];
+  group: { version: number; name: string; archived: boolean } | undefined;
+  members: { user_id: string; name: string; removed_version: number | null }[];
   balances: { user_id: string; balance_minor: bigint }[];
   expenses: { expense_id: string; amount_minor: bigint; deleted: boolean; last_version: number; payers: Allocation; shares: Allocation }[];
 }
@@ -256,14 +264,23 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
     out.push({ groupId, kind: 'version', expected: String(folded.version), actual: String(group.version) });
   }
 
-  const projectedMembers = new Map(projection.members.map((m) => [m.user_id, m.name]));
-  for (const userId of new Set([...folded.members.keys(), ...projectedMembers.keys()])) {
-    if (folded.members.get(userId) !== projectedMembers.get(userId)) {
+  if (group.name !== folded.name || group.archived !== folded.archived) {
+    const describe = (name: string, archived: boolean) => `"${name}"${archived ? ', archived' : ''}`;
+    out.push({ groupId, kind: 'group', expected: describe(folded.name, folded.archived), actual: describe(group.name, group.archived) });
+  }
+
+  // A member as "name", or "name (left at version n)" for one who left or was removed.
+  const described = (name: string, removedVersion: number | null | undefined) =>
+    removedVersion == null ? name : `${name} (left at version ${removedVersion})`;
+  const projectedMembers = new Map(projection.members.map((m) => [m.user_id, described(m.name, m.removed_version)]));
+  const foldedMembers = new Map(Array.from(folded.members, ([userId, name]) => [userId, described(name, folded.removed.get(userId))]));
+  for (const userId of new Set([...foldedMembers.keys(), ...projectedMembers.keys()])) {
+    if (foldedMembers.get(userId) !== projectedMembers.get(userId)) {
       out.push({
         groupId,
         kind: 'member',
         userId,
-        expected: folded.members.get(userId) ?? '(not a member)',
+        expected: foldedMembers.get(userId) ?? '(not a member)',
         actual: projectedMembers.get(userId) ?? '(not a member)',
       });
     }

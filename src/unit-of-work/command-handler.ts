@@ -47,8 +47,12 @@ export interface CommandOutcome {
   epoch: number;
   name: string;
   currency: string;
-  /** In joining order. */
+  /** Read-only while archived (absent in outcomes stored before archiving existed: false). */
+  archived?: boolean;
+  /** The members now, in joining order. */
   members: MemberState[];
+  /** Those who left or were removed (absent in outcomes stored before they could: none). */
+  formerMembers?: MemberState[];
   balances: BalanceOutcome[];
   /** The expense the command named, as the command left it. */
   expense?: (ExpenseRow & { expenseId: string }) | undefined;
@@ -106,11 +110,13 @@ async function runGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: 
           idempotencyKey: ctx.idempotencyKey,
         });
         fromVersion = loaded.rows.group?.version ?? 0;
+        // The caller's own earlier answer first (the key is theirs, the request must match):
+        // a retried "leave the group" is answered as the first one was, though they left.
+        if (loaded.stored) return replay(ctx, loaded.stored);
         // To anyone who is not a member, the group does not exist.
-        if (command.type !== 'CreateGroup' && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId)) {
+        if (command.type !== 'CreateGroup' && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId && m.removedVersion === null)) {
           throw groupNotFound();
         }
-        if (loaded.stored) return replay(ctx, loaded.stored);
         const ifMatch = ctx.ifMatch;
         if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.some((tag) => tag.version === fromVersion && tag.epoch === loaded.epoch)) {
           const current = loaded.epoch === 0 ? `"${fromVersion}"` : `"${fromVersion}.${loaded.epoch}"`;
@@ -243,8 +249,15 @@ function stateOf(rows: GroupRows): GroupState {
     });
   }
   return {
-    group: rows.group && { groupId: rows.groupId, name: rows.group.name, currency: rows.group.currency, version: rows.group.version },
-    members: rows.members.map((m) => ({ userId: m.userId, name: m.name })),
+    group: rows.group && {
+      groupId: rows.groupId,
+      name: rows.group.name,
+      currency: rows.group.currency,
+      version: rows.group.version,
+      archived: rows.group.archived,
+    },
+    members: rows.members.filter((m) => m.removedVersion === null).map((m) => ({ userId: m.userId, name: m.name })),
+    balances: rows.balances,
     expenses,
   };
 }
@@ -252,6 +265,7 @@ function stateOf(rows: GroupRows): GroupState {
 function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expenseId: string | undefined): CommandOutcome {
   if (!rows.group) throw groupNotFound();
   const expense = expenseId === undefined ? undefined : rows.expenses.get(expenseId);
+  const current = rows.members.filter((m) => m.removedVersion === null);
   return {
     groupId: rows.groupId,
     appended,
@@ -259,8 +273,10 @@ function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expen
     epoch: loaded.epoch,
     name: rows.group.name,
     currency: rows.group.currency,
-    members: rows.members.map((m) => ({ userId: m.userId, name: m.name })),
-    balances: rows.members.map((m) => ({ userId: m.userId, name: m.name, balanceMinor: rows.balances.get(m.userId) ?? 0n })),
+    archived: rows.group.archived,
+    members: current.map((m) => ({ userId: m.userId, name: m.name })),
+    formerMembers: rows.members.filter((m) => m.removedVersion !== null).map((m) => ({ userId: m.userId, name: m.name })),
+    balances: current.map((m) => ({ userId: m.userId, name: m.name, balanceMinor: rows.balances.get(m.userId) ?? 0n })),
     ...(expense && expenseId !== undefined ? { expense: { expenseId, ...expense } } : {}),
   };
 }

@@ -44,7 +44,8 @@ export interface LoadedRow {
   created_at: Date;
   updated_at: Date;
   seen: [number, number] | null;
-  members: { userId: string; name: string; joinedVersion: number; position: number; balance: string }[] | null;
+  archived: boolean;
+  members: { userId: string; name: string; joinedVersion: number; position: number; removedVersion: number | null; balance: string }[] | null;
   expense: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string }) | null;
   stored: StoredKey | null;
   now: Date;
@@ -59,10 +60,10 @@ export interface LoadNames {
 /** lockAndLoad's statement (the bench's minimal route runs the same one). */
 export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
   sql<LoadedRow>`
-  select g.name, g.currency, g.version, g.projection_epoch as epoch, g.created_at, g.updated_at,
+  select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived, g.created_at, g.updated_at,
      (select json_build_array(s.version, s.projection_epoch) from groups s where s.group_id = ${groupId}) as seen,
      (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version, 'position', m.position,
-                                        'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
+                                        'removedVersion', m.removed_version, 'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
         from group_members m
         left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
        where m.group_id = ${groupId}) as members,
@@ -100,8 +101,11 @@ export async function lockAndLoad(tx: Tx, groupId: string, names: LoadNames): Pr
     const members = row.members ?? [];
     const rowsOfGroup: GroupRows = {
       groupId,
-      group: row.name === null ? null : { name: row.name, currency: row.currency, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at },
-      members: members.map((m) => ({ userId: m.userId, name: m.name, joinedVersion: m.joinedVersion, position: m.position })),
+      group:
+        row.name === null
+          ? null
+          : { name: row.name, currency: row.currency, version: row.version, archived: row.archived, createdAt: row.created_at, updatedAt: row.updated_at },
+      members: members.map((m) => ({ userId: m.userId, name: m.name, joinedVersion: m.joinedVersion, position: m.position, removedVersion: m.removedVersion })),
       balances: new Map(members.map((m) => [m.userId, BigInt(m.balance)])),
       expenses: new Map(),
     };

@@ -201,6 +201,9 @@ export class Api {
   delete<T = any>(url: string, headers?: Record<string, string>) {
     return this.request<T>('DELETE', url, undefined, headers);
   }
+  patch<T = any>(url: string, body?: unknown, headers?: Record<string, string>) {
+    return this.request<T>('PATCH', url, body, headers);
+  }
 
   /** Signs up a user and returns a client acting as them. */
   async signUp(name: string, userId?: string): Promise<{ api: Api; userId: string; token: string }> {

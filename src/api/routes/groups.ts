@@ -10,7 +10,7 @@ import { authenticate, currentUser, principal, unauthenticated } from '../auth.j
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { presentGroup } from '../present.js';
-import { Group, GroupParams, Id, Name, Problem, WriteHeaders } from '../schemas/common.js';
+import { Group, GroupParams, Id, MemberParams, Name, Problem, WriteHeaders } from '../schemas/common.js';
 
 /**
  * The new group's id: the client's, else one named by the caller, their Idempotency-Key
@@ -60,7 +60,7 @@ export const groupRoutes =
         const members = ids.map((id) => ({ userId: id, name: users.get(id)?.name ?? id }));
         try {
           const result = await handleGroupCommand(deps, context, { type: 'CreateGroup', groupId: context.groupId, name, currency, members });
-          return sendResult(reply, result, (o) => ({ status: 201, body: presentGroup(o, o.members) }));
+          return sendResult(reply, result, (o) => ({ status: 201, body: presentGroup(o, o.members, o.formerMembers) }));
         } catch (error) {
           // The id came from this caller's Idempotency-Key, so the group that has it is
           // theirs: a retry whose first answer (and stored key) was lost (KurrentDB mode,
@@ -69,7 +69,7 @@ export const groupRoutes =
           if (!(derived && error instanceof DomainError && error.code === 'GROUP_ALREADY_EXISTS')) throw error;
           const found = await readGroupWithMembers(deps.db, context.groupId, { userId: me.userId });
           if (!found || found === 'unknown-user') throw error;
-          return reply.code(201).send(presentGroup(found.group, found.members));
+          return reply.code(201).send(presentGroup(found.group, found.members, found.formerMembers));
         }
       },
     );
@@ -91,7 +91,61 @@ export const groupRoutes =
         if (found === 'unknown-user') return unauthenticated(reply, true);
         if (!found) throw groupNotFound();
         if (notModified(request, reply, found.group)) return reply;
-        return presentGroup(found.group, found.members);
+        return presentGroup(found.group, found.members, found.formerMembers);
+      },
+    );
+
+    app.patch(
+      '/groups/:groupId',
+      {
+        onRequest: deps.rateLimits.writes,
+        schema: {
+          summary: 'Rename a group, archive it (read-only, still listed), or open it again',
+          description:
+            'Either field or both. An archived group refuses every other write with 409 GROUP_ARCHIVED; `archived: false` opens it again (and may rename it in the same request). Asking for what already holds changes nothing.',
+          tags: ['groups'],
+          security: [{ bearer: [] }],
+          params: GroupParams,
+          headers: WriteHeaders,
+          body: z
+            .strictObject({ name: Name.optional(), archived: z.boolean().optional() })
+            .refine((body) => body.name !== undefined || body.archived !== undefined, { message: 'give name, archived, or both' }),
+          response: { 200: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 412: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const result = await handleGroupCommand(deps, commandContext(request, request.params.groupId), {
+          type: 'UpdateGroup',
+          name: request.body.name,
+          archived: request.body.archived,
+        });
+        return sendResult(reply, result, (o) => ({ status: 200, body: presentGroup(o, o.members, o.formerMembers) }));
+      },
+    );
+
+    app.delete(
+      '/groups/:groupId/members/:userId',
+      {
+        onRequest: deps.rateLimits.writes,
+        schema: {
+          summary: 'Remove a member, or leave the group (your own user id)',
+          description:
+            "Only while that member's balance is zero (409 MEMBER_HAS_BALANCE names it); never the last member (409 LAST_MEMBER: archive the group instead). A removed member loses access at once (404, like a stranger); their past expenses keep their name (formerMembers). Adding them again brings them back.",
+          tags: ['groups'],
+          security: [{ bearer: [] }],
+          params: MemberParams,
+          headers: WriteHeaders,
+          response: { 200: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 412: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const me = currentUser(request);
+        const result = await handleGroupCommand(deps, commandContext(request, request.params.groupId), {
+          type: 'RemoveMember',
+          userId: request.params.userId,
+          actorUserId: me.userId,
+        });
+        return sendResult(reply, result, (o) => ({ status: 200, body: presentGroup(o, o.members, o.formerMembers) }));
       },
     );
 
@@ -117,7 +171,7 @@ export const groupRoutes =
           type: 'AddMember',
           member: { userId: user.userId, name: user.name },
         });
-        return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members) }));
+        return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members, o.formerMembers) }));
       },
     );
   };

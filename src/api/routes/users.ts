@@ -44,7 +44,9 @@ export const userRoutes =
             200: z.object({
               userId: Id,
               name: z.string(),
-              groups: z.array(z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), balance: Amount })),
+              groups: z.array(
+                z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), archived: z.boolean(), balance: Amount }),
+              ),
             }),
             401: Problem,
           },
@@ -60,6 +62,7 @@ export const userRoutes =
             name: g.name,
             currency: g.currency,
             version: g.version,
+            archived: g.archived,
             balance: money(g.balanceMinor, g.currency),
           })),
         };

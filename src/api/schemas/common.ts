@@ -64,6 +64,7 @@ const PathId = z
   .refine((s) => !CONTROL.test(s) && !LONE_SURROGATE.test(s), 'must not contain control characters or unpaired surrogates');
 export const GroupParams = z.strictObject({ groupId: PathId });
 export const ExpenseParams = z.strictObject({ groupId: PathId, expenseId: PathId });
+export const MemberParams = z.strictObject({ groupId: PathId, userId: PathId });
 
 /** Write headers: optimistic concurrency and retries. */
 /** RFC 9110 §13.1.1: `*`, or a comma-separated list of entity tags (weak ones never match a write). */
@@ -86,5 +87,7 @@ export const Group = z.object({
   name: z.string(),
   currency: z.string(),
   version: z.number().int(),
+  archived: z.boolean().describe('Read-only while true: every write but opening it again answers 409 GROUP_ARCHIVED'),
   members: z.array(Member),
+  formerMembers: z.array(Member).describe('Who left or was removed: their names stay on past expenses'),
 });

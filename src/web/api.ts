@@ -73,13 +73,17 @@ export interface Group {
   name: string;
   currency: string;
   version: number;
+  /** Read-only while archived. */
+  archived: boolean;
   members: { userId: string; name: string }[];
+  /** Who left or was removed: their names stay on old expenses. */
+  formerMembers: { userId: string; name: string }[];
 }
 
 export interface Me {
   userId: string;
   name: string;
-  groups: { groupId: string; name: string; currency: string; version: number; balance: string }[];
+  groups: { groupId: string; name: string; currency: string; version: number; archived: boolean; balance: string }[];
 }
 
 export interface WriteResult {
@@ -127,6 +131,9 @@ export class Api {
   createGroup = (input: { name: string; currency: string }, key: string) => this.request<Group>('POST', '/groups', input, key);
   group = (g: string) => this.request<Group>('GET', `/groups/${enc(g)}`);
   addMember = (g: string, userId: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId }, key);
+  updateGroup = (g: string, change: { name?: string; archived?: boolean }, key: string) => this.request<Group>('PATCH', `/groups/${enc(g)}`, change, key);
+  /** Removes a member; your own user id: leave the group. */
+  removeMember = (g: string, userId: string, key: string) => this.request<Group>('DELETE', `/groups/${enc(g)}/members/${enc(userId)}`, undefined, key);
   balances = (g: string) => this.request<BalancesView>('GET', `/groups/${enc(g)}/balances`);
   settlements = (g: string) => this.request<{ version: number; transfers: Transfer[] }>('GET', `/groups/${enc(g)}/settlements`);
   expenses = (g: string) => this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?includeDeleted=true&limit=200`);

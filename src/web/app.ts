@@ -145,7 +145,8 @@ function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () => void 
         me.groups.length === 0
           ? html`<p>No groups yet. Create one below, or give a friend your user id so they can add you.</p>`
           : html`<ul class="groups">${me.groups.map(
-              (g) => html`<li key=${g.groupId} data-group-id=${g.groupId}><a href=${`#/groups/${encodeURIComponent(g.groupId)}`}>${g.name}</a>
+              (g) => html`<li key=${g.groupId} data-group-id=${g.groupId} class=${g.archived ? 'archived' : ''}>
+              <span><a href=${`#/groups/${encodeURIComponent(g.groupId)}`}>${g.name}</a>${g.archived ? html` <span class="tag">archived</span>` : null}</span>
               <${Amount} amount=${g.balance} currency=${g.currency} /></li>`,
             )}</ul>`
       }
@@ -211,6 +212,11 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     };
   }, [view]);
 
+  // A refusal shows at the top of the page: bring it into view (on a phone the button may be far below).
+  useEffect(() => {
+    if (notice) document.querySelector('[data-testid="notice"]')?.scrollIntoView({ block: 'center' });
+  }, [notice]);
+
   /** Sends one write (see useSubmission); true when it went through. */
   const run = async (body: unknown, what: (idempotencyKey: string) => Promise<WriteResult | 'done'>): Promise<boolean> => {
     setNotice(null);
@@ -225,13 +231,23 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     }
   };
 
-  if (status === 'closed' && !view)
-    return html`<p class="notice" role="alert">This group does not exist, or you are not one of its members. <a href="#/">Back to your groups</a></p>`;
+  if (status === 'closed')
+    return html`<p class="notice" role="alert">${
+      view ? 'You are no longer a member of this group: you left it, or a member removed you.' : 'This group does not exist, or you are not one of its members.'
+    } <a href="#/">Back to your groups</a></p>`;
   if (!view) return html`<p class="loading">Loading the group…</p>`;
   const currency = view.currency;
-  const names = new Map(view.balances.map((b) => [b.userId, b.name]));
+  // Former members first: a current member's name wins if both have one.
+  const names = new Map([...(group?.formerMembers ?? []), ...view.balances].map((m) => [m.userId, m.name]));
   const nameOf = (u: string) => names.get(u) ?? u;
   const members = group?.members ?? view.balances.map((b) => ({ userId: b.userId, name: b.name }));
+  const archived = group?.archived ?? false;
+  const manage = (body: unknown, send: (key: string) => Promise<unknown>) =>
+    run(body, async (key) => {
+      await send(key);
+      accept(await api.balances(groupId));
+      return 'done' as const;
+    });
 
   return html`<div class="group">
     <h1>${group?.name ?? groupId} <span class="currency">${currency}</span></h1>
@@ -240,7 +256,13 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
       <span class=${`live ${status}`} data-testid="live-status" role="status">${STATUS_TEXT[status]}</span>
       <a href="#/">All groups</a>
     </p>
-    ${notice ? html`<p class="notice" role="alert">${notice}</p>` : null}
+    ${notice ? html`<p class="notice" role="alert" data-testid="notice">${notice}</p>` : null}
+    ${
+      archived
+        ? html`<p class="archived-banner" role="status" data-testid="archived">This group is archived: everything stays readable, but nothing can be added or changed.
+          <button type="button" class="secondary" disabled=${writes.busy} onClick=${() => manage({ archived: false }, (key) => api.updateGroup(groupId, { archived: false }, key))}>Open it again</button></p>`
+        : null
+    }
     <div class="columns">
       <div>
         <section aria-labelledby="balances-h">
@@ -251,12 +273,11 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
                 <${Amount} amount=${b.balance} currency=${currency} /></li>`,
             )}
           </ul>
-          <${AddMember} busy=${writes.busy} onAdd=${(userId: string) =>
-            run({ addMember: userId }, async (key) => {
-              await api.addMember(groupId, userId, key);
-              accept(await api.balances(groupId));
-              return 'done' as const;
-            })} />
+          ${
+            archived
+              ? null
+              : html`<${AddMember} busy=${writes.busy} onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />`
+          }
         </section>
         <section aria-labelledby="settle-h">
           <h2 id="settle-h">Settle up</h2>
@@ -265,9 +286,13 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
               ? html`<p>Everyone is settled up.</p>`
               : html`<ul class="settlements" data-testid="settlements">${transfers.map(
                   (t) => html`<li key=${`${t.from}>${t.to}`}><span>${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
-                  <button type="button" aria-expanded=${paying === `${t.from}>${t.to}` ? 'true' : 'false'} onClick=${() => setPaying(`${t.from}>${t.to}`)}>
+                  ${
+                    archived
+                      ? null
+                      : html`<button type="button" aria-expanded=${paying === `${t.from}>${t.to}` ? 'true' : 'false'} onClick=${() => setPaying(`${t.from}>${t.to}`)}>
                     Record payment<span class="sr-only">: ${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
-                  </button>
+                  </button>`
+                  }
                   ${
                     paying === `${t.from}>${t.to}`
                       ? html`<${RecordPayment} api=${api} groupId=${groupId} transfer=${t} currency=${currency} nameOf=${nameOf}
@@ -283,12 +308,16 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
         </section>
       </div>
       <div>
-        <${ExpenseForm} key=${editing?.expenseId ?? 'new'} api=${api} groupId=${groupId} currency=${currency} members=${members} me=${me.userId} editing=${editing}
+        ${
+          archived
+            ? null
+            : html`<${ExpenseForm} key=${editing?.expenseId ?? 'new'} api=${api} groupId=${groupId} currency=${currency} members=${members} me=${me.userId} editing=${editing}
           onSaved=${(result: WriteResult) => {
             setEditing(null);
             acceptWrite(result);
           }}
-          onCancel=${() => setEditing(null)} />
+          onCancel=${() => setEditing(null)} />`
+        }
       </div>
     </div>
     <section aria-labelledby="expenses-h">
@@ -311,7 +340,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
               <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString()}</time>
             </div>
             ${
-              e.deleted
+              e.deleted || archived
                 ? null
                 : html`<div class="actions">
                   <button type="button" class="secondary" onClick=${() => {
@@ -332,7 +361,105 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
         )}
       </ol>
     </section>
+    ${
+      group
+        ? html`<${ManageGroup} key=${group.name} group=${group} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
+          onRename=${(name: string) => manage({ name }, (key) => api.updateGroup(groupId, { name }, key))}
+          onArchive=${() => manage({ archived: true }, (key) => api.updateGroup(groupId, { archived: true }, key))}
+          onRemove=${(userId: string) => manage({ remove: userId }, (key) => api.removeMember(groupId, userId, key))}
+          onLeave=${async () => {
+            if (await run({ leave: me.userId }, async (key) => (await api.removeMember(groupId, me.userId, key), 'done' as const))) window.location.hash = '#/';
+          }} />`
+        : null
+    }
   </div>`;
+}
+
+/**
+ * Renaming, archiving, removing a member and leaving. Removing and leaving ask once
+ * before they go, and say beforehand when the balance is not zero (the server refuses
+ * it then, naming the balance).
+ */
+function ManageGroup({
+  group,
+  me,
+  busy,
+  balances,
+  currency,
+  onRename,
+  onArchive,
+  onRemove,
+  onLeave,
+}: {
+  group: Group;
+  me: string;
+  busy: boolean;
+  balances: BalancesView['balances'];
+  currency: string;
+  onRename: (name: string) => Promise<boolean>;
+  onArchive: () => Promise<boolean>;
+  onRemove: (userId: string) => Promise<boolean>;
+  onLeave: () => Promise<void>;
+}) {
+  const [name, setName] = useState(group.name);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const balanceOf = (userId: string) => balances.find((b) => b.userId === userId)?.balance ?? '0';
+  const rename = async (event: Event) => {
+    event.preventDefault();
+    if (name.trim() && name.trim() !== group.name) await onRename(name.trim());
+  };
+  return html`<section aria-labelledby="manage-h" class="manage">
+    <h2 id="manage-h">Members and group</h2>
+    <ul class="members" data-testid="members">
+      ${group.members.map((m) => {
+        const self = m.userId === me;
+        const balance = balanceOf(m.userId);
+        const even = signOf(balance) === 0;
+        const what = self ? 'Leave group' : `Remove ${m.name}`;
+        return html`<li key=${m.userId} data-user-id=${m.userId}>
+          <span class="name">${m.name}${self ? ' (you)' : ''}</span>
+          ${
+            group.archived
+              ? null
+              : confirming === m.userId
+                ? html`<span class="confirm">
+                    ${
+                      even
+                        ? null
+                        : html`<span class="field-error">${self ? 'You' : m.name} ${
+                            signOf(balance) < 0 ? (self ? 'owe' : 'owes') : self ? 'are owed' : 'is owed'
+                          } ${formatMoney(absolute(balance), currency)}: settle up before ${self ? 'leaving' : `removing ${m.name}`}.</span>`
+                    }
+                    <button type="button" class="danger" disabled=${busy} onClick=${async () => {
+                      if (self) await onLeave();
+                      else if (await onRemove(m.userId)) setConfirming(null);
+                    }}>${self ? 'Confirm: leave the group' : `Confirm: remove ${m.name}`}</button>
+                    <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Cancel</button>
+                  </span>`
+                : html`<button type="button" class="secondary" onClick=${() => setConfirming(m.userId)}>${what}</button>`
+          }
+        </li>`;
+      })}
+    </ul>
+    ${
+      group.formerMembers.length > 0
+        ? html`<p class="meta" data-testid="former-members">Former members: ${group.formerMembers.map((m) => m.name).join(', ')}</p>`
+        : null
+    }
+    ${
+      group.archived
+        ? null
+        : html`<form class="rename" onSubmit=${rename}>
+            <label for="group-rename">Group name</label>
+            <div class="inline-form">
+              <input id="group-rename" value=${name} maxlength="100" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
+              <button type="submit" disabled=${busy || !name.trim() || name.trim() === group.name}>Rename</button>
+            </div>
+          </form>
+          <p><button type="button" class="secondary" disabled=${busy} onClick=${() => void onArchive()}>Archive group</button>
+            <span class="meta">Read-only for everyone, still listed; it can be opened again.</span></p>`
+    }
+  </section>`;
 }
 
 const splitLabel = (e: Expense) =>

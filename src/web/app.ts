@@ -2,7 +2,7 @@ import { html, render } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { Api, ApiError, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
 import { ExpenseForm } from './expense-form.js';
-import { absolute, formatMoney, signOf } from './format.js';
+import { absolute, distinctNames, formatMoney, signOf } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
 import { newId, useSubmission } from './submission.js';
 
@@ -237,10 +237,15 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     } <a href="#/">Back to your groups</a></p>`;
   if (!view) return html`<p class="loading">Loading the group…</p>`;
   const currency = view.currency;
-  // Former members first: a current member's name wins if both have one.
-  const names = new Map([...(group?.formerMembers ?? []), ...view.balances].map((m) => [m.userId, m.name]));
+  // Everyone the page may name, told apart where two share a name ("Bob ·3f2a"). Former
+  // members first: a current member's name wins if both have one.
+  const names = distinctNames([
+    ...new Map(
+      [...(group?.formerMembers ?? []), ...(group?.members ?? []), ...view.balances].map((m) => [m.userId, { userId: m.userId, name: m.name }]),
+    ).values(),
+  ]);
   const nameOf = (u: string) => names.get(u) ?? u;
-  const members = group?.members ?? view.balances.map((b) => ({ userId: b.userId, name: b.name }));
+  const members = (group?.members ?? view.balances).map((m) => ({ userId: m.userId, name: nameOf(m.userId) }));
   const archived = group?.archived ?? false;
   const manage = (body: unknown, send: (key: string) => Promise<unknown>) =>
     run(body, async (key) => {
@@ -269,7 +274,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
           <h2 id="balances-h">Balances</h2>
           <ul class="balances" data-testid="balances" data-version=${view.version} aria-live="polite">
             ${view.balances.map(
-              (b) => html`<li key=${b.userId} data-user-id=${b.userId}><span class="name">${b.name}${b.userId === me.userId ? ' (you)' : ''}</span>
+              (b) => html`<li key=${b.userId} data-user-id=${b.userId}><span class="name">${nameOf(b.userId)}${b.userId === me.userId ? ' (you)' : ''}</span>
                 <${Amount} amount=${b.balance} currency=${currency} /></li>`,
             )}
           </ul>
@@ -363,7 +368,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     </section>
     ${
       group
-        ? html`<${ManageGroup} key=${group.name} group=${group} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
+        ? html`<${ManageGroup} key=${group.name} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
           onRename=${(name: string) => manage({ name }, (key) => api.updateGroup(groupId, { name }, key))}
           onArchive=${() => manage({ archived: true }, (key) => api.updateGroup(groupId, { archived: true }, key))}
           onRemove=${(userId: string) => manage({ remove: userId }, (key) => api.removeMember(groupId, userId, key))}
@@ -382,6 +387,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
  */
 function ManageGroup({
   group,
+  nameOf,
   me,
   busy,
   balances,
@@ -392,6 +398,8 @@ function ManageGroup({
   onLeave,
 }: {
   group: Group;
+  /** Names told apart (see distinctNames). */
+  nameOf: (userId: string) => string;
   me: string;
   busy: boolean;
   balances: BalancesView['balances'];
@@ -411,7 +419,8 @@ function ManageGroup({
   return html`<section aria-labelledby="manage-h" class="manage">
     <h2 id="manage-h">Members and group</h2>
     <ul class="members" data-testid="members">
-      ${group.members.map((m) => {
+      ${group.members.map((member) => {
+        const m = { userId: member.userId, name: nameOf(member.userId) };
         const self = m.userId === me;
         const balance = balanceOf(m.userId);
         const even = signOf(balance) === 0;
@@ -443,7 +452,7 @@ function ManageGroup({
     </ul>
     ${
       group.formerMembers.length > 0
-        ? html`<p class="meta" data-testid="former-members">Former members: ${group.formerMembers.map((m) => m.name).join(', ')}</p>`
+        ? html`<p class="meta" data-testid="former-members">Former members: ${group.formerMembers.map((m) => nameOf(m.userId)).join(', ')}</p>`
         : null
     }
     ${

@@ -14,3 +14,31 @@ export const signOf = (amount: string): -1 | 0 | 1 => (/^-/.test(amount) ? -1 : 
 /** Minor-unit digits of a currency, from the browser's ICU (the server uses the same rule). */
 export const currencyDigits = (currency: string): number =>
   new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+
+/**
+ * Names people can tell apart: a name two of them share (ignoring case and spacing) gets
+ * the start of each one's user id, as long as it takes to differ ("Bob ·3f2a"); a name
+ * only one of them has stays as it is. By user id.
+ */
+export function distinctNames(people: readonly { userId: string; name: string }[]): Map<string, string> {
+  const key = (name: string) => name.normalize('NFC').trim().replace(/\s+/g, ' ').toLocaleLowerCase();
+  const byName = new Map<string, { userId: string; name: string }[]>();
+  for (const p of people) {
+    const same = byName.get(key(p.name)) ?? [];
+    if (!same.some((q) => q.userId === p.userId)) same.push(p);
+    byName.set(key(p.name), same);
+  }
+  const out = new Map<string, string>();
+  for (const same of byName.values()) {
+    if (same.length === 1) {
+      const [only] = same as [{ userId: string; name: string }];
+      out.set(only.userId, only.name);
+      continue;
+    }
+    const tag = (userId: string, length: number) => userId.replace(/-/g, '').slice(0, length);
+    let length = 4;
+    while (new Set(same.map((p) => tag(p.userId, length))).size < same.length && length < 64) length++;
+    for (const p of same) out.set(p.userId, `${p.name} ·${tag(p.userId, length)}`);
+  }
+  return out;
+}

@@ -18,6 +18,7 @@ import { groupRoutes } from './routes/groups.js';
 import { groupViewRoutes } from './routes/group-views.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
+import { inviteRoutes } from './routes/invites.js';
 import { registerWebUi } from './web-ui.js';
 import { GroupQueue } from '../unit-of-work/group-queue.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimits, type RateLimits } from './rate-limits.js';
@@ -198,6 +199,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupRoutes(deps));
   await app.register(expenseRoutes(deps));
   await app.register(groupViewRoutes(deps));
+  await app.register(inviteRoutes(deps));
   await app.register(eventFeedRoutes(deps));
   await registerWebUi(app, options.logger);
   await app.ready();

@@ -9,7 +9,9 @@ import type { GroupState, MemberState } from './state.js';
 /** Commands on one group stream. Clock readings and ids come in with the command. */
 export type GroupCommand =
   | { type: 'CreateGroup'; groupId: string; name: string; currency: string; members: MemberState[] }
-  | { type: 'AddMember'; member: MemberState }
+  | { type: 'AddMember'; member: MemberState; invitedBy?: string | undefined }
+  /** Someone who is not a member yet joins through an invite link of `invitedBy`. */
+  | { type: 'JoinGroup'; member: MemberState; invitedBy: string }
   | { type: 'AddExpense'; expenseId: string; input: ExpenseInput; now: string }
   | { type: 'EditExpense'; expenseId: string; input: ExpenseInput; now: string }
   | { type: 'DeleteExpense'; expenseId: string }
@@ -70,12 +72,14 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
       }
       return [{ type: 'MemberRemoved', data: { userId: member.userId } }];
     }
-    case 'AddMember': {
+    case 'AddMember':
+    case 'JoinGroup': {
       if (state.members.some((m) => m.userId === command.member.userId)) return [];
       if (state.members.length >= MAX_MEMBERS) {
         throw conflict('GROUP_FULL', `a group has at most ${MAX_MEMBERS} members`);
       }
-      return [{ type: 'MemberAdded', data: command.member }];
+      const { userId, name } = command.member;
+      return [{ type: 'MemberAdded', data: { userId, name, ...(command.invitedBy === undefined ? {} : { invitedBy: command.invitedBy }) } }];
     }
     case 'AddExpense': {
       const existing = state.expenses.get(command.expenseId);

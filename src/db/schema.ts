@@ -99,6 +99,16 @@ export interface LogCheckpointsTable {
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
+export interface InvitesTable {
+  invite_id: string;
+  group_id: string;
+  token_hash: Buffer;
+  created_by: string;
+  created_at: Generated<Date>;
+  expires_at: Date;
+  revoked_at: Date | null;
+}
+
 export interface Database {
   events: EventsTable;
   users: UsersTable;
@@ -109,4 +119,5 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   projection_changes: ProjectionChangesTable;
   log_checkpoints: LogCheckpointsTable;
+  invites: InvitesTable;
 }

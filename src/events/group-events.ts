@@ -17,7 +17,8 @@ export const GroupCreated = z.strictObject({
   currency: z.string(),
   members: z.array(Member),
 });
-export const MemberAdded = Member;
+/** `invitedBy`: who brought them in (by invite link, or by adding their user id); absent in events from before it was kept. */
+export const MemberAdded = Member.extend({ invitedBy: z.string().optional() });
 export const ExpenseAdded = z.strictObject({
   expenseId: z.string(),
   kind: z.enum(['expense', 'payment']),

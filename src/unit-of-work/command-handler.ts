@@ -114,7 +114,9 @@ async function runGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: 
         // a retried "leave the group" is answered as the first one was, though they left.
         if (loaded.stored) return replay(ctx, loaded.stored);
         // To anyone who is not a member, the group does not exist.
-        if (command.type !== 'CreateGroup' && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId && m.removedVersion === null)) {
+        // (Joining through an invite is how a non-member gets in: the route checked the link.)
+        const joining = command.type === 'CreateGroup' || command.type === 'JoinGroup';
+        if (!joining && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId && m.removedVersion === null)) {
           throw groupNotFound();
         }
         const ifMatch = ctx.ifMatch;

@@ -170,6 +170,7 @@ export const groupRoutes =
         const result = await handleGroupCommand(deps, commandContext(request, groupId), {
           type: 'AddMember',
           member: { userId: user.userId, name: user.name },
+          invitedBy: currentUser(request).userId,
         });
         return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members, o.formerMembers) }));
       },

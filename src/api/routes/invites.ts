@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { conflict, groupNotFound, notFound } from '../../commands/errors.js';
+import { findGroupForMember } from '../../read-model/group-reads.js';
+import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
+import { createInvite, DEFAULT_INVITE_DAYS, findInvite, listInvites, revokeInvite, type Invite } from '../../users/invites.js';
+import { authenticate, currentUser } from '../auth.js';
+import { commandContext, sendResult, type ApiDeps } from '../context.js';
+import { presentGroup } from '../present.js';
+import { Group, GroupParams, Id, Problem, WriteHeaders } from '../schemas/common.js';
+
+// Invite links (issue #13 §2): a member makes a link; whoever opens it sees the group's
+// name and who invited them, signs up or uses their account, and joins. A link works for
+// several people until it expires (7 days unless said otherwise) or is revoked.
+
+const InviteToken = z.string().regex(/^fsi_[A-Za-z0-9_-]{43}$/, 'is not an invite token');
+const TokenParams = z.strictObject({ token: InviteToken });
+const InviteView = z.object({
+  inviteId: Id,
+  createdBy: z.object({ userId: Id, name: z.string() }),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+});
+const presentInvite = (i: Invite) => ({
+  inviteId: i.inviteId,
+  createdBy: i.createdBy,
+  createdAt: i.createdAt.toISOString(),
+  expiresAt: i.expiresAt.toISOString(),
+});
+const inviteGone = () => notFound('INVITE_NOT_FOUND', 'this invite link does not work: it was revoked, it expired, or it never existed');
+
+export const inviteRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const security = [{ bearer: [] }];
+
+    /** The group, for a member of it (404 for anyone else, as everywhere). */
+    const memberGroup = async (groupId: string, userId: string) => {
+      const group = await findGroupForMember(deps.db, groupId, userId);
+      if (!group) throw groupNotFound();
+      return group;
+    };
+
+    // What a link shows before anyone signs up: open, like sign-up (the token is the secret).
+    app.get(
+      '/invites/:token',
+      {
+        schema: {
+          summary: 'What an invite link leads to: the group and who invited you (no token needed)',
+          tags: ['invites'],
+          params: TokenParams,
+          response: {
+            200: z.object({ groupId: Id, groupName: z.string(), invitedBy: z.object({ userId: Id, name: z.string() }), expiresAt: z.string() }),
+            400: Problem,
+            404: Problem,
+          },
+        },
+      },
+      async (request) => {
+        const invite = await findInvite(deps.db, request.params.token);
+        const group = invite && (await findGroupForMember(deps.db, invite.groupId, invite.createdBy.userId));
+        if (!invite || !group) throw inviteGone();
+        return { groupId: group.groupId, groupName: group.name, invitedBy: invite.createdBy, expiresAt: invite.expiresAt.toISOString() };
+      },
+    );
+
+    const auth = authenticate(deps.db);
+    app.post(
+      '/groups/:groupId/invites',
+      {
+        onRequest: [auth, deps.rateLimits.writes],
+        schema: {
+          summary: 'Make an invite link for the group (the token is shown once)',
+          tags: ['invites'],
+          security,
+          params: GroupParams,
+          body: z.strictObject({ expiresInDays: z.number().int().min(1).max(30).optional() }).optional(),
+          response: { 201: InviteView.extend({ token: InviteToken }), 400: Problem, 401: Problem, 404: Problem, 409: Problem },
+        },
+      },
+      async (request, reply) => {
+        const me = currentUser(request);
+        const group = await memberGroup(request.params.groupId, me.userId);
+        if (group.archived) throw conflict('GROUP_ARCHIVED', `the group "${group.name}" is archived: open it again before inviting anyone`);
+        const days = request.body?.expiresInDays ?? DEFAULT_INVITE_DAYS;
+        const made = await createInvite(deps.db, group.groupId, me.userId, days);
+        request.log.info({ groupId: group.groupId, inviteId: made.inviteId, expiresAt: made.expiresAt }, 'invite link made');
+        return reply.code(201).send({
+          ...presentInvite({ inviteId: made.inviteId, groupId: group.groupId, createdBy: me, createdAt: new Date(), expiresAt: made.expiresAt }),
+          token: made.token,
+        });
+      },
+    );
+
+    app.get(
+      '/groups/:groupId/invites',
+      {
+        onRequest: auth,
+        schema: {
+          summary: "The group's invite links that still work (not revoked or expired)",
+          tags: ['invites'],
+          security,
+          params: GroupParams,
+          response: { 200: z.object({ items: z.array(InviteView) }), 401: Problem, 404: Problem },
+        },
+      },
+      async (request) => {
+        await memberGroup(request.params.groupId, currentUser(request).userId);
+        return { items: (await listInvites(deps.db, request.params.groupId)).map(presentInvite) };
+      },
+    );
+
+    app.delete(
+      '/groups/:groupId/invites/:inviteId',
+      {
+        onRequest: [auth, deps.rateLimits.writes],
+        schema: {
+          summary: 'Revoke an invite link: it stops working at once (revoking again changes nothing)',
+          tags: ['invites'],
+          security,
+          params: z.strictObject({ groupId: GroupParams.shape.groupId, inviteId: GroupParams.shape.groupId }),
+          response: { 204: z.null(), 400: Problem, 401: Problem, 404: Problem },
+        },
+      },
+      async (request, reply) => {
+        const me = currentUser(request);
+        await memberGroup(request.params.groupId, me.userId);
+        if (!(await revokeInvite(deps.db, request.params.groupId, request.params.inviteId)))
+          throw notFound('INVITE_NOT_FOUND', 'no such invite link in this group');
+        request.log.info({ groupId: request.params.groupId, inviteId: request.params.inviteId }, 'invite link revoked');
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/invites/:token/accept',
+      {
+        onRequest: [auth, deps.rateLimits.writes],
+        schema: {
+          summary: 'Join the group an invite link is for (201; 200 when you are a member already)',
+          tags: ['invites'],
+          security,
+          params: TokenParams,
+          headers: WriteHeaders,
+          response: { 200: Group, 201: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem },
+        },
+      },
+      async (request, reply) => {
+        const me = currentUser(request);
+        const invite = await findInvite(deps.db, request.params.token);
+        if (!invite) throw inviteGone();
+        // The link's maker must still be a member: a link dies with its maker's membership.
+        if (!(await findGroupForMember(deps.db, invite.groupId, invite.createdBy.userId))) throw inviteGone();
+        const result = await handleGroupCommand(
+          deps,
+          { ...commandContext(request, invite.groupId), ifMatch: undefined },
+          { type: 'JoinGroup', member: { userId: me.userId, name: me.name }, invitedBy: invite.createdBy.userId },
+        );
+        return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members, o.formerMembers) }));
+      },
+    );
+  };

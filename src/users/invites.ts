@@ -1,0 +1,75 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import { hashToken } from './users.js';
+
+/** How long an invite link works unless its creator says otherwise. */
+export const DEFAULT_INVITE_DAYS = 7;
+
+export interface Invite {
+  inviteId: string;
+  groupId: string;
+  createdBy: { userId: string; name: string };
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/**
+ * A new invite link's token (256 random bits, shown once) and its record; only the
+ * token's SHA-256 is stored, as for bearer tokens.
+ */
+export async function createInvite(db: Db, groupId: string, createdBy: string, days: number): Promise<{ inviteId: string; token: string; expiresAt: Date }> {
+  const token = `fsi_${randomBytes(32).toString('base64url')}`;
+  const inviteId = randomUUID();
+  const row = await db
+    .insertInto('invites')
+    .values({
+      invite_id: inviteId,
+      group_id: groupId,
+      token_hash: hashToken(token),
+      created_by: createdBy,
+      expires_at: sql<Date>`now() + make_interval(days => ${days})`,
+    })
+    .returning('expires_at')
+    .executeTakeFirstOrThrow();
+  return { inviteId, token, expiresAt: row.expires_at };
+}
+
+const invites = (db: Db) =>
+  db
+    .selectFrom('invites as i')
+    .innerJoin('users as u', 'u.user_id', 'i.created_by')
+    .select(['i.invite_id as inviteId', 'i.group_id as groupId', 'u.user_id as userId', 'u.name', 'i.created_at as createdAt', 'i.expires_at as expiresAt'])
+    .where('i.revoked_at', 'is', null)
+    .where('i.expires_at', '>', sql<Date>`now()`);
+
+const toInvite = (r: { inviteId: string; groupId: string; userId: string; name: string; createdAt: Date; expiresAt: Date }): Invite => ({
+  inviteId: r.inviteId,
+  groupId: r.groupId,
+  createdBy: { userId: r.userId, name: r.name },
+  createdAt: r.createdAt,
+  expiresAt: r.expiresAt,
+});
+
+/** A group's links that still work (not revoked, not expired), newest first. */
+export async function listInvites(db: Db, groupId: string): Promise<Invite[]> {
+  const rows = await invites(db).where('i.group_id', '=', groupId).orderBy('i.created_at', 'desc').execute();
+  return rows.map(toInvite);
+}
+
+/** The link a token opens, if it still works. */
+export async function findInvite(db: Db, token: string): Promise<Invite | undefined> {
+  const row = await invites(db).where('i.token_hash', '=', hashToken(token)).executeTakeFirst();
+  return row && toInvite(row);
+}
+
+/** Revokes a group's link; false when the group has no such link (revoking twice is fine). */
+export async function revokeInvite(db: Db, groupId: string, inviteId: string): Promise<boolean> {
+  const result = await db
+    .updateTable('invites')
+    .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
+    .where('group_id', '=', groupId)
+    .where('invite_id', '=', inviteId)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

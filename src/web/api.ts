@@ -92,6 +92,22 @@ export interface WriteResult {
   expense?: Expense;
 }
 
+export interface InviteLink {
+  inviteId: string;
+  createdBy: { userId: string; name: string };
+  createdAt: string;
+  expiresAt: string;
+  /** Only when it was just made: it is never shown again. */
+  token?: string;
+}
+
+export interface InviteView {
+  groupId: string;
+  groupName: string;
+  invitedBy: { userId: string; name: string };
+  expiresAt: string;
+}
+
 export interface Transfer {
   from: string;
   to: string;
@@ -132,6 +148,11 @@ export class Api {
   group = (g: string) => this.request<Group>('GET', `/groups/${enc(g)}`);
   addMember = (g: string, userId: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId }, key);
   updateGroup = (g: string, change: { name?: string; archived?: boolean }, key: string) => this.request<Group>('PATCH', `/groups/${enc(g)}`, change, key);
+  invites = (g: string) => this.request<{ items: InviteLink[] }>('GET', `/groups/${enc(g)}/invites`);
+  createInvite = (g: string, key: string) => this.request<InviteLink>('POST', `/groups/${enc(g)}/invites`, {}, key);
+  revokeInvite = (g: string, inviteId: string) => this.request<null>('DELETE', `/groups/${enc(g)}/invites/${enc(inviteId)}`);
+  invite = (token: string) => this.request<InviteView>('GET', `/invites/${enc(token)}`);
+  acceptInvite = (token: string, key: string) => this.request<Group>('POST', `/invites/${enc(token)}/accept`, undefined, key);
   /** Removes a member; your own user id: leave the group. */
   removeMember = (g: string, userId: string, key: string) => this.request<Group>('DELETE', `/groups/${enc(g)}/members/${enc(userId)}`, undefined, key);
   balances = (g: string) => this.request<BalancesView>('GET', `/groups/${enc(g)}/balances`);

@@ -1,6 +1,17 @@
 import { html, render } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { Api, ApiError, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
+import {
+  Api,
+  ApiError,
+  type BalancesView,
+  type Expense,
+  type Group,
+  type InviteLink,
+  type InviteView,
+  type Me,
+  type Transfer,
+  type WriteResult,
+} from './api.js';
 import { ExpenseForm } from './expense-form.js';
 import { absolute, distinctNames, formatMoney, signOf } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
@@ -9,9 +20,10 @@ import { newId, useSubmission } from './submission.js';
 const TOKEN_KEY = 'fairshare.token';
 const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
 
-const parseRoute = (): { groupId: string | null } => {
+const parseRoute = (): { groupId: string | null; join: string | null } => {
   const match = /^#\/groups\/([^/]+)$/.exec(window.location.hash);
-  return { groupId: match?.[1] ? decodeURIComponent(match[1]) : null };
+  const join = /^#\/join\/([^/]+)$/.exec(window.location.hash);
+  return { groupId: match?.[1] ? decodeURIComponent(match[1]) : null, join: join?.[1] ? decodeURIComponent(join[1]) : null };
 };
 
 function App() {
@@ -50,6 +62,7 @@ function App() {
     window.location.hash = '#/';
   };
 
+  if (route.join && (!token || me)) return html`<${JoinPage} invite=${route.join} token=${token} me=${me} onToken=${signIn} />`;
   if (!token) return html`<${SignIn} onToken=${signIn} problem=${problem} />`;
   if (!me) return html`<main><p class="loading">${problem ?? 'Loading…'}</p></main>`;
   return html`<header class="top">
@@ -110,6 +123,60 @@ function SignIn({ onToken, problem }: { onToken: (token: string) => void; proble
       </div>
       <button type="submit">Sign in</button>
     </form>
+  </main>`;
+}
+
+/**
+ * An invite link opened: the group and who invited you, then join, signing up first if
+ * this browser has no account yet.
+ */
+function JoinPage({ invite, token, me, onToken }: { invite: string; token: string | null; me: Me | null; onToken: (token: string) => void }) {
+  const [view, setView] = useState<InviteView | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const joining = useSubmission();
+  useEffect(() => {
+    new Api(null).invite(invite).then(setView, (error: unknown) => setProblem(message(error)));
+  }, [invite]);
+  const join = async (withToken: string) => {
+    const joined = await joining.submit({ join: invite }, (key) => new Api(withToken).acceptInvite(invite, key));
+    if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
+  };
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setProblem(null);
+    try {
+      if (token) {
+        await join(token);
+      } else {
+        const account = await new Api(null).signUp(name.trim());
+        onToken(account.token);
+        await join(account.token);
+      }
+    } catch (error) {
+      setProblem(message(error));
+    }
+  };
+  if (!view)
+    return html`<main class="sign-in">${
+      problem ? html`<p class="notice" role="alert">${problem} <a href="#/">Go to FairShare</a></p>` : html`<p class="loading">Opening the invite…</p>`
+    }</main>`;
+  return html`<main class="sign-in">
+    <h1>Join ${view.groupName}</h1>
+    <p data-testid="invited-by"><strong>${view.invitedBy.name}</strong> invited you to share costs in <strong>${view.groupName}</strong>.</p>
+    ${problem ? html`<p class="notice" role="alert">${problem}</p>` : null}
+    <form onSubmit=${submit}>
+      ${
+        token
+          ? html`<p>You join as <strong>${me?.name}</strong>.</p>`
+          : html`<div class="row">
+              <label for="join-name">Your name</label>
+              <input id="join-name" value=${name} maxlength="100" autocomplete="name" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
+            </div>`
+      }
+      <button type="submit" disabled=${joining.busy || (!token && !name.trim())}>${token ? `Join ${view.groupName}` : `Sign up and join ${view.groupName}`}</button>
+    </form>
+    ${token ? null : html`<p class="meta">Have an account already? <a href="#/">Sign in on this device with your token</a> (under “Your token” where you use FairShare), then open this link again.</p>`}
   </main>`;
 }
 
@@ -368,7 +435,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
     </section>
     ${
       group
-        ? html`<${ManageGroup} key=${group.name} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
+        ? html`<${ManageGroup} key=${group.name} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
           onRename=${(name: string) => manage({ name }, (key) => api.updateGroup(groupId, { name }, key))}
           onArchive=${() => manage({ archived: true }, (key) => api.updateGroup(groupId, { archived: true }, key))}
           onRemove=${(userId: string) => manage({ remove: userId }, (key) => api.removeMember(groupId, userId, key))}
@@ -386,6 +453,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
  * it then, naming the balance).
  */
 function ManageGroup({
+  api,
   group,
   nameOf,
   me,
@@ -397,6 +465,7 @@ function ManageGroup({
   onRemove,
   onLeave,
 }: {
+  api: Api;
   group: Group;
   /** Names told apart (see distinctNames). */
   nameOf: (userId: string) => string;
@@ -455,6 +524,7 @@ function ManageGroup({
         ? html`<p class="meta" data-testid="former-members">Former members: ${group.formerMembers.map((m) => nameOf(m.userId)).join(', ')}</p>`
         : null
     }
+    ${group.archived ? null : html`<${Invites} api=${api} groupId=${group.groupId} />`}
     ${
       group.archived
         ? null
@@ -547,6 +617,61 @@ function AddMember({ onAdd, busy }: { onAdd: (userId: string) => Promise<boolean
       <button type="submit" disabled=${busy}>Add member</button>
     </div>
   </form>`;
+}
+
+/** Invite links: make one (shown once, to copy), see which still work, revoke one. */
+function Invites({ api, groupId }: { api: Api; groupId: string }) {
+  const [links, setLinks] = useState<InviteLink[]>([]);
+  const [made, setMade] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const making = useSubmission();
+  const reload = () =>
+    api.invites(groupId).then(
+      (list) => setLinks(list.items),
+      (error: unknown) => setProblem(message(error)),
+    );
+  useEffect(() => void reload(), [groupId]);
+  const make = async () => {
+    setProblem(null);
+    try {
+      const link = await making.submit({ invite: groupId, at: Date.now() }, (key) => api.createInvite(groupId, key));
+      if (!link?.token) return;
+      setMade(`${window.location.origin}${window.location.pathname}#/join/${encodeURIComponent(link.token)}`);
+      await reload();
+    } catch (error) {
+      setProblem(message(error));
+    }
+  };
+  const revoke = async (inviteId: string) => {
+    setProblem(null);
+    try {
+      await api.revokeInvite(groupId, inviteId);
+      setMade(null);
+      await reload();
+    } catch (error) {
+      setProblem(message(error));
+    }
+  };
+  return html`<div class="invites">
+    <h3>Invite people</h3>
+    <p><button type="button" disabled=${making.busy} onClick=${() => void make()}>Create invite link</button></p>
+    ${
+      made
+        ? html`<div class="row"><label for="invite-link">Send this link to the people you invite (it is shown only now; anyone with it can join for 7 days)</label>
+          <div class="inline-form"><input id="invite-link" readonly value=${made} onFocus=${(e: Event) => (e.target as HTMLInputElement).select()} />
+          <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(made)}>Copy link</button></div></div>`
+        : null
+    }
+    ${problem ? html`<p class="field-error" role="alert">${problem}</p>` : null}
+    ${
+      links.length > 0
+        ? html`<ul class="members" data-testid="invite-links">${links.map(
+            (l) => html`<li key=${l.inviteId}><span>Link by ${l.createdBy.name}, works until ${new Date(l.expiresAt).toLocaleDateString()}</span>
+              <button type="button" class="secondary" onClick=${() => void revoke(l.inviteId)}>Revoke<span class="sr-only"> the link by ${l.createdBy.name}</span></button></li>`,
+          )}</ul>`
+        : null
+    }
+  </div>`;
 }
 
 const root = document.getElementById('root') as HTMLElement;

@@ -94,3 +94,11 @@ t.test('revoked or expired links stop working at once; strangers and bad tokens 
   await dan.api.patch('/groups/rv-g', { archived: true });
   t.equal((await dan.api.post('/groups/rv-g/invites', {})).body.code, 'GROUP_ARCHIVED');
 });
+
+t.test('GET /users/:id: the name behind an id, for someone signed in', async (t) => {
+  const ann = await ctx.api.signUp('Ann', 'lu-ann');
+  await ctx.api.signUp('Bob', 'lu-bob');
+  t.same((await ann.api.get('/users/lu-bob')).body, { userId: 'lu-bob', name: 'Bob' });
+  t.equal((await ann.api.get('/users/lu-nobody')).body.code, 'USER_NOT_FOUND');
+  t.equal((await ctx.api.get('/users/lu-bob')).status, 401, 'not without a token');
+});

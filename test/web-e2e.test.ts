@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import t from 'tap';
 import {
+  addMemberById,
   DESKTOP,
   PHONE,
   everyScreenShowsTheLog as showsTheLog,
@@ -69,8 +70,7 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   await ann.page.waitForURL(/#\/groups\//);
   const groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
   for (const [i, friend] of [bob, cat].entries()) {
-    await ann.page.getByLabel('Add a member by user id').fill(friend.userId);
-    await ann.page.getByRole('button', { name: 'Add member' }).click();
+    await addMemberById(ann.page, friend);
     await waitForLogVersion(groupId, 2 + i);
   }
   for (const friend of [bob, cat]) {

@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import t from 'tap';
 import { DESKTOP, PHONE, eventsOf, everyScreenShowsTheLog, launchChromium, signUp, waitForLogVersion, type Person } from './helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { call, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 // Invite links in the page (issue #13 §2): Ann makes a link on her desktop; Bob, who has
 // no account, opens it on his phone, sees who invited him to what, signs up and is in
@@ -88,4 +88,25 @@ t.test('Ann revokes the link: it stops working at once', async (t) => {
   await page.getByRole('alert').waitFor();
   t.match(await page.getByRole('alert').textContent(), /this invite link does not work: it was revoked, it expired, or it never existed/);
   t.equal((await eventsOf(database, groupId)).length, 3, 'nobody else joined');
+});
+
+t.test('adding by user id shows whose id it is and asks first; a mistyped id adds nobody', async (t) => {
+  const dan = (await call(server.url, 'POST', '/users', undefined, { name: 'Dan' })).body as { userId: string };
+  const before = (await eventsOf(database, groupId)).length;
+  await ann.page.getByLabel('Add a member by user id').fill(`${dan.userId.slice(0, -1)}x`);
+  await ann.page.getByRole('button', { name: 'Find' }).click();
+  await ann.page.getByText('No one has the user id').waitFor();
+  t.pass('a mistyped id is named as unknown');
+  await ann.page.getByLabel('Add a member by user id').fill(dan.userId);
+  await ann.page.getByRole('button', { name: 'Find' }).click();
+  const confirm = ann.page.getByTestId('add-member-confirm');
+  await confirm.waitFor();
+  t.match(await confirm.textContent(), /This id belongs to Dan\./);
+  t.equal((await eventsOf(database, groupId)).length, before, 'finding adds nobody');
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  t.equal((await eventsOf(database, groupId)).length, before, 'nor does cancelling');
+  await ann.page.getByRole('button', { name: 'Find' }).click();
+  await confirm.getByRole('button', { name: 'Add Dan' }).click();
+  await waitForLogVersion(database, groupId, before + 1);
+  t.match((await eventsOf(database, groupId)).at(-1), { type: 'MemberAdded', data: { userId: dan.userId, name: 'Dan', invitedBy: ann.userId } });
 });

@@ -2,7 +2,18 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import t from 'tap';
-import { DESKTOP, PHONE, eventsOf, everyScreenShowsTheLog, fillExpense, launchChromium, signUp, waitForLogVersion, type Person } from './helpers/browser.js';
+import {
+  addMemberById,
+  DESKTOP,
+  PHONE,
+  eventsOf,
+  everyScreenShowsTheLog,
+  fillExpense,
+  launchChromium,
+  signUp,
+  waitForLogVersion,
+  type Person,
+} from './helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
@@ -32,8 +43,7 @@ t.before(async () => {
   await ann.page.getByRole('button', { name: 'Create group' }).click();
   await ann.page.waitForURL(/#\/groups\//);
   groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
-  await ann.page.getByLabel('Add a member by user id').fill(bob.userId);
-  await ann.page.getByRole('button', { name: 'Add member' }).click();
+  await addMemberById(ann.page, bob);
   await waitForLogVersion(database, groupId, 2);
   await bob.page.goto(`${server.url}/#/groups/${encodeURIComponent(groupId)}`);
   await everyScreenShowsTheLog(t, database, [ann, bob], groupId, 'Bob joined');
@@ -104,9 +114,8 @@ t.test('removing Bob while he owes is refused, naming the balance; at zero he is
 });
 
 t.test('Ann adds Bob back and archives the group: read-only on both screens; Bob opens it again', async (t) => {
-  await ann.page.getByLabel('Add a member by user id').fill(bob.userId);
   const removedAt = (await eventsOf(database, groupId)).length;
-  await ann.page.getByRole('button', { name: 'Add member' }).click();
+  await addMemberById(ann.page, bob);
   await waitForLogVersion(database, groupId, removedAt + 1);
   const back = removedAt + 1;
   t.match(await lastEvent(), { type: 'MemberAdded', data: { userId: bob.userId } });

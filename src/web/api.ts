@@ -144,6 +144,7 @@ export class Api {
 
   signUp = (name: string) => this.request<{ userId: string; name: string; token: string }>('POST', '/users', { name });
   me = () => this.request<Me>('GET', '/me');
+  user = (userId: string) => this.request<{ userId: string; name: string }>('GET', `/users/${enc(userId)}`);
   createGroup = (input: { name: string; currency: string }, key: string) => this.request<Group>('POST', '/groups', input, key);
   group = (g: string) => this.request<Group>('GET', `/groups/${enc(g)}`);
   addMember = (g: string, userId: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId }, key);

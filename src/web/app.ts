@@ -348,7 +348,8 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
           ${
             archived
               ? null
-              : html`<${AddMember} busy=${writes.busy} onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />`
+              : html`<${AddMember} api=${api} members=${members} busy=${writes.busy}
+                  onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />`
           }
         </section>
         <section aria-labelledby="settle-h">
@@ -601,21 +602,68 @@ function RecordPayment({
   </form>`;
 }
 
-function AddMember({ onAdd, busy }: { onAdd: (userId: string) => Promise<boolean>; busy: boolean }) {
+/**
+ * Adding a member by user id: the id is looked up first, and the person is asked once,
+ * with the name it belongs to ("Add Bob?"), so a mistyped id never adds a stranger.
+ */
+function AddMember({
+  api,
+  members,
+  onAdd,
+  busy,
+}: {
+  api: Api;
+  members: { userId: string; name: string }[];
+  onAdd: (userId: string) => Promise<boolean>;
+  busy: boolean;
+}) {
   const [userId, setUserId] = useState('');
-  const submit = async (event: Event) => {
+  const [found, setFound] = useState<{ userId: string; name: string } | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const lookUp = async (event: Event) => {
     event.preventDefault();
-    const submitted = userId.trim();
-    if (!submitted) return;
-    // Clear only what was sent: the person may already be typing the next id.
-    if (await onAdd(submitted)) setUserId((current) => (current.trim() === submitted ? '' : current));
+    const wanted = userId.trim();
+    setProblem(null);
+    setFound(null);
+    if (!wanted) return;
+    if (members.some((m) => m.userId === wanted)) {
+      setProblem(`${members.find((m) => m.userId === wanted)?.name} is a member already.`);
+      return;
+    }
+    try {
+      setFound(await api.user(wanted));
+    } catch (error) {
+      setProblem(
+        error instanceof ApiError && error.problem.status === 404
+          ? `No one has the user id “${wanted}”. Check it with the person you want to add.`
+          : message(error),
+      );
+    }
   };
-  return html`<form class="add-member" onSubmit=${submit}>
+  const confirm = async () => {
+    if (!found) return;
+    if (await onAdd(found.userId)) {
+      setFound(null);
+      setUserId((current) => (current.trim() === found.userId ? '' : current));
+    }
+  };
+  return html`<form class="add-member" onSubmit=${lookUp}>
     <label for="member-id">Add a member by user id</label>
     <div class="inline-form">
-      <input id="member-id" value=${userId} autocomplete="off" onInput=${(e: Event) => setUserId((e.target as HTMLInputElement).value)} />
-      <button type="submit" disabled=${busy}>Add member</button>
+      <input id="member-id" value=${userId} autocomplete="off" onInput=${(e: Event) => {
+        setUserId((e.target as HTMLInputElement).value);
+        setFound(null);
+      }} />
+      <button type="submit" disabled=${busy}>Find</button>
     </div>
+    ${problem ? html`<span class="field-error" role="alert">${problem}</span>` : null}
+    ${
+      found
+        ? html`<p class="confirm" data-testid="add-member-confirm">This id belongs to <strong>${found.name}</strong>.
+            <button type="button" disabled=${busy} onClick=${() => void confirm()}>Add ${found.name}</button>
+            <button type="button" class="secondary" onClick=${() => setFound(null)}>Cancel</button></p>`
+        : null
+    }
   </form>`;
 }
 

@@ -33,6 +33,16 @@ export interface Person {
   userId: string;
 }
 
+/** Adds a member by user id as a person does: find the id, check the name it belongs to, add. */
+export async function addMemberById(page: Page, member: { userId: string; name: string }) {
+  await page.getByLabel('Add a member by user id').fill(member.userId);
+  await page.getByRole('button', { name: 'Find' }).click();
+  await page
+    .getByTestId('add-member-confirm')
+    .getByRole('button', { name: `Add ${member.name}` })
+    .click();
+}
+
 /** A new person signs up on the page in a browser context of their own. */
 export async function signUp(browser: Browser, baseUrl: string, name: string, options: BrowserContextOptions = {}): Promise<Person> {
   const context = await browser.newContext({ locale: 'en-US', ...options });

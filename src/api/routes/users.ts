@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { createUser } from '../../users/users.js';
+import { createUser, findUsers } from '../../users/users.js';
+import { notFound } from '../../commands/errors.js';
 import { listGroupsOfUser } from '../../read-model/group-reads.js';
 import { authenticate, currentUser } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { money } from '../present.js';
-import { Id, Name, Amount, Problem, StoredId } from '../schemas/common.js';
+import { Id, Name, Amount, PathId, Problem, StoredId } from '../schemas/common.js';
 
 export const userRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
@@ -29,6 +30,25 @@ export const userRoutes =
         const user = await createUser(deps.db, request.body.userId ?? deps.newId(), request.body.name);
         request.log.info({ userId: user.userId }, 'user created');
         return reply.code(201).header('cache-control', 'no-store').send(user);
+      },
+    );
+
+    app.get(
+      '/users/:userId',
+      {
+        onRequest: authenticate(deps.db),
+        schema: {
+          summary: 'The name behind a user id, so a person adding a member by id sees whom they are adding',
+          tags: ['users'],
+          security: [{ bearer: [] }],
+          params: z.strictObject({ userId: PathId }),
+          response: { 200: z.object({ userId: StoredId, name: z.string() }), 400: Problem, 401: Problem, 404: Problem },
+        },
+      },
+      async (request) => {
+        const [user] = await findUsers(deps.db, [request.params.userId]);
+        if (!user) throw notFound('USER_NOT_FOUND', `no user ${request.params.userId}`);
+        return user;
       },
     );
 

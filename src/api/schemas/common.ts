@@ -57,7 +57,7 @@ export const Problem = z
 // fastify's router takes path segments of up to 100 characters. Any stored id may be
 // looked up, but none holds a control character or an unpaired surrogate (PostgreSQL
 // text cannot hold NUL): such a segment is refused before it reaches a query.
-const PathId = z
+export const PathId = z
   .string()
   .min(1)
   .max(100)

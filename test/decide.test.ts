@@ -421,6 +421,45 @@ t.test('the group life cycle: rename, archive, open again, remove and leave', as
     [{ type: 'MemberAdded', data: { userId: 'b', name: 'B' } }],
     'and can come back',
   );
+  // An expense that names someone who left cannot change: it would move their balance.
+  const dinner = added(decide(add({ amount: '9.00' }), given(group)));
+  const settled = given(
+    group,
+    { type: 'ExpenseAdded', data: dinner },
+    {
+      type: 'ExpenseAdded',
+      data: added(decide({ ...add({ kind: 'payment', amount: '3.00', paidBy: 'b', split: { mode: 'equal', among: ['a'] } }, 'p1') }, given(group))),
+    },
+  );
+  t.same(decide(removeB, settled), [{ type: 'MemberRemoved', data: { userId: 'b' } }], 'b settled up: removable');
+  const afterRemoval = given(
+    group,
+    { type: 'ExpenseAdded', data: dinner },
+    {
+      type: 'ExpenseAdded',
+      data: added(decide({ ...add({ kind: 'payment', amount: '3.00', paidBy: 'b', split: { mode: 'equal', among: ['a'] } }, 'p1') }, given(group))),
+    },
+    { type: 'MemberRemoved', data: { userId: 'b' } },
+  );
+  t.same(
+    refusal(() => decide({ type: 'DeleteExpense', expenseId: 'e1' }, afterRemoval)),
+    { status: 409, code: 'EXPENSE_NAMES_FORMER_MEMBER', path: undefined },
+  );
+  t.same(
+    refusal(() =>
+      decide(
+        { type: 'EditExpense', expenseId: 'e1', now: NOW, input: { description: 'Dinner', amount: '6.00', paidBy: 'a', split: { mode: 'equal' } } },
+        afterRemoval,
+      ),
+    ),
+    {
+      status: 409,
+      code: 'EXPENSE_NAMES_FORMER_MEMBER',
+      path: undefined,
+    },
+  );
+  t.equal(afterRemoval.balances.get('b'), 0n, 'so the balance of the one who left stays zero');
+
   const alone = given(created('EUR', ['a']));
   t.same(
     refusal(() => decide({ type: 'RemoveMember', userId: 'a', actorUserId: 'a' }, alone)),

@@ -88,6 +88,12 @@ t.test('a member is removed, or leaves, only at a zero balance; then the group i
     'his share of the rent is still shown',
   );
 
+  // The rent names Bob: changing or deleting it would move his balance, now that he is out.
+  const kept = await ann.api.delete('/groups/rm-flat/expenses/rent');
+  t.equal(kept.status, 409);
+  t.equal(kept.body.code, 'EXPENSE_NAMES_FORMER_MEMBER');
+  t.equal((await ann.api.put('/groups/rm-flat/expenses/rent', expense('6.00', 'rm-ann'))).body.code, 'EXPENSE_NAMES_FORMER_MEMBER');
+
   // To Bob the group is gone, as it is to a stranger.
   for (const path of [
     '/groups/rm-flat',

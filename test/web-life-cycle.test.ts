@@ -107,6 +107,9 @@ t.test('removing Bob while he owes is refused, naming the balance; at zero he is
     /Bob €4\.50/,
     'his share of the groceries still shows his name',
   );
+  const groceries = ann.page.getByTestId('expenses').locator('li', { hasText: 'Groceries' });
+  t.equal(await groceries.getByRole('button', { name: /^(Edit|Delete)/ }).count(), 0, 'it can no longer be edited or deleted (that would move his balance)');
+  t.match(await groceries.textContent(), /involves someone who is no longer a member: add them back to change it/);
   await bob.page.goto(`${server.url}/#/`);
   await bob.page.getByRole('heading', { name: 'Your groups' }).waitFor();
   await bob.page.locator(`[data-group-id="${groupId}"]`).waitFor({ state: 'detached', timeout: 5_000 });

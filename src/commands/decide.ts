@@ -97,6 +97,7 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
       if (existing.deleted) {
         throw conflict('EXPENSE_ALREADY_DELETED', `expense ${command.expenseId} is deleted`);
       }
+      assertAllMembers(existing.data, state);
       const occurredAt = normalizeInstant(command.input.occurredAt) ?? existing.data.occurredAt;
       const data = resolveExpense(command.expenseId, command.input, state, occurredAt);
       if (sameExpense(existing.data, data)) return [];
@@ -111,12 +112,29 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
       if (existing.deleted) {
         throw conflict('EXPENSE_ALREADY_DELETED', `expense ${command.expenseId} is already deleted`);
       }
+      assertAllMembers(existing.data, state);
       return [{ type: 'ExpenseDeleted', data: { expenseId: command.expenseId } }];
     }
     default: {
       const never: never = command;
       throw new DomainError(400, 'UNKNOWN_COMMAND', `unknown command ${JSON.stringify(never)}`);
     }
+  }
+}
+
+/**
+ * Changing an expense moves the balance of everyone in it. Someone who left (or was
+ * removed) did so at a zero balance and must stay there: an expense that names them is
+ * kept as it is until they are added back.
+ */
+function assertAllMembers(expense: ExpenseAdded, state: GroupState): void {
+  const members = new Set(state.members.map((m) => m.userId));
+  const former = [...new Set([...expense.payers, ...expense.shares].map((a) => a.userId))].filter((userId) => !members.has(userId));
+  if (former.length > 0) {
+    throw conflict(
+      'EXPENSE_NAMES_FORMER_MEMBER',
+      `expense ${expense.expenseId} involves ${former.join(', ')}, no longer a member: changing it would move their balance. Add them back first, or record a new expense among the members`,
+    );
   }
 }
 

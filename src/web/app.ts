@@ -415,7 +415,9 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
             ${
               e.deleted || archived
                 ? null
-                : html`<div class="actions">
+                : [...e.payers, ...e.shares].some((a) => !members.some((m) => m.userId === a.userId))
+                  ? html`<p class="meta former-note">It involves someone who is no longer a member: add them back to change it.</p>`
+                  : html`<div class="actions">
                   <button type="button" class="secondary" onClick=${() => {
                     setEditing(e);
                     document.getElementById('exp-description')?.focus();

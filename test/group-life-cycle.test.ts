@@ -192,3 +192,41 @@ t.test('verify names a projection that drifted on the life cycle: a name, the ar
   t.same((await ctx.env.verify({ groupId: 'dr-g' })).mismatches, [], 'rebuild repairs it');
   t.equal((await ann.api.get('/groups/dr-g')).body.name, 'Drifted');
 });
+
+t.test("verify's own fold calls a log fault what the decisions forbid: a removal at a non-zero balance, a former member's balance moving", async (t) => {
+  const { foldEvent, newFold } = await import('../src/replay/fold-group.js');
+  const fold = newFold('f');
+  const expense = (expenseId: string) => ({
+    type: 'ExpenseAdded' as const,
+    data: {
+      expenseId,
+      kind: 'expense' as const,
+      description: 'x',
+      currency: 'EUR',
+      amountMinor: 200,
+      payers: [{ userId: 'a', amountMinor: 200 }],
+      shares: [
+        { userId: 'a', amountMinor: 100 },
+        { userId: 'b', amountMinor: 100 },
+      ],
+      split: { mode: 'equal' as const },
+      occurredAt: '2026-11-26T00:00:00.000Z',
+    },
+  });
+  foldEvent(fold, 1, {
+    type: 'GroupCreated',
+    data: {
+      groupId: 'f',
+      name: 'F',
+      currency: 'EUR',
+      members: [
+        { userId: 'a', name: 'A' },
+        { userId: 'b', name: 'B' },
+      ],
+    },
+  });
+  foldEvent(fold, 2, expense('e1'));
+  foldEvent(fold, 3, { type: 'MemberRemoved', data: { userId: 'b' } });
+  foldEvent(fold, 4, { type: 'ExpenseDeleted', data: { expenseId: 'e1' } });
+  t.same(fold.faults, ['b removed at version 3 with a balance of -100 minor units', 'version 4 moves the balance of b, who is no longer a member']);
+});

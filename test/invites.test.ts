@@ -25,7 +25,13 @@ t.test('a link made by a member lets several people join, each once, recorded wi
   const token = made.body.token as string;
   const shown = await ctx.api.get(`/invites/${token}`);
   t.equal(shown.status, 200, 'opening the link needs no account');
-  t.same(shown.body, { groupId: 'in-trip', groupName: 'Lisbon', invitedBy: { userId: 'in-ann', name: 'Ann' }, expiresAt: made.body.expiresAt });
+  t.same(shown.body, {
+    groupId: 'in-trip',
+    groupName: 'Lisbon',
+    archived: false,
+    invitedBy: { userId: 'in-ann', name: 'Ann' },
+    expiresAt: made.body.expiresAt,
+  });
 
   const joined = await bob.api.post(`/invites/${token}/accept`);
   t.equal(joined.status, 201);
@@ -101,4 +107,38 @@ t.test('GET /users/:id: the name behind an id, for someone signed in', async (t)
   t.same((await ann.api.get('/users/lu-bob')).body, { userId: 'lu-bob', name: 'Bob' });
   t.equal((await ann.api.get('/users/lu-nobody')).body.code, 'USER_NOT_FOUND');
   t.equal((await ctx.api.get('/users/lu-bob')).status, 401, 'not without a token');
+});
+
+t.test('a member who leaves takes their links along; someone who was a member comes back only when added; tokens stay out of the logs', async (t) => {
+  const lines: string[] = [];
+  const { startTestApp } = await import('./helpers/app.js');
+  const pino = (await import('pino')).default;
+  const env = await startTestApp({ logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+  t.teardown(() => env.close());
+  const { Api } = await import('./helpers/app.js');
+  const api = new Api(env.app);
+  const ann = await api.signUp('Ann', 'lv-ann');
+  const bob = await api.signUp('Bob', 'lv-bob');
+  const cy = await api.signUp('Cy', 'lv-cy');
+  await ann.api.post('/groups', { groupId: 'lv-g', name: 'Leaving', currency: 'EUR', members: ['lv-bob'] });
+  const bobsLink = (await bob.api.post('/groups/lv-g/invites', {})).body;
+  const annsLink = (await ann.api.post('/groups/lv-g/invites', {})).body;
+  t.equal((await bob.api.delete('/groups/lv-g/members/lv-bob')).status, 200, 'Bob leaves');
+  t.same(
+    (await ann.api.get('/groups/lv-g/invites')).body.items.map((i: { inviteId: string }) => i.inviteId),
+    [annsLink.inviteId],
+    "Bob's link went with him",
+  );
+  t.equal((await cy.api.post(`/invites/${bobsLink.token}/accept`)).status, 404, 'it no longer works');
+  await ann.api.post('/groups/lv-g/members', { userId: 'lv-bob' });
+  t.equal((await cy.api.post(`/invites/${bobsLink.token}/accept`)).status, 404, 'nor once Bob is back');
+  await bob.api.delete('/groups/lv-g/members/lv-bob');
+  const back = await bob.api.post(`/invites/${annsLink.token}/accept`);
+  t.equal(back.status, 409, "a former member cannot let himself back in with someone else's link");
+  t.equal(back.body.code, 'FORMER_MEMBER');
+  t.equal((await cy.api.post(`/invites/${annsLink.token}/accept`)).status, 201, 'a newcomer can');
+  const logged = lines.join('');
+  t.ok(logged.includes('/invites/fsi_'), 'the requests are logged');
+  t.notOk(logged.includes(annsLink.token) || logged.includes(bobsLink.token), 'but never a whole invite token');
+  t.same((await env.verify({ groupId: 'lv-g' })).mismatches, []);
 });

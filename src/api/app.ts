@@ -103,7 +103,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    // An invite token in a URL is a credential: the log keeps only its first characters.
+    const url = request.url.replace(/\/invites\/(fsi_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]*/, '/invites/$1…');
+    request.log.info(
+      {
+        req: { method: request.method, url, host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort },
+        res: reply,
+        responseTime: reply.elapsedTime,
+      },
+      'request completed',
+    );
   });
 
   const rateLimits = await registerRateLimits(app, options.rateLimits ?? DEFAULT_RATE_LIMITS);

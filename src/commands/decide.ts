@@ -34,6 +34,9 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
   }
   if (!state.group) throw groupNotFound();
   // An archived group is read-only until it is opened again.
+  if (state.group.archived && command.type === 'JoinGroup') {
+    throw conflict('GROUP_ARCHIVED', `the group "${state.group.name}" is archived: nobody can join it until a member opens it again`);
+  }
   if (state.group.archived && command.type !== 'UpdateGroup') throw archivedGroup(state.group.name);
 
   switch (command.type) {
@@ -75,6 +78,14 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     case 'AddMember':
     case 'JoinGroup': {
       if (state.members.some((m) => m.userId === command.member.userId)) return [];
+      if (command.type === 'JoinGroup') {
+        // A link works while its maker is a member, and only for newcomers: someone who
+        // left or was removed comes back when a member adds them again.
+        if (!state.members.some((m) => m.userId === command.invitedBy)) throw inviteDead();
+        if (state.former.has(command.member.userId)) {
+          throw conflict('FORMER_MEMBER', 'you were a member of this group before: ask a member to add you again');
+        }
+      }
       if (state.members.length >= MAX_MEMBERS) {
         throw conflict('GROUP_FULL', `a group has at most ${MAX_MEMBERS} members`);
       }
@@ -137,6 +148,8 @@ function assertAllMembers(expense: ExpenseAdded, state: GroupState): void {
     );
   }
 }
+
+const inviteDead = (): DomainError => notFound('INVITE_NOT_FOUND', 'this invite link does not work: it was revoked, it expired, or it never existed');
 
 const archivedGroup = (name: string): DomainError =>
   conflict('GROUP_ARCHIVED', `the group "${name}" is archived: open it again (archived: false) before changing anything`);

@@ -10,6 +10,7 @@ export function evolve(state: GroupState, event: GroupEvent): GroupState {
       return {
         group: { groupId, name, currency, version, archived: false },
         members: [...members],
+        former: new Set(),
         balances: new Map(members.map((m) => [m.userId, 0n])),
         expenses: new Map(),
       };
@@ -17,10 +18,17 @@ export function evolve(state: GroupState, event: GroupEvent): GroupState {
     case 'MemberAdded': {
       const balances = new Map(state.balances);
       if (!balances.has(event.data.userId)) balances.set(event.data.userId, 0n);
-      return { ...state, group: bump(state, version), members: [...state.members, event.data], balances };
+      const former = new Set(state.former);
+      former.delete(event.data.userId);
+      return { ...state, group: bump(state, version), members: [...state.members, event.data], former, balances };
     }
     case 'MemberRemoved':
-      return { ...state, group: bump(state, version), members: state.members.filter((m) => m.userId !== event.data.userId) };
+      return {
+        ...state,
+        group: bump(state, version),
+        members: state.members.filter((m) => m.userId !== event.data.userId),
+        former: new Set([...state.former, event.data.userId]),
+      };
     case 'GroupRenamed':
       return { ...state, group: { ...bump(state, version), name: event.data.name } };
     case 'GroupArchived':

@@ -23,9 +23,11 @@ export interface GroupState {
   group: { groupId: string; name: string; currency: string; version: number; archived: boolean } | null;
   /** The members now, in the order they joined (removed members and those who left are not here). */
   members: MemberState[];
+  /** Who was a member and left or was removed (not back since). */
+  former: ReadonlySet<string>;
   /** Each member's balance in minor units (what the group owes them; negative: what they owe). */
   balances: ReadonlyMap<string, bigint>;
   expenses: ReadonlyMap<string, ExpenseState>;
 }
 
-export const emptyState = (): GroupState => ({ group: null, members: [], balances: new Map(), expenses: new Map() });
+export const emptyState = (): GroupState => ({ group: null, members: [], former: new Set(), balances: new Map(), expenses: new Map() });

@@ -141,7 +141,10 @@ class Postmaster {
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  private readyAt = 0;
   readonly lines: string[] = [];
+  /** If this process dies without stopping it (an uncaught error), the postmaster is told to stop too. */
+  private readonly onExit = () => this.child?.kill('SIGINT');
 
   constructor(
     private readonly binary: string,
@@ -150,8 +153,10 @@ class Postmaster {
     private readonly logger: Logger,
   ) {}
 
-  /** Starts the postmaster and resolves once it accepts connections. */
+  /** Starts the postmaster and resolves once it accepts connections (or rejects after 60 s). */
   start(): Promise<void> {
+    process.removeListener('exit', this.onExit);
+    process.on('exit', this.onExit);
     return new Promise((resolve, reject) => {
       const child = spawn(this.binary, this.args, {
         ...(this.user ?? {}),
@@ -168,11 +173,20 @@ class Postmaster {
         this.logger.trace({ postgres: message.trim() }, 'embedded postgres');
         if (!ready && message.includes('database system is ready to accept connections')) {
           ready = true;
-          this.failures = 0;
+          this.readyAt = Date.now();
+          clearTimeout(deadline);
           resolve();
         }
       });
+      // Readiness is read from its log on stderr; a configuration that sends the log
+      // elsewhere (logging_collector) would otherwise keep this waiting without end.
+      const deadline = setTimeout(() => {
+        if (ready) return;
+        child.kill('SIGKILL');
+        reject(new Error('PostgreSQL did not say it was ready within 60 s'));
+      }, 60_000);
       child.once('error', (error) => {
+        clearTimeout(deadline);
         if (!ready) reject(error);
       });
       child.once('exit', (code, signal) => {
@@ -181,7 +195,10 @@ class Postmaster {
           reject(new Error(`postgres exited (code ${code}, signal ${signal})`));
           return;
         }
+        clearTimeout(deadline);
         if (this.stopping) return;
+        // One that ran a while starts afresh; one that keeps dying soon after starting backs off.
+        this.failures = Date.now() - this.readyAt > 60_000 ? 0 : this.failures + 1;
         this.logger.error({ code, signal, pid: child.pid }, 'the embedded PostgreSQL stopped unexpectedly; starting it again');
         this.scheduleRestart();
       });
@@ -189,12 +206,13 @@ class Postmaster {
   }
 
   private scheduleRestart(): void {
-    const waitMs = Math.min(30_000, 1_000 * 2 ** this.failures);
+    const waitMs = Math.min(30_000, 1_000 * 2 ** Math.max(0, this.failures - 1));
     this.restartTimer = setTimeout(() => {
       if (this.stopping) return;
       this.start().then(
         () => this.logger.info({ pid: this.child?.pid }, 'the embedded PostgreSQL is running again'),
         (error: unknown) => {
+          if (this.stopping) return; // stopped while it was starting: nothing went wrong
           this.failures++;
           this.logger.error(
             { err: error, postgres: this.lines.join('').trim().slice(-500), retryInMs: Math.min(30_000, 1_000 * 2 ** this.failures) },
@@ -210,6 +228,7 @@ class Postmaster {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
+    process.removeListener('exit', this.onExit);
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -241,19 +260,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const user = await serverUser();
   if (user) {
     // Checked before anything is made, so that the answer is one sentence, not an initdb dump.
-    const problem =
-      unreachableBy(
-        user,
-        bin.initdb,
-        'PostgreSQL programs',
-        'move the FairShare checkout to a directory every user may enter (or chmod o+x the directory named)',
-      ) ??
-      unreachableBy(
-        user,
-        bin.postgres,
-        'PostgreSQL programs',
-        'move the FairShare checkout to a directory every user may enter (or chmod o+x the directory named)',
-      );
+    const fix = 'move the FairShare checkout to a directory every user may enter (or chmod o+x the directory named)';
+    const problem = [bin.initdb, bin.postgres].map((program) => unreachableBy(user, program, 'PostgreSQL programs', fix)).find(Boolean);
     if (problem) throw new Error(problem);
   }
   await mkdir(dataDir, { recursive: true, mode: 0o755 });

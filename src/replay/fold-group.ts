@@ -79,9 +79,14 @@ function toMap(list: { userId: string; amountMinor: number }[]): Map<string, num
   return map;
 }
 
-function move(group: FoldedGroup, expense: FoldedExpense, sign: 1 | -1): void {
+function move(group: FoldedGroup, expense: FoldedExpense, sign: 1 | -1, version: number): void {
   for (const [userId, minor] of expense.payers) group.balances.set(userId, plus(group.balances.get(userId) ?? 0, sign * minor));
   for (const [userId, minor] of expense.shares) group.balances.set(userId, plus(group.balances.get(userId) ?? 0, -sign * minor));
+  // Someone who left did so at zero, and nothing may move their balance until they are back.
+  if (group.removed.size === 0) return; // the common case costs nothing
+  for (const userId of new Set([...expense.payers.keys(), ...expense.shares.keys()])) {
+    if (group.removed.has(userId)) group.faults.push(`version ${version} moves the balance of ${userId}, who is no longer a member`);
+  }
 }
 
 /** Applies one event (at `version`) to the fold, noting anything the log itself gets wrong. */
@@ -110,6 +115,9 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
         group.faults.push(`${event.data.userId} removed at version ${version} without being a member`);
         break;
       }
+      if (balanceOf(group, event.data.userId) !== 0n) {
+        group.faults.push(`${event.data.userId} removed at version ${version} with a balance of ${balanceOf(group, event.data.userId)} minor units`);
+      }
       group.removed.set(event.data.userId, version);
       break;
     case 'GroupRenamed':
@@ -135,7 +143,7 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
         group.faults.push(`expense ${e.expenseId} added again at version ${version} while live`);
       }
       group.expenses.set(e.expenseId, expense);
-      move(group, expense, 1);
+      move(group, expense, 1, version);
       break;
     }
     case 'ExpenseDeleted': {
@@ -146,7 +154,7 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       }
       expense.deleted = true;
       expense.lastVersion = version;
-      move(group, expense, -1);
+      move(group, expense, -1, version);
       break;
     }
   }

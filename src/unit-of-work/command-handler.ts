@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decide, DomainError, groupNotFound, type ExpenseState, type GroupCommand, type GroupState, type MemberState } from '../commands/index.js';
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import { isTransient, isUniqueViolation } from '../db/errors.js';
 import { streamIdOf, type EventEnvelope, type EventMetadata } from '../events/index.js';
 import { project, type ExpenseRow, type GroupRows } from '../projections/projector.js';
@@ -30,6 +30,12 @@ export interface CommandContext {
   idempotencyKey?: string | undefined;
   /** What the request asked for, to tell a true retry from a reused key. */
   requestFingerprint?: unknown;
+  /**
+   * Runs in the command's transaction, under the group's lock, before the decision: a
+   * check of something outside the group's rows (an invite link still working) or a
+   * change that must commit with the command or not at all. Throwing refuses the command.
+   */
+  withinTransaction?: ((tx: Tx) => Promise<void>) | undefined;
 }
 
 export interface BalanceOutcome {
@@ -125,6 +131,7 @@ async function runGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: 
           throw new DomainError(412, 'VERSION_CONFLICT', `the group has changed: its ETag is ${current}, not what If-Match holds`);
         }
 
+        await ctx.withinTransaction?.(tx);
         const events = decide(command, stateOf(loaded.rows));
         const metadata: EventMetadata = {
           requestId: ctx.requestId,
@@ -259,6 +266,7 @@ function stateOf(rows: GroupRows): GroupState {
       archived: rows.group.archived,
     },
     members: rows.members.filter((m) => m.removedVersion === null).map((m) => ({ userId: m.userId, name: m.name })),
+    former: new Set(rows.members.filter((m) => m.removedVersion !== null).map((m) => m.userId)),
     balances: rows.balances,
     expenses,
   };

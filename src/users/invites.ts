@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import { hashToken } from './users.js';
 
 /** How long an invite link works unless its creator says otherwise. */
@@ -35,10 +35,14 @@ export async function createInvite(db: Db, groupId: string, createdBy: string, d
   return { inviteId, token, expiresAt: row.expires_at };
 }
 
+/** Links that still work: not revoked, not expired, and their maker still a member. */
 const invites = (db: Db) =>
   db
     .selectFrom('invites as i')
     .innerJoin('users as u', 'u.user_id', 'i.created_by')
+    .innerJoin('group_members as m', (join) =>
+      join.onRef('m.group_id', '=', 'i.group_id').onRef('m.user_id', '=', 'i.created_by').on('m.removed_version', 'is', null),
+    )
     .select(['i.invite_id as inviteId', 'i.group_id as groupId', 'u.user_id as userId', 'u.name', 'i.created_at as createdAt', 'i.expires_at as expiresAt'])
     .where('i.revoked_at', 'is', null)
     .where('i.expires_at', '>', sql<Date>`now()`);
@@ -72,4 +76,19 @@ export async function revokeInvite(db: Db, groupId: string, inviteId: string): P
     .where('invite_id', '=', inviteId)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/**
+ * Inside a join's transaction: the link still works, and stays so until the join commits
+ * (its row is share-locked, so a revoke waits for the join, or the join sees the revoke).
+ */
+export async function assertInviteWorks(tx: Tx, inviteId: string): Promise<boolean> {
+  const { rows } = await sql`
+    select 1 from invites where invite_id = ${inviteId} and revoked_at is null and expires_at > now() for share`.execute(tx);
+  return rows.length === 1;
+}
+
+/** A member who leaves or is removed takes their links with them (in the removal's transaction). */
+export async function revokeInvitesOf(tx: Tx, groupId: string, userId: string): Promise<void> {
+  await sql`update invites set revoked_at = now() where group_id = ${groupId} and created_by = ${userId} and revoked_at is null`.execute(tx);
 }

@@ -104,6 +104,7 @@ export interface InviteLink {
 export interface InviteView {
   groupId: string;
   groupName: string;
+  archived: boolean;
   invitedBy: { userId: string; name: string };
   expiresAt: string;
 }

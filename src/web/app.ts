@@ -62,7 +62,8 @@ function App() {
     window.location.hash = '#/';
   };
 
-  if (route.join && (!token || me)) return html`<${JoinPage} invite=${route.join} token=${token} me=${me} onToken=${signIn} />`;
+  // The join page stays up while a new account's details load, so its outcome is not lost.
+  if (route.join) return html`<${JoinPage} invite=${route.join} token=${token} me=${me} onToken=${signIn} />`;
   if (!token) return html`<${SignIn} onToken=${signIn} problem=${problem} />`;
   if (!me) return html`<main><p class="loading">${problem ?? 'Loading…'}</p></main>`;
   return html`<header class="top">
@@ -138,22 +139,24 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
   useEffect(() => {
     new Api(null).invite(invite).then(setView, (error: unknown) => setProblem(message(error)));
   }, [invite]);
-  const join = async (withToken: string) => {
-    const joined = await joining.submit({ join: invite }, (key) => new Api(withToken).acceptInvite(invite, key));
-    if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
-  };
+  const [account, setAccount] = useState<string | null>(null);
   const submit = async (event: Event) => {
     event.preventDefault();
     setProblem(null);
+    // A new account is made once (kept across a retry), and saved in this browser
+    // whatever happens to the join, which may still fail (the link revoked meanwhile).
+    let withToken = token ?? account;
     try {
-      if (token) {
-        await join(token);
-      } else {
-        const account = await new Api(null).signUp(name.trim());
-        onToken(account.token);
-        await join(account.token);
+      if (!withToken) {
+        withToken = (await new Api(null).signUp(name.trim())).token;
+        setAccount(withToken);
       }
+      const used = withToken;
+      const joined = await joining.submit({ join: invite }, (key) => new Api(used).acceptInvite(invite, key));
+      if (!token) onToken(used);
+      if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
     } catch (error) {
+      if (!token && withToken) onToken(withToken);
       setProblem(message(error));
     }
   };
@@ -165,7 +168,10 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
     <h1>Join ${view.groupName}</h1>
     <p data-testid="invited-by"><strong>${view.invitedBy.name}</strong> invited you to share costs in <strong>${view.groupName}</strong>.</p>
     ${problem ? html`<p class="notice" role="alert">${problem}</p>` : null}
-    <form onSubmit=${submit}>
+    ${
+      view.archived
+        ? html`<p class="notice" role="status">This group is archived: nobody can join it until a member opens it again.</p>`
+        : html`<form onSubmit=${submit}>
       ${
         token
           ? html`<p>You join as <strong>${me?.name}</strong>.</p>`
@@ -175,7 +181,8 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
             </div>`
       }
       <button type="submit" disabled=${joining.busy || (!token && !name.trim())}>${token ? `Join ${view.groupName}` : `Sign up and join ${view.groupName}`}</button>
-    </form>
+    </form>`
+    }
     ${token ? null : html`<p class="meta">Have an account already? <a href="#/">Sign in on this device with your token</a> (under “Your token” where you use FairShare), then open this link again.</p>`}
   </main>`;
 }

@@ -18,7 +18,8 @@ export const currencyDigits = (currency: string): number =>
 /**
  * Names people can tell apart: a name two of them share (ignoring case and spacing) gets
  * the start of each one's user id, as long as it takes to differ ("Bob ·3f2a"); a name
- * only one of them has stays as it is. By user id.
+ * only one of them has stays as it is. A label that still meets another (someone named
+ * "Bob ·3f2a" themselves) gets the whole user id. By user id.
  */
 export function distinctNames(people: readonly { userId: string; name: string }[]): Map<string, string> {
   const key = (name: string) => name.normalize('NFC').trim().replace(/\s+/g, ' ').toLocaleLowerCase();
@@ -35,10 +36,15 @@ export function distinctNames(people: readonly { userId: string; name: string }[
       out.set(only.userId, only.name);
       continue;
     }
-    const tag = (userId: string, length: number) => userId.replace(/-/g, '').slice(0, length);
     let length = 4;
-    while (new Set(same.map((p) => tag(p.userId, length))).size < same.length && length < 64) length++;
-    for (const p of same) out.set(p.userId, `${p.name} ·${tag(p.userId, length)}`);
+    while (new Set(same.map((p) => p.userId.slice(0, length))).size < same.length && length < 64) length++;
+    for (const p of same) out.set(p.userId, `${p.name} ·${p.userId.slice(0, length)}`);
+  }
+  const seen = new Map<string, number>();
+  for (const label of out.values()) seen.set(key(label), (seen.get(key(label)) ?? 0) + 1);
+  for (const p of people) {
+    const label = out.get(p.userId) as string;
+    if ((seen.get(key(label)) ?? 0) > 1) out.set(p.userId, `${p.name} ·${p.userId}`);
   }
   return out;
 }

@@ -3,6 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import { readGroupWithMembers } from '../../read-model/group-reads.js';
 import { findUsers } from '../../users/users.js';
+import { revokeInvitesOf } from '../../users/invites.js';
+import type { Tx } from '../../db/database.js';
 import { DomainError, groupNotFound, invalid } from '../../commands/errors.js';
 import { uuidFrom } from '../ids.js';
 import { isSupportedCurrency } from '../../money/currency.js';
@@ -140,11 +142,18 @@ export const groupRoutes =
       },
       async (request, reply) => {
         const me = currentUser(request);
-        const result = await handleGroupCommand(deps, commandContext(request, request.params.groupId), {
-          type: 'RemoveMember',
-          userId: request.params.userId,
-          actorUserId: me.userId,
-        });
+        const { groupId, userId } = request.params;
+        // Their invite links go with them, in the same transaction (undone if refused).
+        const withinTransaction = (tx: Tx) => revokeInvitesOf(tx, groupId, userId);
+        const result = await handleGroupCommand(
+          deps,
+          { ...commandContext(request, groupId), withinTransaction },
+          {
+            type: 'RemoveMember',
+            userId: request.params.userId,
+            actorUserId: me.userId,
+          },
+        );
         return sendResult(reply, result, (o) => ({ status: 200, body: presentGroup(o, o.members, o.formerMembers) }));
       },
     );

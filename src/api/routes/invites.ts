@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { conflict, groupNotFound, notFound } from '../../commands/errors.js';
 import { findGroupForMember } from '../../read-model/group-reads.js';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
-import { createInvite, DEFAULT_INVITE_DAYS, findInvite, listInvites, revokeInvite, type Invite } from '../../users/invites.js';
+import type { Tx } from '../../db/database.js';
+import { assertInviteWorks, createInvite, DEFAULT_INVITE_DAYS, findInvite, listInvites, revokeInvite, type Invite } from '../../users/invites.js';
 import { authenticate, currentUser } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { presentGroup } from '../present.js';
@@ -50,7 +51,13 @@ export const inviteRoutes =
           tags: ['invites'],
           params: TokenParams,
           response: {
-            200: z.object({ groupId: Id, groupName: z.string(), invitedBy: z.object({ userId: Id, name: z.string() }), expiresAt: z.string() }),
+            200: z.object({
+              groupId: Id,
+              groupName: z.string(),
+              archived: z.boolean().describe('Nobody can join an archived group until a member opens it again'),
+              invitedBy: z.object({ userId: Id, name: z.string() }),
+              expiresAt: z.string(),
+            }),
             400: Problem,
             404: Problem,
           },
@@ -60,7 +67,13 @@ export const inviteRoutes =
         const invite = await findInvite(deps.db, request.params.token);
         const group = invite && (await findGroupForMember(deps.db, invite.groupId, invite.createdBy.userId));
         if (!invite || !group) throw inviteGone();
-        return { groupId: group.groupId, groupName: group.name, invitedBy: invite.createdBy, expiresAt: invite.expiresAt.toISOString() };
+        return {
+          groupId: group.groupId,
+          groupName: group.name,
+          archived: group.archived,
+          invitedBy: invite.createdBy,
+          expiresAt: invite.expiresAt.toISOString(),
+        };
       },
     );
 
@@ -149,11 +162,14 @@ export const inviteRoutes =
         const me = currentUser(request);
         const invite = await findInvite(deps.db, request.params.token);
         if (!invite) throw inviteGone();
-        // The link's maker must still be a member: a link dies with its maker's membership.
-        if (!(await findGroupForMember(deps.db, invite.groupId, invite.createdBy.userId))) throw inviteGone();
+        // Checked again in the join's own transaction: a revoke between the two waits for
+        // the join, or the join sees it (and the decision checks the maker is a member).
+        const withinTransaction = async (tx: Tx) => {
+          if (!(await assertInviteWorks(tx, invite.inviteId))) throw inviteGone();
+        };
         const result = await handleGroupCommand(
           deps,
-          { ...commandContext(request, invite.groupId), ifMatch: undefined },
+          { ...commandContext(request, invite.groupId), ifMatch: undefined, withinTransaction },
           { type: 'JoinGroup', member: { userId: me.userId, name: me.name }, invitedBy: invite.createdBy.userId },
         );
         return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members, o.formerMembers) }));

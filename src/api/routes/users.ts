@@ -36,7 +36,8 @@ export const userRoutes =
     app.get(
       '/users/:userId',
       {
-        onRequest: authenticate(deps.db),
+        // Counted with the writes: a token cannot walk through guessable ids at speed.
+        onRequest: [authenticate(deps.db), deps.rateLimits.writes],
         schema: {
           summary: 'The name behind a user id, so a person adding a member by id sees whom they are adding',
           tags: ['users'],

@@ -1,10 +1,20 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import t from 'tap';
-import { DESKTOP, PHONE, eventsOf, everyScreenShowsTheLog, launchChromium, signUp, waitForLogVersion, type Person } from './helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { call, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import {
+  DESKTOP,
+  PHONE,
+  eventsOf,
+  everyScreenShowsTheLog,
+  signUp,
+  waitForLogVersion,
+  type Person,
+  SHOTS,
+  groupOnThePage,
+  useBrowserWorld,
+} from './helpers/browser.js';
+import type { TestDatabase } from './helpers/database.js';
+import { call, type ServerProcess } from './helpers/server-process.js';
 
 // Invite links in the page (issue #13 §2): Ann makes a link on her desktop; Bob, who has
 // no account, opens it on his phone, sees who invited him to what, signs up and is in
@@ -14,28 +24,17 @@ declare const document: any;
 declare const window: any;
 declare const localStorage: any;
 
-const SHOTS = path.resolve('artifacts/screenshots');
 let database: TestDatabase;
 let server: ServerProcess;
 let browser: Browser;
 let ann: Person;
 let groupId: string;
 let link: string;
+const world = useBrowserWorld(t);
 t.before(async () => {
-  await mkdir(SHOTS, { recursive: true });
-  database = await createTestDatabase();
-  server = await startServerProcess({ DATABASE_URL: database.url });
-  browser = await launchChromium();
+  ({ database, server, browser } = world);
   ann = await signUp(browser, server.url, 'Ann', DESKTOP);
-  await ann.page.getByLabel('Name', { exact: true }).fill('Lisbon');
-  await ann.page.getByRole('button', { name: 'Create group' }).click();
-  await ann.page.waitForURL(/#\/groups\//);
-  groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
-});
-t.teardown(async () => {
-  await browser?.close();
-  await server?.stop();
-  await database?.close();
+  groupId = await groupOnThePage(world, ann, 'Lisbon');
 });
 
 t.test('Ann makes a link; it is shown once and listed', async (t) => {

@@ -1,21 +1,22 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import t from 'tap';
 import {
-  addMemberById,
   DESKTOP,
   PHONE,
   eventsOf,
   everyScreenShowsTheLog,
   fillExpense,
-  launchChromium,
   signUp,
   waitForLogVersion,
   type Person,
+  SHOTS,
+  groupOnThePage,
+  useBrowserWorld,
+  addMemberById,
 } from './helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { runCli, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import type { TestDatabase } from './helpers/database.js';
+import { runCli, type ServerProcess } from './helpers/server-process.js';
 
 // The group life cycle in the page (issue #13 §4), two people: Ann on a desktop, Bob on
 // a phone. Rename, a removal refused at a non-zero balance and done at zero, archive and
@@ -25,33 +26,19 @@ import { runCli, startServerProcess, type ServerProcess } from './helpers/server
 declare const document: any;
 declare const window: any;
 
-const SHOTS = path.resolve('artifacts/screenshots');
 let database: TestDatabase;
 let server: ServerProcess;
 let browser: Browser;
 let ann: Person;
 let bob: Person;
 let groupId: string;
+const world = useBrowserWorld(t);
 t.before(async () => {
-  await mkdir(SHOTS, { recursive: true });
-  database = await createTestDatabase();
-  server = await startServerProcess({ DATABASE_URL: database.url });
-  browser = await launchChromium();
+  ({ database, server, browser } = world);
   ann = await signUp(browser, server.url, 'Ann', DESKTOP);
   bob = await signUp(browser, server.url, 'Bob', PHONE);
-  await ann.page.getByLabel('Name', { exact: true }).fill('Flat');
-  await ann.page.getByRole('button', { name: 'Create group' }).click();
-  await ann.page.waitForURL(/#\/groups\//);
-  groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
-  await addMemberById(ann.page, bob);
-  await waitForLogVersion(database, groupId, 2);
-  await bob.page.goto(`${server.url}/#/groups/${encodeURIComponent(groupId)}`);
+  groupId = await groupOnThePage(world, ann, 'Flat', [bob]);
   await everyScreenShowsTheLog(t, database, [ann, bob], groupId, 'Bob joined');
-});
-t.teardown(async () => {
-  await browser?.close();
-  await server?.stop();
-  await database?.close();
 });
 
 const lastEvent = async () => (await eventsOf(database, groupId)).at(-1);

@@ -1,21 +1,21 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import t from 'tap';
 import {
-  addMemberById,
   DESKTOP,
   PHONE,
   eventsOf,
   everyScreenShowsTheLog,
   fillExpense,
-  launchChromium,
   signUp,
   waitForLogVersion,
   type Person,
+  SHOTS,
+  groupOnThePage,
+  useBrowserWorld,
 } from './helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { call, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import type { TestDatabase } from './helpers/database.js';
+import { call, type ServerProcess } from './helpers/server-process.js';
 
 // The page's two money bugs, as people hit them: a member who joins while the expense
 // form is open was left out of the default equal split, and a double click on "Record
@@ -26,32 +26,18 @@ declare const localStorage: any;
 declare const document: any;
 declare const window: any;
 
-const SHOTS = path.resolve('artifacts/screenshots');
 let database: TestDatabase;
 let server: ServerProcess;
 let browser: Browser;
 let ann: Person;
 let bob: Person;
 let groupId: string;
+const world = useBrowserWorld(t);
 t.before(async () => {
-  await mkdir(SHOTS, { recursive: true });
-  database = await createTestDatabase();
-  server = await startServerProcess({ DATABASE_URL: database.url });
-  browser = await launchChromium();
+  ({ database, server, browser } = world);
   ann = await signUp(browser, server.url, 'Ann', DESKTOP);
   bob = await signUp(browser, server.url, 'Bob', PHONE);
-  await ann.page.getByLabel('Name', { exact: true }).fill('Flat');
-  await ann.page.getByRole('button', { name: 'Create group' }).click();
-  await ann.page.waitForURL(/#\/groups\//);
-  groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
-  await addMemberById(ann.page, bob);
-  await waitForLogVersion(database, groupId, 2);
-  await bob.page.goto(`${server.url}/#/groups/${encodeURIComponent(groupId)}`);
-});
-t.teardown(async () => {
-  await browser?.close();
-  await server?.stop();
-  await database?.close();
+  groupId = await groupOnThePage(world, ann, 'Flat', [bob]);
 });
 
 const tokenOf = (p: Person): Promise<string> => p.page.evaluate(() => localStorage.getItem('fairshare.token'));

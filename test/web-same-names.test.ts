@@ -1,20 +1,20 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import t from 'tap';
 import {
-  addMemberById,
   DESKTOP,
   PHONE,
   everyScreenShowsTheLog,
   fillExpense,
-  launchChromium,
   signUp,
   waitForLogVersion,
   type Person,
+  SHOTS,
+  groupOnThePage,
+  useBrowserWorld,
 } from './helpers/browser.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import type { TestDatabase } from './helpers/database.js';
+import type { ServerProcess } from './helpers/server-process.js';
 
 // Two members called Bob (issue #13 §6) once read as "Bob pays Bob". Wherever the page
 // names members, two who share a name are told apart by the start of their user ids.
@@ -23,7 +23,6 @@ import { startServerProcess, type ServerProcess } from './helpers/server-process
 declare const document: any;
 declare const window: any;
 
-const SHOTS = path.resolve('artifacts/screenshots');
 let database: TestDatabase;
 let server: ServerProcess;
 let browser: Browser;
@@ -31,28 +30,13 @@ let ann: Person;
 let bob1: Person;
 let bob2: Person;
 let groupId: string;
+const world = useBrowserWorld(t);
 t.before(async () => {
-  await mkdir(SHOTS, { recursive: true });
-  database = await createTestDatabase();
-  server = await startServerProcess({ DATABASE_URL: database.url });
-  browser = await launchChromium();
+  ({ database, server, browser } = world);
   ann = await signUp(browser, server.url, 'Ann', DESKTOP);
   bob1 = await signUp(browser, server.url, 'Bob', DESKTOP);
   bob2 = await signUp(browser, server.url, 'bob ', PHONE);
-  await ann.page.getByLabel('Name', { exact: true }).fill('Two Bobs');
-  await ann.page.getByRole('button', { name: 'Create group' }).click();
-  await ann.page.waitForURL(/#\/groups\//);
-  groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
-  for (const [n, bob] of [bob1, bob2].entries()) {
-    await addMemberById(ann.page, bob);
-    await waitForLogVersion(database, groupId, 2 + n);
-  }
-  for (const bob of [bob1, bob2]) await bob.page.goto(`${server.url}/#/groups/${encodeURIComponent(groupId)}`);
-});
-t.teardown(async () => {
-  await browser?.close();
-  await server?.stop();
-  await database?.close();
+  groupId = await groupOnThePage(world, ann, 'Two Bobs', [bob1, bob2]);
 });
 
 const tag = (p: Person) => p.userId.slice(0, 4);

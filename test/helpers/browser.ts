@@ -1,10 +1,13 @@
 // People using the web page in real Chromium (Debian's package, driven by playwright-core),
 // and what the event log says the page must show.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { formatMinor } from '../../src/money/decimal.js';
 import { balancesOf, foldEvent, newFold } from '../../src/replay/fold-group.js';
 import { readLogInStreamOrder } from '../../src/store/read-log.js';
-import type { TestDatabase } from './database.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 import { streamIdOf } from '../../src/events/index.js';
 
 // The callbacks given to page.evaluate / waitForFunction run in the browser.
@@ -162,4 +165,46 @@ export async function fillExpense(page: Page, e: ExpenseEntry, everyone: Person[
   } else {
     for (const [who, value] of e.values ?? []) await page.locator(`#share-${who.userId}`).fill(value);
   }
+}
+
+export const SHOTS = path.resolve('artifacts/screenshots');
+
+export interface BrowserWorld {
+  database: TestDatabase;
+  server: ServerProcess;
+  browser: Browser;
+}
+
+/**
+ * For one test file: a database of its own, a real server process on it and Chromium,
+ * made before its tests and closed after them. Read the fields inside tests.
+ */
+export function useBrowserWorld(t: { before(fn: () => Promise<void>): unknown; teardown(fn: () => Promise<void>): unknown }): BrowserWorld {
+  const world = {} as BrowserWorld;
+  t.before(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    world.database = await createTestDatabase();
+    world.server = await startServerProcess({ DATABASE_URL: world.database.url });
+    world.browser = await launchChromium();
+  });
+  t.teardown(async () => {
+    await world.browser?.close();
+    await world.server?.stop();
+    await world.database?.close();
+  });
+  return world;
+}
+
+/** `owner` creates a group on the page; each of `others` is added by id, in turn, and opens it. Its id. */
+export async function groupOnThePage(world: BrowserWorld, owner: Person, name: string, others: Person[] = []): Promise<string> {
+  await owner.page.getByLabel('Name', { exact: true }).fill(name);
+  await owner.page.getByRole('button', { name: 'Create group' }).click();
+  await owner.page.waitForURL(/#\/groups\//);
+  const groupId = decodeURIComponent(owner.page.url().split('#/groups/')[1] ?? '');
+  for (const [n, other] of others.entries()) {
+    await addMemberById(owner.page, other);
+    await waitForLogVersion(world.database, groupId, 2 + n);
+  }
+  for (const other of others) await other.page.goto(`${world.server.url}/#/groups/${encodeURIComponent(groupId)}`);
+  return groupId;
 }

@@ -38,7 +38,7 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
 /** Starts everything `fairshare serve` runs: database, migrations, the log tail for live streams, HTTP. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   await assertPortFree(config.host, config.port);
-  const connection = await connectDatabase({ ...config, statementTimeoutMs: config.statementTimeoutMs }, logger);
+  const connection = await connectDatabase(config, logger);
   let changes: LiveChanges | undefined;
   let app: FastifyInstance | undefined;
   let eventLog: EventLog | undefined;

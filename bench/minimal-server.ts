@@ -98,6 +98,7 @@ app.post<{ Params: { groupId: string } }>('/groups/:groupId/expenses', async (re
       },
       newMembers: [],
       changedMembers: [],
+      droppedBalances: [],
       balances,
       expenses: [
         {

@@ -466,3 +466,94 @@ t.test('the group life cycle: rename, archive, open again, remove and leave', as
     { status: 409, code: 'LAST_MEMBER', path: undefined },
   );
 });
+
+t.test('name-only members: in expenses like anyone; claimed through a link by an account that takes their place', async (t) => {
+  const group = created('EUR', ['a', 'b']);
+  const addDan = decide({ type: 'AddMember', member: { userId: 'guest_1', name: 'Dan', nameOnly: true }, invitedBy: 'a' }, given(group));
+  t.same(addDan, [{ type: 'MemberAdded', data: { userId: 'guest_1', name: 'Dan', invitedBy: 'a', nameOnly: true } }]);
+  const withDan = given(group, ...addDan);
+  const taxi = decide(add({ amount: '9.00', paidBy: 'guest_1' }), withDan);
+  t.same(shares(taxi), [
+    ['a', 300],
+    ['b', 300],
+    ['guest_1', 300],
+  ]);
+  const before = given(group, ...addDan, ...taxi);
+  const claim = (userId: string, nameOnlyId = 'guest_1', invitedBy = 'a'): GroupCommand => ({
+    type: 'ClaimMember',
+    nameOnlyId,
+    member: { userId, name: userId.toUpperCase() },
+    invitedBy,
+  });
+  const claimed = decide(claim('d'), before);
+  t.same(claimed, [{ type: 'MemberClaimed', data: { nameOnlyId: 'guest_1', userId: 'd', name: 'D', invitedBy: 'a' } }], 'one event records the claim');
+  const after = given(group, ...addDan, ...taxi, ...claimed);
+  t.same(
+    after.members.map((m) => m.userId),
+    ['a', 'b', 'd'],
+    'the account has the same place',
+  );
+  t.equal(after.balances.get('d'), 600n, 'and what Dan was owed');
+  t.notOk(after.balances.has('guest_1'));
+  t.same(
+    after.expenses.get('e1')?.data.payers.map((p) => p.userId),
+    ['d'],
+    'and his history',
+  );
+  t.same(decide(claim('d'), after), [], 'claiming again is a retry: nothing appended');
+  t.same(
+    decide({ type: 'DeleteExpense', expenseId: 'e1' }, after),
+    [{ type: 'ExpenseDeleted', data: { expenseId: 'e1' } }],
+    'his expenses can be changed: they name a member',
+  );
+
+  t.same(
+    refusal(() => decide(claim('e'), after)),
+    { status: 409, code: 'ALREADY_CLAIMED', path: undefined },
+    'a place is claimed once',
+  );
+  t.same(
+    refusal(() => decide(claim('b'), before)),
+    { status: 409, code: 'ALREADY_MEMBER', path: undefined },
+    'a member cannot take a second place',
+  );
+  t.same(
+    refusal(() => decide(claim('d', 'b'), before)),
+    { status: 409, code: 'NOT_NAME_ONLY', path: undefined },
+    "Bob's place is his",
+  );
+  t.same(
+    refusal(() => decide(claim('d', 'guest_9'), before)),
+    { status: 404, code: 'MEMBER_NOT_FOUND', path: undefined },
+  );
+  t.same(
+    refusal(() => decide(claim('d', 'guest_1', 'z'), before)),
+    { status: 404, code: 'INVITE_NOT_FOUND', path: undefined },
+    "the link's maker left",
+  );
+  const bLeft = given(group, ...addDan, ...taxi, { type: 'MemberRemoved', data: { userId: 'b' } });
+  t.same(
+    refusal(() => decide(claim('b'), bLeft)),
+    { status: 409, code: 'FORMER_MEMBER', path: undefined },
+  );
+  const archived = given(group, ...addDan, { type: 'GroupArchived', data: {} });
+  t.same(
+    refusal(() => decide(claim('d'), archived)),
+    { status: 409, code: 'GROUP_ARCHIVED', path: undefined },
+  );
+
+  // Name-only members cannot open the group: the last account stays.
+  const annAndDan = given(
+    created('EUR', ['a']),
+    ...decide({ type: 'AddMember', member: { userId: 'guest_1', name: 'Dan', nameOnly: true } }, given(created('EUR', ['a']))),
+  );
+  t.same(
+    refusal(() => decide({ type: 'RemoveMember', userId: 'a', actorUserId: 'a' }, annAndDan)),
+    { status: 409, code: 'LAST_MEMBER', path: undefined },
+  );
+  t.same(
+    decide({ type: 'RemoveMember', userId: 'guest_1', actorUserId: 'a' }, annAndDan),
+    [{ type: 'MemberRemoved', data: { userId: 'guest_1' } }],
+    'Dan can be removed at zero',
+  );
+});

@@ -77,7 +77,7 @@ t.test('a member is removed, or leaves, only at a zero balance; then the group i
     removed.body.members.map((m: { userId: string }) => m.userId),
     ['rm-ann', 'rm-cy'],
   );
-  t.same(removed.body.formerMembers, [{ userId: 'rm-bob', name: 'Bob' }], 'his name stays for his past expenses');
+  t.same(removed.body.formerMembers, [{ userId: 'rm-bob', name: 'Bob', nameOnly: false }], 'his name stays for his past expenses');
   t.same(
     (await ann.api.get('/groups/rm-flat/balances')).body.balances.map((b: { userId: string }) => b.userId),
     ['rm-ann', 'rm-cy'],

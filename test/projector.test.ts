@@ -65,8 +65,8 @@ t.test('given nothing, when GroupCreated: a group row, two members at positions 
   const { changes } = given().when(created);
   t.same(changes.group, { row: { name: 'Trip', currency: 'EUR', version: 1, archived: false, createdAt: AT, updatedAt: AT }, expectedVersion: 0 });
   t.same(changes.newMembers, [
-    { userId: 'a', name: 'Ann', joinedVersion: 1, position: 0, removedVersion: null },
-    { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: null },
+    { userId: 'a', name: 'Ann', joinedVersion: 1, position: 0, removedVersion: null, nameOnly: false, claimedFrom: null },
+    { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: null, nameOnly: false, claimedFrom: null },
   ]);
   t.same(balances(changes), [
     ['a', 0n, undefined],
@@ -77,7 +77,7 @@ t.test('given nothing, when GroupCreated: a group row, two members at positions 
 
 t.test('given a group, when MemberAdded: the next position, a zero balance, nothing else moves', async (t) => {
   const { changes } = given(created).when({ type: 'MemberAdded', data: { userId: 'c', name: 'Cat' } });
-  t.same(changes.newMembers, [{ userId: 'c', name: 'Cat', joinedVersion: 2, position: 2, removedVersion: null }]);
+  t.same(changes.newMembers, [{ userId: 'c', name: 'Cat', joinedVersion: 2, position: 2, removedVersion: null, nameOnly: false, claimedFrom: null }]);
   t.same(changes.changedMembers, []);
   t.same(balances(changes), [['c', 0n, undefined]]);
   t.equal(changes.group.expectedVersion, 1);
@@ -132,8 +132,8 @@ t.test('the group life cycle: renamed, archived and opened again, a member remov
   const removed = given(created).when({ type: 'MemberRemoved', data: { userId: 'b' } });
   t.same(removed.changes.changedMembers, [
     {
-      row: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: 2 },
-      previous: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: null },
+      row: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: 2, nameOnly: false, claimedFrom: null },
+      previous: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: null, nameOnly: false, claimedFrom: null },
     },
   ]);
   t.same(removed.changes.balances, [], 'their (zero) balance row stays');
@@ -141,10 +141,75 @@ t.test('the group life cycle: renamed, archived and opened again, a member remov
   t.same(back.changes.newMembers, [], 'no second row');
   t.same(back.changes.changedMembers, [
     {
-      row: { userId: 'b', name: 'Bobby', joinedVersion: 3, position: 1, removedVersion: null },
-      previous: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: 2 },
+      row: { userId: 'b', name: 'Bobby', joinedVersion: 3, position: 1, removedVersion: null, nameOnly: false, claimedFrom: null },
+      previous: { userId: 'b', name: 'Bob', joinedVersion: 1, position: 1, removedVersion: 2, nameOnly: false, claimedFrom: null },
     },
   ]);
+});
+
+t.test('a name-only member claimed: the same row and place under the account, their balance and every expense naming them move', async (t) => {
+  const addDan: GroupEvent = { type: 'MemberAdded', data: { userId: 'n', name: 'Dan', nameOnly: true } };
+  const taxi: GroupEvent = {
+    type: 'ExpenseAdded',
+    data: {
+      expenseId: 't',
+      kind: 'expense',
+      description: 'Taxi',
+      currency: 'EUR',
+      amountMinor: 900,
+      payers: [{ userId: 'n', amountMinor: 900 }],
+      shares: [
+        { userId: 'a', amountMinor: 300 },
+        { userId: 'b', amountMinor: 300 },
+        { userId: 'n', amountMinor: 300 },
+      ],
+      split: { mode: 'equal', among: ['a', 'b', 'n'] },
+      occurredAt: '2026-11-24T20:00:00.000Z',
+    },
+  };
+  const added = given(created, addDan);
+  t.same(added.rows.members.at(-1), { userId: 'n', name: 'Dan', joinedVersion: 2, position: 2, removedVersion: null, nameOnly: true, claimedFrom: null });
+  const { changes, rows } = given(created, addDan, dinner(), taxi).when({ type: 'MemberClaimed', data: { nameOnlyId: 'n', userId: 'd', name: 'Daniel' } });
+  t.same(changes.newMembers, [], 'no new row: the account takes the same one');
+  t.same(changes.changedMembers, [
+    {
+      row: { userId: 'd', name: 'Daniel', joinedVersion: 2, position: 2, removedVersion: null, nameOnly: false, claimedFrom: 'n' },
+      previous: { userId: 'n', name: 'Dan', joinedVersion: 2, position: 2, removedVersion: null, nameOnly: true, claimedFrom: null },
+    },
+  ]);
+  t.same(balances(changes), [['d', 600n, undefined]], "the account's balance row holds what Dan was owed");
+  t.same(changes.droppedBalances, [{ userId: 'n', previous: 600n }], "and Dan's goes");
+  t.equal(changes.expenses.length, 1, 'only the expense that names Dan is rewritten');
+  t.same(changes.expenses[0], {
+    expenseId: 't',
+    previousLastVersion: 4,
+    row: {
+      ...rows.expenses.get('t'),
+      payers: [{ userId: 'd', amountMinor: 900 }],
+      shares: [
+        { userId: 'a', amountMinor: 300 },
+        { userId: 'b', amountMinor: 300 },
+        { userId: 'd', amountMinor: 300 },
+      ],
+      split: { mode: 'equal', among: ['a', 'b', 'd'] },
+      lastVersion: 4,
+    },
+  });
+  t.equal(
+    [...rows.balances.values()].reduce((a, b) => a + b, 0n),
+    0n,
+    'balances still sum to zero',
+  );
+  t.throws(
+    () => given(created).when({ type: 'MemberClaimed', data: { nameOnlyId: 'b', userId: 'd', name: 'Daniel' } }),
+    /not a name-only member/,
+    'Bob has an account',
+  );
+  t.throws(
+    () => given(created, addDan).when({ type: 'MemberClaimed', data: { nameOnlyId: 'n', userId: 'a', name: 'Ann' } }),
+    /they already have/,
+    'Ann is in already',
+  );
 });
 
 t.test('the projector refuses events that cannot apply to the rows it was given', async (t) => {

@@ -10,6 +10,8 @@ export const money = (minor: bigint | number, currency: string): string => forma
 export const presentBalances = (rows: readonly BalanceRow[], currency: string) =>
   rows.map((r) => ({ userId: r.userId, name: r.name, balance: money(r.balanceMinor, currency) }));
 
+const presentMember = (m: MemberRow) => ({ userId: m.userId, name: m.name, nameOnly: m.nameOnly === true });
+
 export const presentGroup = (
   group: Omit<GroupRow, 'epoch' | 'archived'> & { archived?: boolean | undefined },
   members: readonly MemberRow[],
@@ -20,8 +22,8 @@ export const presentGroup = (
   currency: group.currency,
   version: group.version,
   archived: group.archived ?? false,
-  members: members.map((m) => ({ userId: m.userId, name: m.name })),
-  formerMembers: formerMembers.map((m) => ({ userId: m.userId, name: m.name })),
+  members: members.map(presentMember),
+  formerMembers: formerMembers.map(presentMember),
 });
 
 /** An expense as the read model holds it, or as a command's outcome carries it. */

@@ -12,6 +12,8 @@ export type GroupCommand =
   | { type: 'AddMember'; member: MemberState; invitedBy?: string | undefined }
   /** Someone who is not a member yet joins through an invite link of `invitedBy`. */
   | { type: 'JoinGroup'; member: MemberState; invitedBy: string }
+  /** Someone who is not a member yet takes a name-only member's place, through an invite link of `invitedBy`. */
+  | { type: 'ClaimMember'; nameOnlyId: string; member: MemberState; invitedBy: string }
   | { type: 'AddExpense'; expenseId: string; input: ExpenseInput; now: string }
   | { type: 'EditExpense'; expenseId: string; input: ExpenseInput; now: string }
   | { type: 'DeleteExpense'; expenseId: string }
@@ -34,7 +36,7 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
   }
   if (!state.group) throw groupNotFound();
   // An archived group is read-only until it is opened again.
-  if (state.group.archived && command.type === 'JoinGroup') {
+  if (state.group.archived && (command.type === 'JoinGroup' || command.type === 'ClaimMember')) {
     throw conflict('GROUP_ARCHIVED', `the group "${state.group.name}" is archived: nobody can join it until a member opens it again`);
   }
   if (state.group.archived && command.type !== 'UpdateGroup') throw archivedGroup(state.group.name);
@@ -70,10 +72,27 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
             : `${member.name} cannot be removed while their balance is not zero: ${member.name} ${owes ? 'owes' : 'is owed'} ${amount}; settle up first`,
         );
       }
-      if (state.members.length === 1) {
-        throw conflict('LAST_MEMBER', 'the last member cannot leave the group; archive it instead');
+      // Name-only members cannot open the group: someone with an account must stay.
+      if (!member.nameOnly && !state.members.some((m) => m.userId !== member.userId && !m.nameOnly)) {
+        throw conflict('LAST_MEMBER', 'the last member with an account cannot leave the group; archive it instead');
       }
       return [{ type: 'MemberRemoved', data: { userId: member.userId } }];
+    }
+    case 'ClaimMember': {
+      const { nameOnlyId, member, invitedBy } = command;
+      if (state.claimed.get(nameOnlyId) === member.userId) return [];
+      if (!state.members.some((m) => m.userId === invitedBy)) throw inviteDead();
+      if (state.members.some((m) => m.userId === member.userId)) {
+        throw conflict('ALREADY_MEMBER', 'you are a member of this group already: a place cannot be claimed on top of your own');
+      }
+      if (state.former.has(member.userId)) {
+        throw conflict('FORMER_MEMBER', 'you were a member of this group before: ask a member to add you again');
+      }
+      const place = state.members.find((m) => m.userId === nameOnlyId);
+      if (state.claimed.has(nameOnlyId)) throw conflict('ALREADY_CLAIMED', 'someone has claimed this place already');
+      if (!place) throw notFound('MEMBER_NOT_FOUND', `${nameOnlyId} is not a member of this group`);
+      if (!place.nameOnly) throw conflict('NOT_NAME_ONLY', `${place.name} has an account: only a name-only member's place can be claimed`);
+      return [{ type: 'MemberClaimed', data: { nameOnlyId, userId: member.userId, name: member.name, invitedBy } }];
     }
     case 'AddMember':
     case 'JoinGroup': {
@@ -89,8 +108,16 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
       if (state.members.length >= MAX_MEMBERS) {
         throw conflict('GROUP_FULL', `a group has at most ${MAX_MEMBERS} members`);
       }
-      const { userId, name } = command.member;
-      return [{ type: 'MemberAdded', data: { userId, name, ...(command.invitedBy === undefined ? {} : { invitedBy: command.invitedBy }) } }];
+      const { userId, name, nameOnly } = command.member;
+      if (nameOnly && (state.former.has(userId) || state.claimed.has(userId))) {
+        throw conflict('MEMBER_ID_TAKEN', `${userId} was a member of this group before`);
+      }
+      return [
+        {
+          type: 'MemberAdded',
+          data: { userId, name, ...(command.invitedBy === undefined ? {} : { invitedBy: command.invitedBy }), ...(nameOnly ? { nameOnly: true } : {}) },
+        },
+      ];
     }
     case 'AddExpense': {
       const existing = state.expenses.get(command.expenseId);

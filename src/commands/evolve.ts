@@ -1,4 +1,4 @@
-import type { ExpenseAdded, GroupEvent } from '../events/index.js';
+import { renamedInExpense, type ExpenseAdded, type GroupEvent } from '../events/index.js';
 import type { GroupState } from './state.js';
 
 /** Applies one event to a group's state. Pure: returns a new state. */
@@ -11,6 +11,7 @@ export function evolve(state: GroupState, event: GroupEvent): GroupState {
         group: { groupId, name, currency, version, archived: false },
         members: [...members],
         former: new Set(),
+        claimed: new Map(),
         balances: new Map(members.map((m) => [m.userId, 0n])),
         expenses: new Map(),
       };
@@ -20,7 +21,28 @@ export function evolve(state: GroupState, event: GroupEvent): GroupState {
       if (!balances.has(event.data.userId)) balances.set(event.data.userId, 0n);
       const former = new Set(state.former);
       former.delete(event.data.userId);
-      return { ...state, group: bump(state, version), members: [...state.members, event.data], former, balances };
+      const { userId, name, nameOnly } = event.data;
+      const member = nameOnly ? { userId, name, nameOnly } : { userId, name };
+      return { ...state, group: bump(state, version), members: [...state.members, member], former, balances };
+    }
+    case 'MemberClaimed': {
+      const { nameOnlyId: from, userId: to, name } = event.data;
+      const balances = new Map(state.balances);
+      balances.set(to, balances.get(from) ?? 0n);
+      balances.delete(from);
+      const expenses = new Map(state.expenses);
+      for (const [expenseId, e] of state.expenses) {
+        const data = renamedInExpense(e.data, from, to);
+        if (data) expenses.set(expenseId, { ...e, data });
+      }
+      return {
+        ...state,
+        group: bump(state, version),
+        members: state.members.map((m) => (m.userId === from ? { userId: to, name } : m)),
+        claimed: new Map([...state.claimed, [from, to]]),
+        balances,
+        expenses,
+      };
     }
     case 'MemberRemoved':
       return {

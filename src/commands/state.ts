@@ -3,6 +3,8 @@ import type { ExpenseAdded } from '../events/index.js';
 export interface MemberState {
   userId: string;
   name: string;
+  /** Known only by a name a member gave: no account (yet); claimed through an invite link. */
+  nameOnly?: boolean;
 }
 
 export interface ExpenseState {
@@ -25,9 +27,11 @@ export interface GroupState {
   members: MemberState[];
   /** Who was a member and left or was removed (not back since). */
   former: ReadonlySet<string>;
+  /** Name-only members whose place an account took: the name-only id, and the account's user id. */
+  claimed: ReadonlyMap<string, string>;
   /** Each member's balance in minor units (what the group owes them; negative: what they owe). */
   balances: ReadonlyMap<string, bigint>;
   expenses: ReadonlyMap<string, ExpenseState>;
 }
 
-export const emptyState = (): GroupState => ({ group: null, members: [], former: new Set(), balances: new Map(), expenses: new Map() });
+export const emptyState = (): GroupState => ({ group: null, members: [], former: new Set(), claimed: new Map(), balances: new Map(), expenses: new Map() });

@@ -45,6 +45,10 @@ export interface GroupMembersTable {
   joined_version: number;
   /** The version that took them out (MemberRemoved); null while a member. */
   removed_version: ColumnType<number | null, number | null | undefined, number | null>;
+  /** A friend known only by a name (no account); false once claimed. */
+  name_only: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The name-only id whose place this account claimed; null otherwise. */
+  claimed_from: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface UserBalancesTable {

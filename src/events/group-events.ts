@@ -18,7 +18,17 @@ export const GroupCreated = z.strictObject({
   members: z.array(Member),
 });
 /** `invitedBy`: who brought them in (by invite link, or by adding their user id); absent in events from before it was kept. */
-export const MemberAdded = Member.extend({ invitedBy: z.string().optional() });
+export const MemberAdded = Member.extend({
+  invitedBy: z.string().optional(),
+  /** A friend without an account (yet), known by the name a member gave; absent: an account's holder. */
+  nameOnly: z.boolean().optional(),
+});
+/**
+ * Someone with an account takes a name-only member's place (through an invite link):
+ * from here on `nameOnlyId` is `userId` in the group, with the same place, balance and
+ * history (every past expense that names the one names the other).
+ */
+export const MemberClaimed = z.strictObject({ nameOnlyId: z.string(), userId: z.string(), name: z.string(), invitedBy: z.string().optional() });
 export const ExpenseAdded = z.strictObject({
   expenseId: z.string(),
   kind: z.enum(['expense', 'payment']),
@@ -40,6 +50,7 @@ export const GroupUnarchived = z.strictObject({});
 
 export type GroupCreated = z.infer<typeof GroupCreated>;
 export type MemberAdded = z.infer<typeof MemberAdded>;
+export type MemberClaimed = z.infer<typeof MemberClaimed>;
 export type ExpenseAdded = z.infer<typeof ExpenseAdded>;
 export type ExpenseDeleted = z.infer<typeof ExpenseDeleted>;
 export type GroupRenamed = z.infer<typeof GroupRenamed>;
@@ -51,6 +62,7 @@ export type GroupUnarchived = z.infer<typeof GroupUnarchived>;
 export type GroupEvent =
   | { type: 'GroupCreated'; data: GroupCreated }
   | { type: 'MemberAdded'; data: MemberAdded }
+  | { type: 'MemberClaimed'; data: MemberClaimed }
   | { type: 'ExpenseAdded'; data: ExpenseAdded }
   | { type: 'ExpenseDeleted'; data: ExpenseDeleted }
   | { type: 'GroupRenamed'; data: GroupRenamed }
@@ -63,6 +75,7 @@ export type GroupEventType = GroupEvent['type'];
 export const CURRENT_SCHEMA_VERSION: Record<GroupEventType, number> = {
   GroupCreated: 1,
   MemberAdded: 1,
+  MemberClaimed: 1,
   ExpenseAdded: 1,
   ExpenseDeleted: 1,
   GroupRenamed: 1,
@@ -71,7 +84,17 @@ export const CURRENT_SCHEMA_VERSION: Record<GroupEventType, number> = {
   GroupUnarchived: 1,
 };
 
-const dataSchemas = { GroupCreated, MemberAdded, ExpenseAdded, ExpenseDeleted, GroupRenamed, MemberRemoved, GroupArchived, GroupUnarchived } as const;
+const dataSchemas = {
+  GroupCreated,
+  MemberAdded,
+  MemberClaimed,
+  ExpenseAdded,
+  ExpenseDeleted,
+  GroupRenamed,
+  MemberRemoved,
+  GroupArchived,
+  GroupUnarchived,
+} as const;
 
 /**
  * Upcasters lift stored data one schema version up: `upcasters[type][v]` turns a

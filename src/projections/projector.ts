@@ -1,7 +1,7 @@
 // The one projector: a pure function from a group's events, and the rows they touch, to
 // row changes. The live write path, the rebuild and any other event log use it; one
 // writer (write-rows.ts) turns its changes into SQL. No database here, no clock.
-import type { EventEnvelope } from '../events/index.js';
+import { renamedInExpense, type EventEnvelope } from '../events/index.js';
 
 export type Allocation = { userId: string; amountMinor: number }[];
 
@@ -23,6 +23,10 @@ export interface MemberRow {
   position: number;
   /** The version of the MemberRemoved that took them out (their row stays, for their name in old expenses); null while a member. */
   removedVersion: number | null;
+  /** Known only by a name (no account); false once claimed. */
+  nameOnly: boolean;
+  /** The name-only member whose place this account claimed (MemberClaimed); null otherwise. */
+  claimedFrom: string | null;
 }
 
 export interface ExpenseRow {
@@ -64,10 +68,12 @@ export interface RowChanges {
   group: { row: GroupRow; expectedVersion: number };
   /** Members who joined. */
   newMembers: MemberRow[];
-  /** Members who left, were removed, or came back; `previous` is the stored row they replace. */
+  /** Members who left, were removed, came back or were claimed (a new user id); `previous` is the stored row they replace. */
   changedMembers: { row: MemberRow; previous: MemberRow }[];
   /** Balances that moved or are new; `previous` undefined means there is no row yet. */
   balances: { userId: string; balance: bigint; previous: bigint | undefined }[];
+  /** Balance rows that go (a claimed name-only member's: the account holds it now), with the balance they must still hold. */
+  droppedBalances: { userId: string; previous: bigint }[];
   /** Expenses as the events leave them; `previousLastVersion` undefined means no row yet. */
   expenses: { expenseId: string; row: ExpenseRow; previousLastVersion: number | undefined }[];
 }
@@ -90,20 +96,24 @@ export function project(rows: GroupRows, events: readonly EventEnvelope[]): { ro
     expenses: new Map([...rows.expenses].map(([id, e]) => [id, { ...e }])),
   };
   const touchedExpenses = new Set<string>();
-  for (const event of events) {
-    projectEvent(after, event);
-    if (event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted') touchedExpenses.add(event.data.expenseId);
-  }
+  for (const event of events) for (const expenseId of projectEvent(after, event)) touchedExpenses.add(expenseId);
   if (!after.group) throw new ProjectionError(`group ${rows.groupId}: no events to project`);
   const newMembers = after.members.slice(rows.members.length);
   const changedMembers = rows.members.flatMap((previous, i) => {
     const row = after.members[i] as MemberRow;
-    const changed = row.removedVersion !== previous.removedVersion || row.joinedVersion !== previous.joinedVersion || row.name !== previous.name;
+    const changed =
+      row.removedVersion !== previous.removedVersion ||
+      row.joinedVersion !== previous.joinedVersion ||
+      row.name !== previous.name ||
+      row.userId !== previous.userId ||
+      row.nameOnly !== previous.nameOnly ||
+      row.claimedFrom !== previous.claimedFrom;
     return changed ? [{ row, previous }] : [];
   });
   const balances = [...after.balances]
     .filter(([userId, balance]) => rows.balances.get(userId) !== balance)
     .map(([userId, balance]) => ({ userId, balance, previous: rows.balances.get(userId) }));
+  const droppedBalances = [...rows.balances].filter(([userId]) => !after.balances.has(userId)).map(([userId, previous]) => ({ userId, previous }));
   const expenses = [...touchedExpenses].map((expenseId) => ({
     expenseId,
     row: after.expenses.get(expenseId) as ExpenseRow,
@@ -111,7 +121,15 @@ export function project(rows: GroupRows, events: readonly EventEnvelope[]): { ro
   }));
   return {
     rows: after,
-    changes: { groupId: rows.groupId, group: { row: after.group, expectedVersion: rows.group?.version ?? 0 }, newMembers, changedMembers, balances, expenses },
+    changes: {
+      groupId: rows.groupId,
+      group: { row: after.group, expectedVersion: rows.group?.version ?? 0 },
+      newMembers,
+      changedMembers,
+      balances,
+      droppedBalances,
+      expenses,
+    },
   };
 }
 
@@ -124,12 +142,18 @@ export function allRows(rows: GroupRows, expectedVersion: number): RowChanges {
     newMembers: rows.members,
     changedMembers: [],
     balances: [...rows.balances].map(([userId, balance]) => ({ userId, balance, previous: undefined })),
+    droppedBalances: [],
     expenses: [...rows.expenses].map(([expenseId, row]) => ({ expenseId, row, previousLastVersion: undefined })),
   };
 }
 
-/** Applies the group's next event to `p` in place; throws ProjectionError when it cannot apply. */
-export function projectEvent(p: GroupRows, event: EventEnvelope): void {
+/**
+ * Applies the group's next event to `p` in place; returns the expenses it changed.
+ * Throws ProjectionError when it cannot apply. For MemberClaimed, `p.expenses` must hold
+ * every expense that names the name-only member (the write path loads them).
+ */
+export function projectEvent(p: GroupRows, event: EventEnvelope): string[] {
+  const touched: string[] = [];
   const expected = (p.group?.version ?? 0) + 1;
   if (event.version !== expected) {
     throw new ProjectionError(`group ${p.groupId}: expected version ${expected}, the log has ${event.version}`);
@@ -146,8 +170,27 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
       break;
     }
     case 'MemberAdded':
-      addMember(p, event.data.userId, event.data.name, event.version);
+      addMember(p, event.data.userId, event.data.name, event.version, event.data.nameOnly === true);
       break;
+    case 'MemberClaimed': {
+      const { nameOnlyId: from, userId: to, name } = event.data;
+      const place = p.members.find((m) => m.userId === from);
+      if (!place || place.removedVersion !== null || !place.nameOnly) {
+        throw new ProjectionError(`${to} claims ${from} in group ${p.groupId}, not a name-only member`);
+      }
+      if (p.balances.has(to) || p.members.some((m) => m.userId === to))
+        throw new ProjectionError(`${to} claims a place in group ${p.groupId} they already have`);
+      Object.assign(place, { userId: to, name, nameOnly: false, claimedFrom: from });
+      p.balances.set(to, p.balances.get(from) ?? 0n);
+      p.balances.delete(from);
+      for (const [expenseId, e] of p.expenses) {
+        const renamed = renamedInExpense(e, from, to);
+        if (!renamed) continue;
+        p.expenses.set(expenseId, renamed); // its version stays that of its last add or delete
+        touched.push(expenseId);
+      }
+      break;
+    }
     case 'MemberRemoved': {
       const member = p.members.find((m) => m.userId === event.data.userId);
       if (!member || member.removedVersion !== null) throw new ProjectionError(`${event.data.userId} leaves group ${p.groupId} without being a member`);
@@ -182,6 +225,7 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
         lastVersion: event.version,
       });
       moveBalances(p.balances, e.payers, e.shares, 1n);
+      touched.push(e.expenseId);
       break;
     }
     case 'ExpenseDeleted': {
@@ -189,6 +233,7 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
       if (!existing || existing.deleted) throw new ProjectionError(`expense ${event.data.expenseId} is not live in group ${p.groupId}`);
       p.expenses.set(event.data.expenseId, { ...existing, deleted: true, lastVersion: event.version });
       moveBalances(p.balances, existing.payers, existing.shares, -1n);
+      touched.push(event.data.expenseId);
       break;
     }
     default: {
@@ -199,9 +244,10 @@ export function projectEvent(p: GroupRows, event: EventEnvelope): void {
   const group = p.group as GroupRow;
   group.version = event.version;
   group.updatedAt = event.recordedAt;
+  return touched;
 }
 
-function addMember(p: GroupRows, userId: string, name: string, version: number): void {
+function addMember(p: GroupRows, userId: string, name: string, version: number, nameOnly = false): void {
   const former = p.members.find((m) => m.userId === userId);
   if (former && former.removedVersion !== null) {
     // Back after leaving: the same row (and place), a member again from this version.
@@ -211,7 +257,15 @@ function addMember(p: GroupRows, userId: string, name: string, version: number):
     return;
   }
   if (former || p.balances.has(userId)) throw new ProjectionError(`${userId} joins group ${p.groupId} twice`);
-  p.members.push({ userId, name, joinedVersion: version, position: (p.members.at(-1)?.position ?? -1) + 1, removedVersion: null });
+  p.members.push({
+    userId,
+    name,
+    joinedVersion: version,
+    position: (p.members.at(-1)?.position ?? -1) + 1,
+    removedVersion: null,
+    nameOnly,
+    claimedFrom: null,
+  });
   p.balances.set(userId, 0n);
 }
 

@@ -45,6 +45,8 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
       position: m.position,
       joined_version: m.joinedVersion,
       removed_version: m.removedVersion,
+      name_only: m.nameOnly,
+      claimed_from: m.claimedFrom,
     })),
   );
   const changedMembers = changes.flatMap((c) =>
@@ -54,6 +56,9 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
       name: row.name,
       joined_version: row.joinedVersion,
       removed_version: row.removedVersion,
+      name_only: row.nameOnly,
+      claimed_from: row.claimedFrom,
+      previous_user_id: previous.userId,
       previous_joined_version: previous.joinedVersion,
       previous_removed_version: previous.removedVersion,
     })),
@@ -61,6 +66,7 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
   const balances = changes.flatMap((c) =>
     c.balances.map((b) => ({ group_id: c.groupId, user_id: b.userId, balance: b.balance.toString(), previous: b.previous?.toString() ?? null })),
   );
+  const dropped = changes.flatMap((c) => c.droppedBalances.map((b) => ({ group_id: c.groupId, user_id: b.userId, previous: b.previous.toString() })));
   const expenses = changes.flatMap((c) =>
     c.expenses.map(({ expenseId, row, previousLastVersion }) => ({
       group_id: c.groupId,
@@ -96,18 +102,20 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
        where x.expected_version <> 0 and g.group_id = x.group_id and g.version = x.expected_version
       returning 1),
     w_members_new as (
-      insert into group_members (group_id, user_id, name, position, joined_version, removed_version)
-      select group_id, user_id, name, position, joined_version, removed_version
+      insert into group_members (group_id, user_id, name, position, joined_version, removed_version, name_only, claimed_from)
+      select group_id, user_id, name, position, joined_version, removed_version, name_only, claimed_from
         from jsonb_to_recordset(${JSON.stringify(members)}::jsonb)
-          as x(group_id text, user_id text, name text, position int, joined_version int, removed_version int)
+          as x(group_id text, user_id text, name text, position int, joined_version int, removed_version int,
+               name_only boolean, claimed_from text)
       returning 1),
     w_members_old as (
       update group_members m
-         set name = x.name, joined_version = x.joined_version, removed_version = x.removed_version
+         set user_id = x.user_id, name = x.name, joined_version = x.joined_version, removed_version = x.removed_version,
+             name_only = x.name_only, claimed_from = x.claimed_from
         from jsonb_to_recordset(${JSON.stringify(changedMembers)}::jsonb)
-          as x(group_id text, user_id text, name text, joined_version int, removed_version int,
-               previous_joined_version int, previous_removed_version int)
-       where m.group_id = x.group_id and m.user_id = x.user_id and m.joined_version = x.previous_joined_version
+          as x(group_id text, user_id text, name text, joined_version int, removed_version int, name_only boolean, claimed_from text,
+               previous_user_id text, previous_joined_version int, previous_removed_version int)
+       where m.group_id = x.group_id and m.user_id = x.previous_user_id and m.joined_version = x.previous_joined_version
          and m.removed_version is not distinct from x.previous_removed_version
       returning 1),
     w_b as (select * from jsonb_to_recordset(${JSON.stringify(balances)}::jsonb)
@@ -120,6 +128,11 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
       update user_balances b set balance_minor = x.balance
         from w_b x
        where x.previous is not null and b.group_id = x.group_id and b.user_id = x.user_id and b.balance_minor = x.previous
+      returning 1),
+    w_balances_gone as (
+      delete from user_balances b
+       using jsonb_to_recordset(${JSON.stringify(dropped)}::jsonb) as x(group_id text, user_id text, previous int8)
+       where b.group_id = x.group_id and b.user_id = x.user_id and b.balance_minor = x.previous
       returning 1),
     w_e as (select * from jsonb_to_recordset(${JSON.stringify(expenses)}::jsonb)
               as x(group_id text, expense_id text, kind text, description text, currency text, amount_minor int8,
@@ -144,18 +157,18 @@ export function rowWrites(changes: readonly RowChanges[], options: { bumpEpoch?:
   const counts = sql`
     ((select count(*) from w_groups_new) + (select count(*) from w_groups_old))::int as w_groups,
     ((select count(*) from w_members_new) + (select count(*) from w_members_old))::int as w_members,
-    ((select count(*) from w_balances_new) + (select count(*) from w_balances_old))::int as w_balances,
+    ((select count(*) from w_balances_new) + (select count(*) from w_balances_old) + (select count(*) from w_balances_gone))::int as w_balances,
     ((select count(*) from w_expenses_new) + (select count(*) from w_expenses_old))::int as w_expenses`;
   const what = changes.length === 1 ? `group ${changes[0]?.groupId}` : `${changes.length} groups`;
   return {
     ctes,
     counts,
-    rows: groups.length + members.length + changedMembers.length + balances.length + expenses.length,
+    rows: groups.length + members.length + changedMembers.length + balances.length + dropped.length + expenses.length,
     check(written) {
       const wanted: WrittenCounts = {
         w_groups: groups.length,
         w_members: members.length + changedMembers.length,
-        w_balances: balances.length,
+        w_balances: balances.length + dropped.length,
         w_expenses: expenses.length,
       };
       for (const key of Object.keys(wanted) as (keyof WrittenCounts)[]) {

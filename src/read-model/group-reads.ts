@@ -18,6 +18,8 @@ export interface GroupRow {
 export interface MemberRow {
   userId: string;
   name: string;
+  /** Known only by a name (no account yet); absent in outcomes stored before it existed. */
+  nameOnly?: boolean;
 }
 
 export interface BalanceRow {
@@ -51,6 +53,18 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
     .executeTakeFirst();
 }
 
+/** The group's members who are only a name (no account), in joining order: the places an invite link can claim. */
+export async function listNameOnlyMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {
+  return db
+    .selectFrom('group_members')
+    .select(['user_id as userId', 'name'])
+    .where('group_id', '=', groupId)
+    .where('name_only', '=', true)
+    .where('removed_version', 'is', null)
+    .orderBy('position')
+    .execute();
+}
+
 /**
  * Who asks: a user id, or the hash of a bearer token that the read itself resolves (the
  * request then needs no separate lookup; see `userFromRead` in src/api/auth.ts).
@@ -82,9 +96,9 @@ export async function readGroupWithMembers(
     former: MemberRow[] | null;
   }>`
     select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
-           (select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
+           (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'nameOnly', m.name_only) order by m.position)
               from group_members m where m.group_id = g.group_id and m.removed_version is null) as members,
-           (select json_agg(json_build_object('userId', m.user_id, 'name', m.name) order by m.position)
+           (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'nameOnly', m.name_only) order by m.position)
               from group_members m where m.group_id = g.group_id and m.removed_version is not null) as former
       from users u
       left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)

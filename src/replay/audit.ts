@@ -42,27 +42,37 @@ export async function auditUser(db: Db, groupId: string, userId: string, options
   return readSnapshot(db, async (tx) => {
     const fold = newFold(groupId);
     const descriptions = new Map<string, { description: string; kind: string }>();
-    const entries: AuditEntry[] = [];
+    // The user's entries, and those of every name-only member: if the user claims one's
+    // place (MemberClaimed), that member's entries are where the balance they took came from.
+    const entriesOf = new Map<string, AuditEntry[]>();
     let digits = 2;
     for await (const { version, event } of external ?? readFactsInStreamOrder(tx, { streamId: streamIdOf(groupId) })) {
-      const before = balanceOf(fold, userId);
+      const before = [userId, ...fold.nameOnly].map((id) => [id, balanceOf(fold, id)] as const);
       foldEvent(fold, version, event);
       if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);
       if (event.type === 'ExpenseAdded') descriptions.set(event.data.expenseId, { description: event.data.description, kind: event.data.kind });
-      const after = balanceOf(fold, userId);
-      if (after !== before && (event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted')) {
+      if (event.type === 'MemberClaimed' && event.data.userId === userId) {
+        entriesOf.set(userId, [...(entriesOf.get(event.data.nameOnlyId) ?? []), ...(entriesOf.get(userId) ?? [])]);
+      }
+      if (event.type !== 'ExpenseAdded' && event.type !== 'ExpenseDeleted') continue;
+      for (const [id, was] of before) {
+        const after = balanceOf(fold, id);
+        if (after === was) continue;
         const about = descriptions.get(event.data.expenseId);
+        const entries = entriesOf.get(id) ?? [];
+        entriesOf.set(id, entries);
         entries.push({
           version,
           type: event.type,
           expenseId: event.data.expenseId,
           description: about?.description ?? '',
           kind: about?.kind ?? '',
-          delta: formatMinor(after - before, digits),
+          delta: formatMinor(after - was, digits),
           balance: formatMinor(after, digits),
         });
       }
     }
+    const entries = entriesOf.get(userId) ?? [];
     if (fold.version === 0) return undefined;
     const served = await tx
       .selectFrom('user_balances')

@@ -30,6 +30,10 @@ export interface FoldedGroup {
   members: Map<string, string>;
   /** Those who left or were removed (not back since): the version that took them out. */
   removed: Map<string, number>;
+  /** Members known only by a name (no account), not claimed. */
+  nameOnly: Set<string>;
+  /** Accounts that claimed a name-only member's place: the account's id, and the name-only id. */
+  claimedFrom: Map<string, string>;
   /** Read them with balanceOf / balancesOf. */
   balances: Map<string, Exact>;
   expenses: Map<string, FoldedExpense>;
@@ -45,6 +49,8 @@ export const newFold = (groupId: string): FoldedGroup => ({
   version: 0,
   members: new Map(),
   removed: new Map(),
+  nameOnly: new Set(),
+  claimedFrom: new Map(),
   balances: new Map(),
   expenses: new Map(),
   faults: [],
@@ -108,8 +114,41 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       }
       group.members.set(event.data.userId, event.data.name);
       group.removed.delete(event.data.userId);
+      if (event.data.nameOnly === true) group.nameOnly.add(event.data.userId);
       if (!group.balances.has(event.data.userId)) group.balances.set(event.data.userId, 0);
       break;
+    case 'MemberClaimed': {
+      const { nameOnlyId: from, userId: to, name } = event.data;
+      if (!group.nameOnly.has(from) || group.removed.has(from)) {
+        group.faults.push(`${to} claims ${from} at version ${version}, not a name-only member`);
+        break;
+      }
+      if (group.members.has(to)) {
+        group.faults.push(`${to} claims ${from} at version ${version} but was a member already`);
+        break;
+      }
+      // The account takes the name-only member's place: their balance, and every expense
+      // that names them (an expense's version stays that of its last add or delete).
+      group.members.delete(from);
+      group.nameOnly.delete(from);
+      group.members.set(to, name);
+      group.claimedFrom.set(to, from);
+      group.balances.set(to, group.balances.get(from) ?? 0);
+      group.balances.delete(from);
+      for (const expense of group.expenses.values()) {
+        const paid = expense.payers.get(from);
+        const owes = expense.shares.get(from);
+        for (const [entries, amount] of [
+          [expense.payers, paid],
+          [expense.shares, owes],
+        ] as const) {
+          if (amount === undefined) continue;
+          entries.delete(from);
+          entries.set(to, amount);
+        }
+      }
+      break;
+    }
     case 'MemberRemoved':
       if (!group.members.has(event.data.userId) || group.removed.has(event.data.userId)) {
         group.faults.push(`${event.data.userId} removed at version ${version} without being a member`);

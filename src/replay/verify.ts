@@ -217,7 +217,7 @@ export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Misma
   const members = byGroup(
     await tx
       .selectFrom('group_members')
-      .select(['group_id', 'user_id', 'name', 'removed_version'])
+      .select(['group_id', 'user_id', 'name', 'removed_version', 'name_only', 'claimed_from'])
       .where('group_id', '=', sql<string>`any(${ids})`)
       .execute(),
   );
@@ -247,7 +247,7 @@ export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Misma
 
 interface ProjectedRows {
   group: { version: number; name: string; archived: boolean } | undefined;
-  members: { user_id: string; name: string; removed_version: number | null }[];
+  members: { user_id: string; name: string; removed_version: number | null; name_only: boolean; claimed_from: string | null }[];
   balances: { user_id: string; balance_minor: bigint }[];
   expenses: { expense_id: string; amount_minor: bigint; deleted: boolean; last_version: number; payers: Allocation; shares: Allocation }[];
 }
@@ -269,11 +269,23 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
     out.push({ groupId, kind: 'group', expected: describe(folded.name, folded.archived), actual: describe(group.name, group.archived) });
   }
 
-  // A member as "name", or "name (left at version n)" for one who left or was removed.
-  const described = (name: string, removedVersion: number | null | undefined) =>
-    removedVersion == null ? name : `${name} (left at version ${removedVersion})`;
-  const projectedMembers = new Map(projection.members.map((m) => [m.user_id, described(m.name, m.removed_version)]));
-  const foldedMembers = new Map(Array.from(folded.members, ([userId, name]) => [userId, described(name, folded.removed.get(userId))]));
+  // A member as "name", with "(name only)", "(claimed <id>)" or "(left at version n)" where they apply.
+  const described = (name: string, removedVersion: number | null | undefined, nameOnly: boolean, claimedFrom: string | null | undefined) =>
+    [
+      name,
+      nameOnly ? '(name only)' : '',
+      claimedFrom == null ? '' : `(claimed ${claimedFrom})`,
+      removedVersion == null ? '' : `(left at version ${removedVersion})`,
+    ]
+      .filter(Boolean)
+      .join(' ');
+  const projectedMembers = new Map(projection.members.map((m) => [m.user_id, described(m.name, m.removed_version, m.name_only, m.claimed_from)]));
+  const foldedMembers = new Map(
+    Array.from(folded.members, ([userId, name]) => [
+      userId,
+      described(name, folded.removed.get(userId), folded.nameOnly.has(userId), folded.claimedFrom.get(userId)),
+    ]),
+  );
   for (const userId of new Set([...foldedMembers.keys(), ...projectedMembers.keys()])) {
     if (foldedMembers.get(userId) !== projectedMembers.get(userId)) {
       out.push({

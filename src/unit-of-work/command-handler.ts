@@ -112,6 +112,7 @@ async function runGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: 
         if (deps.eventLog) await lockGroupStream(tx, ctx.groupId);
         const loaded = await lockAndLoad(tx, ctx.groupId, {
           expenseId: 'expenseId' in command ? command.expenseId : undefined,
+          claimedMember: command.type === 'ClaimMember' ? command.nameOnlyId : undefined,
           actorUserId: ctx.actorUserId,
           idempotencyKey: ctx.idempotencyKey,
         });
@@ -121,7 +122,7 @@ async function runGroupCommand(deps: HandlerDeps, ctx: CommandContext, command: 
         if (loaded.stored) return replay(ctx, loaded.stored);
         // To anyone who is not a member, the group does not exist.
         // (Joining through an invite is how a non-member gets in: the route checked the link.)
-        const joining = command.type === 'CreateGroup' || command.type === 'JoinGroup';
+        const joining = command.type === 'CreateGroup' || command.type === 'JoinGroup' || command.type === 'ClaimMember';
         if (!joining && !loaded.rows.members.some((m) => m.userId === ctx.actorUserId && m.removedVersion === null)) {
           throw groupNotFound();
         }
@@ -265,8 +266,9 @@ function stateOf(rows: GroupRows): GroupState {
       version: rows.group.version,
       archived: rows.group.archived,
     },
-    members: rows.members.filter((m) => m.removedVersion === null).map((m) => ({ userId: m.userId, name: m.name })),
+    members: rows.members.filter((m) => m.removedVersion === null).map((m) => ({ userId: m.userId, name: m.name, nameOnly: m.nameOnly })),
     former: new Set(rows.members.filter((m) => m.removedVersion !== null).map((m) => m.userId)),
+    claimed: new Map(rows.members.flatMap((m) => (m.claimedFrom === null ? [] : [[m.claimedFrom, m.userId] as const]))),
     balances: rows.balances,
     expenses,
   };
@@ -284,8 +286,10 @@ function outcomeOf(rows: GroupRows, loaded: LoadedGroup, appended: number, expen
     name: rows.group.name,
     currency: rows.group.currency,
     archived: rows.group.archived,
-    members: current.map((m) => ({ userId: m.userId, name: m.name })),
-    formerMembers: rows.members.filter((m) => m.removedVersion !== null).map((m) => ({ userId: m.userId, name: m.name })),
+    members: current.map((m) => ({ userId: m.userId, name: m.name, ...(m.nameOnly ? { nameOnly: true } : {}) })),
+    formerMembers: rows.members
+      .filter((m) => m.removedVersion !== null)
+      .map((m) => ({ userId: m.userId, name: m.name, ...(m.nameOnly ? { nameOnly: true } : {}) })),
     balances: current.map((m) => ({ userId: m.userId, name: m.name, balanceMinor: rows.balances.get(m.userId) ?? 0n })),
     ...(expense && expenseId !== undefined ? { expense: { expenseId, ...expense } } : {}),
   };

@@ -45,14 +45,29 @@ export interface LoadedRow {
   updated_at: Date;
   seen: [number, number] | null;
   archived: boolean;
-  members: { userId: string; name: string; joinedVersion: number; position: number; removedVersion: number | null; balance: string }[] | null;
+  members:
+    | {
+        userId: string;
+        name: string;
+        joinedVersion: number;
+        position: number;
+        removedVersion: number | null;
+        nameOnly: boolean;
+        claimedFrom: string | null;
+        balance: string;
+      }[]
+    | null;
   expense: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string }) | null;
+  /** Every expense that names `claimedMember`, live or deleted. */
+  claimed: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string; expenseId: string })[] | null;
   stored: StoredKey | null;
   now: Date;
 }
 
 export interface LoadNames {
   expenseId?: string | undefined;
+  /** A name-only member an account claims (MemberClaimed): every expense naming them is loaded, to name the account instead. */
+  claimedMember?: string | undefined;
   actorUserId: string;
   idempotencyKey?: string | undefined;
 }
@@ -63,7 +78,8 @@ export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
   select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived, g.created_at, g.updated_at,
      (select json_build_array(s.version, s.projection_epoch) from groups s where s.group_id = ${groupId}) as seen,
      (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'joinedVersion', m.joined_version, 'position', m.position,
-                                        'removedVersion', m.removed_version, 'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
+                                        'removedVersion', m.removed_version, 'nameOnly', m.name_only, 'claimedFrom', m.claimed_from,
+                                        'balance', coalesce(b.balance_minor, 0)::text) order by m.position)
         from group_members m
         left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
        where m.group_id = ${groupId}) as members,
@@ -72,6 +88,14 @@ export const lockAndLoadStatement = (groupId: string, names: LoadNames) =>
                                'occurredAt', e.occurred_at, 'deleted', e.deleted,
                                'firstVersion', e.first_version, 'lastVersion', e.last_version)
         from expenses e where e.group_id = ${groupId} and e.expense_id = ${names.expenseId ?? null}) as expense,
+     (select json_agg(json_build_object('expenseId', e.expense_id, 'kind', e.kind, 'description', e.description, 'currency', e.currency,
+                               'amountMinor', e.amount_minor, 'payers', e.payers, 'shares', e.shares, 'split', e.split,
+                               'occurredAt', e.occurred_at, 'deleted', e.deleted,
+                               'firstVersion', e.first_version, 'lastVersion', e.last_version))
+        from expenses e, jsonb_build_array(jsonb_build_object('userId', ${names.claimedMember ?? null}::text)) as who(entry)
+       where e.group_id = ${groupId} and ${names.claimedMember ?? null}::text is not null
+         and (e.payers @> who.entry or e.shares @> who.entry
+              or e.split -> 'among' @> to_jsonb(${names.claimedMember ?? null}::text) or e.split -> 'shares' @> who.entry)) as claimed,
      (select json_build_object('requestHash', k.request_hash, 'outcome', k.outcome, 'status', k.status, 'response', k.response,
                                'expired', k.created_at <= now() - ${IDEMPOTENCY_KEY_LIFETIME}::interval)
         from idempotency_keys k where k.actor_user_id = ${names.actorUserId} and k.key = ${names.idempotencyKey ?? null}) as stored,
@@ -105,13 +129,22 @@ export async function lockAndLoad(tx: Tx, groupId: string, names: LoadNames): Pr
         row.name === null
           ? null
           : { name: row.name, currency: row.currency, version: row.version, archived: row.archived, createdAt: row.created_at, updatedAt: row.updated_at },
-      members: members.map((m) => ({ userId: m.userId, name: m.name, joinedVersion: m.joinedVersion, position: m.position, removedVersion: m.removedVersion })),
+      members: members.map((m) => ({
+        userId: m.userId,
+        name: m.name,
+        joinedVersion: m.joinedVersion,
+        position: m.position,
+        removedVersion: m.removedVersion,
+        nameOnly: m.nameOnly,
+        claimedFrom: m.claimedFrom,
+      })),
       balances: new Map(members.map((m) => [m.userId, BigInt(m.balance)])),
       expenses: new Map(),
     };
     if (row.expense && names.expenseId !== undefined) {
       rowsOfGroup.expenses.set(names.expenseId, { ...row.expense, occurredAt: new Date(row.expense.occurredAt).toISOString() });
     }
+    for (const { expenseId, ...e } of row.claimed ?? []) rowsOfGroup.expenses.set(expenseId, { ...e, occurredAt: new Date(e.occurredAt).toISOString() });
     let stored = row.stored ?? undefined;
     if (stored?.expired) {
       // Past its lifetime the key is forgotten: its record goes, and this request is new.

@@ -27,7 +27,8 @@ export async function projectLogged(tx: Tx, events: readonly EventEnvelope[], ac
     if (groupId === undefined) throw new ProjectionError(`${event.streamId} is not a group stream`);
     const expenseId = event.type === 'ExpenseAdded' || event.type === 'ExpenseDeleted' ? event.data.expenseId : undefined;
     await lockGroupStream(tx, groupId);
-    const loaded = await lockAndLoad(tx, groupId, { expenseId, actorUserId });
+    const claimedMember = event.type === 'MemberClaimed' ? event.data.nameOnlyId : undefined;
+    const loaded = await lockAndLoad(tx, groupId, { expenseId, claimedMember, actorUserId });
     const version = loaded.rows.group?.version ?? 0;
     if (event.version <= version) {
       result.skipped += 1;

@@ -1,12 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.js';
-import { DomainError } from '../commands/errors.js';
+import { DomainError, invalid } from '../commands/errors.js';
 import { isUniqueViolation } from '../db/errors.js';
 
 export interface User {
   userId: string;
   name: string;
 }
+
+/**
+ * Name-only members' ids start with this; no account may: membership is by user id, so
+ * an account holding a name-only member's id would be in their group.
+ */
+export const NAME_ONLY_PREFIX = 'guest_';
 
 /** How every bearer token (user or operator) is kept and compared: its SHA-256. */
 export const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
@@ -16,6 +22,9 @@ export const hashToken = (token: string): Buffer => createHash('sha256').update(
  * once and only its SHA-256 is stored: a leaked database yields no usable tokens.
  */
 export async function createUser(db: Db, userId: string, name: string): Promise<User & { token: string }> {
+  if (userId.toLowerCase().startsWith(NAME_ONLY_PREFIX)) {
+    throw invalid('RESERVED_USER_ID', 'userId', `user ids starting with ${NAME_ONLY_PREFIX} are kept for members who are only a name`);
+  }
   const token = `fs_${randomBytes(32).toString('base64url')}`;
   try {
     await db

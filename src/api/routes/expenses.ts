@@ -79,7 +79,7 @@ export const expenseRoutes =
         const { groupId } = request.params;
         const found = await readGroupWithMembers(deps.db, groupId, { userId: currentUser(request).userId });
         if (!found || found === 'unknown-user') throw groupNotFound();
-        const state = { group: found.group, members: found.members, former: new Set<string>(), balances: new Map(), expenses: new Map() };
+        const state = { group: found.group, members: found.members, former: new Set<string>(), claimed: new Map(), balances: new Map(), expenses: new Map() };
         const resolved = resolveExpense(request.body.expenseId ?? 'preview', toInput(request.body), state, deps.clock().toISOString());
         const amount = (minor: number) => money(minor, resolved.currency);
         return {

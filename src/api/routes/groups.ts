@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import { readGroupWithMembers } from '../../read-model/group-reads.js';
-import { findUsers } from '../../users/users.js';
+import { findUsers, NAME_ONLY_PREFIX } from '../../users/users.js';
+import type { MemberState } from '../../commands/index.js';
 import { revokeInvitesOf } from '../../users/invites.js';
 import type { Tx } from '../../db/database.js';
 import { DomainError, groupNotFound, invalid } from '../../commands/errors.js';
@@ -163,22 +164,31 @@ export const groupRoutes =
       {
         onRequest: deps.rateLimits.writes,
         schema: {
-          summary: 'Add a member (an existing user). Adding a current member changes nothing (200).',
+          summary: 'Add a member: an existing user (userId), or a friend without an account (name). Adding a current member changes nothing (200).',
+          description:
+            'A name-only member takes part in expenses like anyone else and gets an id starting with guest_; they claim their place (balance and history) by accepting an invite link with `claim`. Send an Idempotency-Key: each name-only add is a new member.',
           tags: ['groups'],
           security: [{ bearer: [] }],
           params: GroupParams,
           headers: WriteHeaders,
-          body: z.strictObject({ userId: Id }),
+          body: z.union([z.strictObject({ userId: Id }), z.strictObject({ name: Name })]),
           response: { 200: Group, 201: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 412: Problem },
         },
       },
       async (request, reply) => {
         const { groupId } = request.params;
-        const [user] = await findUsers(deps.db, [request.body.userId]);
-        if (!user) throw invalid('UNKNOWN_USER', 'userId', `no user ${request.body.userId}`);
+        const body = request.body;
+        let member: MemberState;
+        if ('name' in body) {
+          member = { userId: `${NAME_ONLY_PREFIX}${deps.newId()}`, name: body.name, nameOnly: true };
+        } else {
+          const [user] = await findUsers(deps.db, [body.userId]);
+          if (!user) throw invalid('UNKNOWN_USER', 'userId', `no user ${body.userId}`);
+          member = { userId: user.userId, name: user.name };
+        }
         const result = await handleGroupCommand(deps, commandContext(request, groupId), {
           type: 'AddMember',
-          member: { userId: user.userId, name: user.name },
+          member,
           invitedBy: currentUser(request).userId,
         });
         return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members, o.formerMembers) }));

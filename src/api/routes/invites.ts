@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { conflict, groupNotFound, notFound } from '../../commands/errors.js';
-import { findGroupForMember } from '../../read-model/group-reads.js';
+import { findGroupForMember, listNameOnlyMembers } from '../../read-model/group-reads.js';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import type { Tx } from '../../db/database.js';
 import { assertInviteWorks, createInvite, DEFAULT_INVITE_DAYS, findInvite, listInvites, revokeInvite, type Invite } from '../../users/invites.js';
@@ -57,6 +57,9 @@ export const inviteRoutes =
               archived: z.boolean().describe('Nobody can join an archived group until a member opens it again'),
               invitedBy: z.object({ userId: Id, name: z.string() }),
               expiresAt: z.string(),
+              nameOnlyMembers: z
+                .array(z.object({ userId: Id, name: z.string() }))
+                .describe('Members known only by a name: whoever accepts the link may take one of these places (`claim`)'),
             }),
             400: Problem,
             404: Problem,
@@ -73,6 +76,7 @@ export const inviteRoutes =
           archived: group.archived,
           invitedBy: invite.createdBy,
           expiresAt: invite.expiresAt.toISOString(),
+          nameOnlyMembers: (await listNameOnlyMembers(deps.db, group.groupId)).map((m) => ({ userId: m.userId, name: m.name })),
         };
       },
     );
@@ -151,10 +155,13 @@ export const inviteRoutes =
         onRequest: [auth, deps.rateLimits.writes],
         schema: {
           summary: 'Join the group an invite link is for (201; 200 when you are a member already)',
+          description:
+            "With `claim` (a name-only member's id, from GET /invites/:token) you take that member's place: their balance and every expense that names them become yours, recorded by one MemberClaimed event.",
           tags: ['invites'],
           security,
           params: TokenParams,
           headers: WriteHeaders,
+          body: z.strictObject({ claim: Id.optional() }).optional(),
           response: { 200: Group, 201: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem },
         },
       },
@@ -167,10 +174,14 @@ export const inviteRoutes =
         const withinTransaction = async (tx: Tx) => {
           if (!(await assertInviteWorks(tx, invite.inviteId))) throw inviteGone();
         };
+        const member = { userId: me.userId, name: me.name };
+        const claim = request.body?.claim;
         const result = await handleGroupCommand(
           deps,
           { ...commandContext(request, invite.groupId), ifMatch: undefined, withinTransaction },
-          { type: 'JoinGroup', member: { userId: me.userId, name: me.name }, invitedBy: invite.createdBy.userId },
+          claim === undefined
+            ? { type: 'JoinGroup', member, invitedBy: invite.createdBy.userId }
+            : { type: 'ClaimMember', nameOnlyId: claim, member, invitedBy: invite.createdBy.userId },
         );
         return sendResult(reply, result, (o) => ({ status: o.appended > 0 ? 201 : 200, body: presentGroup(o, o.members, o.formerMembers) }));
       },

@@ -81,7 +81,11 @@ export const WriteHeaders = z.object({
 });
 
 export const Balance = z.object({ userId: StoredId, name: z.string(), balance: Amount });
-export const Member = z.object({ userId: StoredId, name: z.string() });
+export const Member = z.object({
+  userId: StoredId,
+  name: z.string(),
+  nameOnly: z.boolean().describe('A friend without an account, known by the name a member gave; they claim the place through an invite link'),
+});
 export const Group = z.object({
   groupId: StoredId,
   name: z.string(),

@@ -1,0 +1,3 @@
+// The name-only members suite again, in KurrentDB mode (see testEventLogMode).
+process.env.FAIRSHARE_TEST_EVENT_LOG = 'kurrentdb-double';
+await import('./name-only-members.test.js');

@@ -146,7 +146,7 @@ t.test('a member is removed, or leaves, only at a zero balance; then the group i
     back.body.members.map((m: { userId: string }) => m.userId),
     ['rm-ann', 'rm-bob'],
   );
-  t.same(back.body.formerMembers, [{ userId: 'rm-cy', name: 'Cy' }]);
+  t.same(back.body.formerMembers, [{ userId: 'rm-cy', name: 'Cy', nameOnly: false }]);
   t.equal((await bob.api.get('/groups/rm-flat/balances')).status, 200);
 
   const types = (await ctx.env.eventsOf('rm-flat')).map((e) => e.type);

@@ -31,6 +31,7 @@ t.test('a link made by a member lets several people join, each once, recorded wi
     archived: false,
     invitedBy: { userId: 'in-ann', name: 'Ann' },
     expiresAt: made.body.expiresAt,
+    nameOnlyMembers: [],
   });
 
   const joined = await bob.api.post(`/invites/${token}/accept`);
@@ -58,6 +59,7 @@ t.test('a link made by a member lets several people join, each once, recorded wi
     [made.body.inviteId],
   );
   t.notOk('token' in listed.body.items[0], 'the list never shows a token again');
+  t.equal((await ann.api.post('/groups/in-trip/invites')).status, 201, 'a link can be made without a body: the defaults');
   t.same((await ctx.env.verify({ groupId: 'in-trip' })).mismatches, []);
 });
 

@@ -75,9 +75,10 @@ export interface Group {
   version: number;
   /** Read-only while archived. */
   archived: boolean;
-  members: { userId: string; name: string }[];
+  /** `nameOnly`: a friend without an account, known by the name a member gave (they claim the place through an invite link). */
+  members: { userId: string; name: string; nameOnly?: boolean }[];
   /** Who left or was removed: their names stay on old expenses. */
-  formerMembers: { userId: string; name: string }[];
+  formerMembers: { userId: string; name: string; nameOnly?: boolean }[];
 }
 
 export interface Me {
@@ -107,6 +108,8 @@ export interface InviteView {
   archived: boolean;
   invitedBy: { userId: string; name: string };
   expiresAt: string;
+  /** Members known only by a name: whoever accepts may take one of these places. */
+  nameOnlyMembers: { userId: string; name: string }[];
 }
 
 export interface Transfer {
@@ -154,7 +157,11 @@ export class Api {
   createInvite = (g: string, key: string) => this.request<InviteLink>('POST', `/groups/${enc(g)}/invites`, {}, key);
   revokeInvite = (g: string, inviteId: string) => this.request<null>('DELETE', `/groups/${enc(g)}/invites/${enc(inviteId)}`);
   invite = (token: string) => this.request<InviteView>('GET', `/invites/${enc(token)}`);
-  acceptInvite = (token: string, key: string) => this.request<Group>('POST', `/invites/${enc(token)}/accept`, undefined, key);
+  /** Joins; with `claim` (a name-only member's id) takes that member's place, balance and history. */
+  acceptInvite = (token: string, key: string, claim?: string) =>
+    this.request<Group>('POST', `/invites/${enc(token)}/accept`, claim === undefined ? undefined : { claim }, key);
+  /** Adds a friend who has no account, by name. */
+  addByName = (g: string, name: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { name }, key);
   /** Removes a member; your own user id: leave the group. */
   removeMember = (g: string, userId: string, key: string) => this.request<Group>('DELETE', `/groups/${enc(g)}/members/${enc(userId)}`, undefined, key);
   balances = (g: string) => this.request<BalancesView>('GET', `/groups/${enc(g)}/balances`);

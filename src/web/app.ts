@@ -140,6 +140,11 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
     new Api(null).invite(invite).then(setView, (error: unknown) => setProblem(message(error)));
   }, [invite]);
   const [account, setAccount] = useState<string | null>(null);
+  // With name-only members, the person says who they are: one of them, or someone new.
+  const [claim, setClaim] = useState<string | null>(null);
+  const places = view?.nameOnlyMembers ?? [];
+  const claimed = places.find((p) => p.userId === claim);
+  const chosen = places.length === 0 || claim !== null;
   const submit = async (event: Event) => {
     event.preventDefault();
     setProblem(null);
@@ -152,7 +157,8 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
         setAccount(withToken);
       }
       const used = withToken;
-      const joined = await joining.submit({ join: invite }, (key) => new Api(used).acceptInvite(invite, key));
+      const place = claimed?.userId;
+      const joined = await joining.submit({ join: invite, claim: place }, (key) => new Api(used).acceptInvite(invite, key, place));
       if (!token) onToken(used);
       if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
     } catch (error) {
@@ -173,6 +179,21 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
         ? html`<p class="notice" role="status">This group is archived: nobody can join it until a member opens it again.</p>`
         : html`<form onSubmit=${submit}>
       ${
+        places.length > 0
+          ? html`<fieldset class="claim" data-testid="claim">
+              <legend><strong>Are you one of them?</strong> ${view.invitedBy.name} added them by name: take your place, and its balance and expenses are yours.</legend>
+              ${places.map(
+                (p) => html`<label key=${p.userId}><input type="radio" name="claim" value=${p.userId} checked=${claim === p.userId}
+                  onChange=${() => {
+                    setClaim(p.userId);
+                    if (!token && !name.trim()) setName(p.name);
+                  }} /> I am ${p.name}</label>`,
+              )}
+              <label><input type="radio" name="claim" value="" checked=${claim === ''} onChange=${() => setClaim('')} /> I am someone else: join as a new member</label>
+            </fieldset>`
+          : null
+      }
+      ${
         token
           ? html`<p>You join as <strong>${me?.name}</strong>.</p>`
           : html`<div class="row">
@@ -180,7 +201,15 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
               <input id="join-name" value=${name} maxlength="100" autocomplete="name" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
             </div>`
       }
-      <button type="submit" disabled=${joining.busy || (!token && !name.trim())}>${token ? `Join ${view.groupName}` : `Sign up and join ${view.groupName}`}</button>
+      <button type="submit" disabled=${joining.busy || (!token && !name.trim()) || !chosen}>${
+        claimed
+          ? token
+            ? `Join as ${claimed.name}`
+            : `Sign up and join as ${claimed.name}`
+          : token
+            ? `Join ${view.groupName}`
+            : `Sign up and join ${view.groupName}`
+      }</button>
     </form>`
     }
     ${token ? null : html`<p class="meta">Have an account already? <a href="#/">Sign in on this device with your token</a> (under “Your token” where you use FairShare), then open this link again.</p>`}
@@ -356,7 +385,8 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
             archived
               ? null
               : html`<${AddMember} api=${api} members=${members} busy=${writes.busy}
-                  onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />`
+                  onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />
+                <${AddByName} busy=${writes.busy} onAdd=${(name: string) => manage({ addByName: name }, (key) => api.addByName(groupId, name, key))} />`
           }
         </section>
         <section aria-labelledby="settle-h">
@@ -506,6 +536,7 @@ function ManageGroup({
         const what = self ? 'Leave group' : `Remove ${m.name}`;
         return html`<li key=${m.userId} data-user-id=${m.userId}>
           <span class="name">${m.name}${self ? ' (you)' : ''}</span>
+          ${member.nameOnly ? html`<span class="meta" data-testid="name-only">no account yet: invite them to take this place</span>` : null}
           ${
             group.archived
               ? null
@@ -673,6 +704,27 @@ function AddMember({
             <button type="button" class="secondary" onClick=${() => setFound(null)}>Cancel</button></p>`
         : null
     }
+  </form>`;
+}
+
+/**
+ * Adding a friend who has no account: by name. They take part in expenses like anyone,
+ * and claim their place (balance and history) when they accept an invite link.
+ */
+function AddByName({ onAdd, busy }: { onAdd: (name: string) => Promise<boolean>; busy: boolean }) {
+  const [name, setName] = useState('');
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const wanted = name.trim();
+    if (wanted && (await onAdd(wanted))) setName((current) => (current.trim() === wanted ? '' : current));
+  };
+  return html`<form class="add-member" onSubmit=${submit}>
+    <label for="member-name">Add a friend who has no account yet, by name</label>
+    <div class="inline-form">
+      <input id="member-name" value=${name} maxlength="100" autocomplete="off" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
+      <button type="submit" disabled=${busy || !name.trim()}>Add by name</button>
+    </div>
+    <span class="meta">They can take their place later through an invite link.</span>
   </form>`;
 }
 

@@ -557,3 +557,21 @@ t.test('name-only members: in expenses like anyone; claimed through a link by an
     'Dan can be removed at zero',
   );
 });
+
+t.test('a retried AddExpense gets the first answer though the group changed since: archived, or someone in it gone', async (t) => {
+  const group = created('EUR');
+  const dinner = add({ amount: '9.00' });
+  const first = decide(dinner, given(group));
+  const settled = [
+    ...first,
+    ...decide(add({ kind: 'payment', amount: '3.00', paidBy: 'b', split: { mode: 'equal', among: ['a'] } }, 'p1'), given(group, ...first)),
+  ];
+  const bGone = given(group, ...settled, { type: 'MemberRemoved', data: { userId: 'b' } });
+  t.same(decide(dinner, bGone), [], 'b left: the retry still names him, and is answered as applied');
+  t.same(decide(dinner, given(group, ...first, { type: 'GroupArchived', data: {} })), [], 'archived: the same');
+  t.same(
+    refusal(() => decide(add({ amount: '8.00' }), bGone)),
+    { status: 409, code: 'EXPENSE_ID_CONFLICT', path: undefined },
+    'other content under the same id is still refused',
+  );
+});

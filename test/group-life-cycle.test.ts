@@ -186,7 +186,12 @@ t.test('verify names a projection that drifted on the life cycle: a name, the ar
   const report = await ctx.env.verify({ groupId: 'dr-g' });
   t.match(report.mismatches, [
     { kind: 'group', expected: '"Drifted", archived', actual: '"Tampered"' },
-    { kind: 'member', userId: 'dr-bob', expected: 'Bob (left at version 2)', actual: 'Bob' },
+    { kind: 'member', userId: 'dr-bob', expected: 'Bob (joined at version 1) (left at version 2)', actual: 'Bob (joined at version 1)' },
+  ]);
+  await ctx.env.rebuild({ groupId: 'dr-g' });
+  await ctx.env.database.query(`update group_members set joined_version = 2 where group_id = 'dr-g' and user_id = 'dr-ann'`);
+  t.match((await ctx.env.verify({ groupId: 'dr-g' })).mismatches, [
+    { kind: 'member', userId: 'dr-ann', expected: 'Ann (joined at version 1)', actual: 'Ann (joined at version 2)' },
   ]);
   await ctx.env.rebuild({ groupId: 'dr-g' });
   t.same((await ctx.env.verify({ groupId: 'dr-g' })).mismatches, [], 'rebuild repairs it');

@@ -35,6 +35,9 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     return [{ type: 'GroupCreated', data: { groupId, name, currency, members } }];
   }
   if (!state.group) throw groupNotFound();
+  // A retried AddExpense gets the first answer, whatever happened since (the group
+  // archived, someone in it gone): it is compared with what is stored first.
+  if (command.type === 'AddExpense' && isRetry(command, state)) return [];
   // An archived group is read-only until it is opened again.
   if (state.group.archived && (command.type === 'JoinGroup' || command.type === 'ClaimMember')) {
     throw conflict('GROUP_ARCHIVED', `the group "${state.group.name}" is archived: nobody can join it until a member opens it again`);
@@ -180,6 +183,25 @@ const inviteDead = (): DomainError => notFound('INVITE_NOT_FOUND', 'this invite 
 
 const archivedGroup = (name: string): DomainError =>
   conflict('GROUP_ARCHIVED', `the group "${name}" is archived: open it again (archived: false) before changing anything`);
+
+/** The AddExpense asks for exactly the expense stored under its id (resolved with the people it names counted in). */
+function isRetry(command: Extract<GroupCommand, { type: 'AddExpense' }>, state: GroupState): boolean {
+  const existing = state.expenses.get(command.expenseId);
+  if (!existing) return false;
+  const named = [...existing.data.payers, ...existing.data.shares].map((a) => a.userId).filter((id) => !state.members.some((m) => m.userId === id));
+  // In the order the expense had them (who gets a leftover cent follows it), then the rest.
+  const split = existing.data.split;
+  const order = split.mode === 'equal' && split.among ? split.among : existing.data.shares.map((a) => a.userId);
+  const rank = (userId: string) => (order.includes(userId) ? order.indexOf(userId) : order.length);
+  const members = [...state.members, ...[...new Set(named)].map((userId) => ({ userId, name: userId }))].sort((x, y) => rank(x.userId) - rank(y.userId));
+  try {
+    const occurredAt = normalizeInstant(command.input.occurredAt) ?? existing.data.occurredAt;
+    return sameExpense(existing.data, resolveExpense(command.expenseId, command.input, { ...state, members }, occurredAt));
+  } catch (error) {
+    if (error instanceof DomainError) return false;
+    throw error;
+  }
+}
 
 /** Instants are kept to the millisecond, in UTC, so every reader sees the same value. */
 function normalizeInstant(text: string | undefined): string | undefined {

@@ -28,6 +28,8 @@ export interface FoldedGroup {
   version: number;
   /** Everyone who was ever a member, by user id: their name. */
   members: Map<string, string>;
+  /** The version each member joined at (again, for one who came back). */
+  joined: Map<string, number>;
   /** Those who left or were removed (not back since): the version that took them out. */
   removed: Map<string, number>;
   /** Members known only by a name (no account), not claimed. */
@@ -48,6 +50,7 @@ export const newFold = (groupId: string): FoldedGroup => ({
   archived: false,
   version: 0,
   members: new Map(),
+  joined: new Map(),
   removed: new Map(),
   nameOnly: new Set(),
   claimedFrom: new Map(),
@@ -105,6 +108,7 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       group.name = event.data.name;
       for (const m of event.data.members) {
         group.members.set(m.userId, m.name);
+        group.joined.set(m.userId, version);
         group.balances.set(m.userId, 0);
       }
       break;
@@ -113,6 +117,7 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
         group.faults.push(`${event.data.userId} added at version ${version} while a member`);
       }
       group.members.set(event.data.userId, event.data.name);
+      group.joined.set(event.data.userId, version);
       group.removed.delete(event.data.userId);
       if (event.data.nameOnly === true) group.nameOnly.add(event.data.userId);
       if (!group.balances.has(event.data.userId)) group.balances.set(event.data.userId, 0);
@@ -132,6 +137,8 @@ export function foldEvent(group: FoldedGroup, version: number, event: GroupEvent
       group.members.delete(from);
       group.nameOnly.delete(from);
       group.members.set(to, name);
+      group.joined.set(to, group.joined.get(from) ?? version);
+      group.joined.delete(from);
       group.claimedFrom.set(to, from);
       group.balances.set(to, group.balances.get(from) ?? 0);
       group.balances.delete(from);

@@ -217,7 +217,7 @@ export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Misma
   const members = byGroup(
     await tx
       .selectFrom('group_members')
-      .select(['group_id', 'user_id', 'name', 'removed_version', 'name_only', 'claimed_from'])
+      .select(['group_id', 'user_id', 'name', 'joined_version', 'removed_version', 'name_only', 'claimed_from'])
       .where('group_id', '=', sql<string>`any(${ids})`)
       .execute(),
   );
@@ -247,7 +247,7 @@ export async function compareGroups(tx: Tx, folds: FoldedGroup[]): Promise<Misma
 
 interface ProjectedRows {
   group: { version: number; name: string; archived: boolean } | undefined;
-  members: { user_id: string; name: string; removed_version: number | null; name_only: boolean; claimed_from: string | null }[];
+  members: { user_id: string; name: string; joined_version: number; removed_version: number | null; name_only: boolean; claimed_from: string | null }[];
   balances: { user_id: string; balance_minor: bigint }[];
   expenses: { expense_id: string; amount_minor: bigint; deleted: boolean; last_version: number; payers: Allocation; shares: Allocation }[];
 }
@@ -269,21 +269,24 @@ function compareGroup(folded: FoldedGroup, projection: ProjectedRows): Mismatch[
     out.push({ groupId, kind: 'group', expected: describe(folded.name, folded.archived), actual: describe(group.name, group.archived) });
   }
 
-  // A member as "name", with "(name only)", "(claimed <id>)" or "(left at version n)" where they apply.
-  const described = (name: string, removedVersion: number | null | undefined, nameOnly: boolean, claimedFrom: string | null | undefined) =>
+  // A member as "name (joined at version j)", with "(name only)", "(claimed <id>)" or "(left at version n)" where they apply.
+  const described = (name: string, joined: number | undefined, removed: number | null | undefined, nameOnly: boolean, claimedFrom: string | null | undefined) =>
     [
       name,
+      `(joined at version ${joined ?? '?'})`,
       nameOnly ? '(name only)' : '',
       claimedFrom == null ? '' : `(claimed ${claimedFrom})`,
-      removedVersion == null ? '' : `(left at version ${removedVersion})`,
+      removed == null ? '' : `(left at version ${removed})`,
     ]
       .filter(Boolean)
       .join(' ');
-  const projectedMembers = new Map(projection.members.map((m) => [m.user_id, described(m.name, m.removed_version, m.name_only, m.claimed_from)]));
+  const projectedMembers = new Map(
+    projection.members.map((m) => [m.user_id, described(m.name, m.joined_version, m.removed_version, m.name_only, m.claimed_from)]),
+  );
   const foldedMembers = new Map(
     Array.from(folded.members, ([userId, name]) => [
       userId,
-      described(name, folded.removed.get(userId), folded.nameOnly.has(userId), folded.claimedFrom.get(userId)),
+      described(name, folded.joined.get(userId), folded.removed.get(userId), folded.nameOnly.has(userId), folded.claimedFrom.get(userId)),
     ]),
   );
   for (const userId of new Set([...foldedMembers.keys(), ...projectedMembers.keys()])) {

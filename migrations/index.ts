@@ -8,6 +8,7 @@ import * as projectionChanges from './20261125T2000_projection_changes.js';
 import * as groupLifeCycle from './20261126T0000_group_life_cycle.js';
 import * as invites from './20261126T0100_invites.js';
 import * as nameOnlyMembers from './20261126T0200_name_only_members.js';
+import * as invitesForAPlace from './20261126T0210_invites_for_a_place.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   '20261126T0000_group_life_cycle': groupLifeCycle,
   '20261126T0100_invites': invites,
   '20261126T0200_name_only_members': nameOnlyMembers,
+  '20261126T0210_invites_for_a_place': invitesForAPlace,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -519,13 +519,28 @@ t.test('name-only members: in expenses like anyone; claimed through a link by an
   );
   t.same(
     refusal(() => decide(claim('d', 'b'), before)),
-    { status: 409, code: 'NOT_NAME_ONLY', path: undefined },
-    "Bob's place is his",
+    { status: 404, code: 'PLACE_NOT_FOUND', path: undefined },
+    "Bob's place is his, and the answer does not say he is a member",
   );
   t.same(
     refusal(() => decide(claim('d', 'guest_9'), before)),
-    { status: 404, code: 'MEMBER_NOT_FOUND', path: undefined },
+    { status: 404, code: 'PLACE_NOT_FOUND', path: undefined },
   );
+  const dLeft = given(group, ...addDan, ...taxi, ...claimed, { type: 'MemberRemoved', data: { userId: 'd' } });
+  t.same(
+    refusal(() => decide(claim('d'), dLeft)),
+    { status: 409, code: 'FORMER_MEMBER', path: undefined },
+    'removed after claiming: no retry answer',
+  );
+  t.same(
+    shares(decide(add({ amount: '3.00', paidBy: 'guest_1', split: { mode: 'equal', among: ['a', 'guest_1'] } }, 'e2'), after)),
+    [
+      ['a', 150],
+      ['d', 150],
+    ],
+    'the old id after the claim means the account',
+  );
+  t.same(decide(add({ amount: '9.00', paidBy: 'guest_1' }), after), [], 'and a retry sent before the claim is answered as applied');
   t.same(
     refusal(() => decide(claim('d', 'guest_1', 'z'), before)),
     { status: 404, code: 'INVITE_NOT_FOUND', path: undefined },

@@ -31,7 +31,7 @@ t.test('a link made by a member lets several people join, each once, recorded wi
     archived: false,
     invitedBy: { userId: 'in-ann', name: 'Ann' },
     expiresAt: made.body.expiresAt,
-    nameOnlyMembers: [],
+    place: null,
   });
 
   const joined = await bob.api.post(`/invites/${token}/accept`);

@@ -4,7 +4,8 @@ import { useTestApp } from './helpers/app.js';
 
 // Members who are only a name (issue #13 §3): a friend without an account is added by
 // name, takes part in expenses like anyone, and later claims the place through an invite
-// link; their balance and history move to the account, recorded by one MemberClaimed.
+// link made for it; their balance and history move to the account, recorded by one
+// MemberClaimed. Only a link made for the place takes it.
 
 const ctx = useTestApp(t);
 
@@ -43,13 +44,21 @@ t.test('a friend added by name shares costs, then claims the place: balance and 
     { userId: dan.userId, name: 'Dan', balance: '0.00' },
   ]);
 
-  const link = (await ann.api.post('/groups/no-trip/invites', {})).body.token as string;
+  const made = await ann.api.post('/groups/no-trip/invites', { forMember: dan.userId });
+  t.equal(made.status, 201);
+  t.same(made.body.place, { userId: dan.userId, name: 'Dan', taken: false });
+  const link = made.body.token as string;
   const shown = await ctx.api.get(`/invites/${link}`);
-  t.same(shown.body.nameOnlyMembers, [{ userId: dan.userId, name: 'Dan' }], 'the link offers the places to claim');
+  t.same(shown.body.place, { userId: dan.userId, name: 'Dan', taken: false }, 'the link says whose place it gives');
+  t.same(
+    (await bob.api.get('/groups/no-trip/invites')).body.items.map((i: { place: unknown }) => i.place),
+    [{ userId: dan.userId, name: 'Dan', taken: false }],
+    'and so does the list',
+  );
 
   const daniel = await ctx.api.signUp('Daniel', 'no-daniel');
   const versionBefore = (await ctx.env.eventsOf('no-trip')).length;
-  const claimed = await daniel.api.post(`/invites/${link}/accept`, { claim: dan.userId }, { 'idempotency-key': 'claim-1' });
+  const claimed = await daniel.api.post(`/invites/${link}/accept`, undefined, { 'idempotency-key': 'claim-1' });
   t.equal(claimed.status, 201);
   t.same(
     claimed.body.members.map((m: { userId: string; name: string; nameOnly: boolean }) => [m.userId, m.name, m.nameOnly]),
@@ -99,17 +108,13 @@ t.test('a friend added by name shares costs, then claims the place: balance and 
   t.notOk(JSON.stringify(expenses).includes(dan.userId), 'no expense names Dan any more');
   t.equal((await daniel.api.get('/me')).body.groups[0]?.groupId, 'no-trip', 'the group is on his home page');
 
-  t.equal(
-    (await daniel.api.post(`/invites/${link}/accept`, { claim: dan.userId }, { 'idempotency-key': 'claim-1' })).status,
-    201,
-    'a retry gets the first answer',
-  );
-  t.equal((await daniel.api.post(`/invites/${link}/accept`, { claim: dan.userId })).status, 200, 'claiming again without a key: nothing appended');
+  t.equal((await daniel.api.post(`/invites/${link}/accept`, undefined, { 'idempotency-key': 'claim-1' })).status, 201, 'a retry gets the first answer');
+  t.equal((await daniel.api.post(`/invites/${link}/accept`)).status, 200, 'claiming again without a key: nothing appended');
   const eve = await ctx.api.signUp('Eve', 'no-eve');
-  const twice = await eve.api.post(`/invites/${link}/accept`, { claim: dan.userId });
+  const twice = await eve.api.post(`/invites/${link}/accept`);
   t.equal(twice.status, 409);
   t.equal(twice.body.code, 'ALREADY_CLAIMED');
-  t.same((await ctx.api.get(`/invites/${link}`)).body.nameOnlyMembers, [], 'nothing left to claim');
+  t.same((await ctx.api.get(`/invites/${link}`)).body.place, { userId: dan.userId, name: 'Daniel', taken: true }, 'the link says the place is taken');
   t.equal((await ctx.env.eventsOf('no-trip')).length, versionBefore + 1, 'the refusals appended nothing');
 
   // His expenses are his to change now.
@@ -151,7 +156,9 @@ t.test('what cannot be claimed or added, and who may not', async (t) => {
   const eve = await ctx.api.signUp('Eve', 'nr-eve');
   await ann.api.post('/groups', { groupId: 'nr-g', name: 'Flat', currency: 'EUR', members: ['nr-bob'] });
   const cy = (await ann.api.post('/groups/nr-g/members', { name: 'Cy' })).body.members.at(-1).userId as string;
-  const link = (await ann.api.post('/groups/nr-g/invites', {})).body.token as string;
+  const forCy = (await ann.api.post('/groups/nr-g/invites', { forMember: cy })).body.token as string;
+  const general = (await ann.api.post('/groups/nr-g/invites', {})).body.token as string;
+  t.same((await ctx.api.get(`/invites/${general}`)).body.place, null, 'a link to join as oneself');
   const versions = (await ctx.env.eventsOf('nr-g')).length;
 
   const refused = async (response: Promise<{ status: number; body: { code?: string } }>, status: number, code?: string) => {
@@ -159,12 +166,13 @@ t.test('what cannot be claimed or added, and who may not', async (t) => {
     t.equal(got, status, `${status} ${code ?? ''}`);
     if (code) t.equal(body.code, code);
   };
-  await refused(bob.api.post(`/invites/${link}/accept`, { claim: cy }), 409, 'ALREADY_MEMBER');
-  await refused(eve.api.post(`/invites/${link}/accept`, { claim: 'nr-bob' }), 409, 'NOT_NAME_ONLY');
-  await refused(eve.api.post(`/invites/${link}/accept`, { claim: 'guest_nobody' }), 404, 'MEMBER_NOT_FOUND');
-  await refused(eve.api.post(`/invites/${link}/accept`, { claim: 'bad id!' }), 400);
-  await refused(eve.api.post(`/invites/${link}/accept`, { claim: cy, extra: 1 }), 400);
-  await refused(ctx.api.post(`/invites/${link}/accept`, { claim: cy }), 401);
+  await refused(bob.api.post(`/invites/${forCy}/accept`), 409, 'ALREADY_MEMBER');
+  await refused(eve.api.post(`/invites/${general}/accept`, { claim: cy }), 400, 'VALIDATION_FAILED');
+  await refused(ctx.api.post(`/invites/${forCy}/accept`), 401);
+  await refused(ann.api.post('/groups/nr-g/invites', { forMember: 'nr-bob' }), 404, 'PLACE_NOT_FOUND');
+  await refused(ann.api.post('/groups/nr-g/invites', { forMember: 'guest_nobody' }), 404, 'PLACE_NOT_FOUND');
+  await refused(ann.api.post('/groups/nr-g/invites', { forMember: 'bad id!' }), 400);
+  await refused(eve.api.post('/groups/nr-g/invites', { forMember: cy }), 404, 'GROUP_NOT_FOUND');
   await refused(eve.api.post('/groups/nr-g/members', { name: 'Mallory' }), 404, 'GROUP_NOT_FOUND');
   await refused(ctx.api.post('/groups/nr-g/members', { name: 'Mallory' }), 401);
   await refused(ann.api.post('/groups/nr-g/members', { name: '' }), 400);
@@ -177,9 +185,60 @@ t.test('what cannot be claimed or added, and who may not', async (t) => {
   // The last member with an account cannot leave the name-only ones behind.
   await bob.api.delete('/groups/nr-g/members/nr-bob');
   await refused(ann.api.delete('/groups/nr-g/members/nr-ann'), 409, 'LAST_MEMBER');
-  // A name-only member at zero can be removed; their place cannot be claimed then.
+  // A name-only member at zero can be removed; the link for their place gives nothing then.
   t.equal((await ann.api.delete(`/groups/nr-g/members/${cy}`)).status, 200);
-  t.same((await ctx.api.get(`/invites/${link}`)).body.nameOnlyMembers, []);
-  await refused(eve.api.post(`/invites/${link}/accept`, { claim: cy }), 404, 'MEMBER_NOT_FOUND');
+  t.match((await ctx.api.get(`/invites/${forCy}`)).body.place, { userId: cy, taken: true });
+  await refused(eve.api.post(`/invites/${forCy}/accept`), 404, 'PLACE_NOT_FOUND');
   t.same((await ctx.env.verify({ groupId: 'nr-g' })).mismatches, []);
+});
+
+t.test('after a claim: the old id in a form or a retry means the account; a removed claimer learns nothing; the audit of the place', async (t) => {
+  const ann = await ctx.api.signUp('Ann', 'ac-ann');
+  await ann.api.post('/groups', { groupId: 'ac-g', name: 'Trip', currency: 'EUR' });
+  const dan = (await ann.api.post('/groups/ac-g/members', { name: 'Dan' })).body.members.at(-1).userId as string;
+  const lunch = { expenseId: 'ac-lunch', description: 'Lunch', amount: '10.00', paidBy: dan, split: { mode: 'equal' } };
+  t.equal((await ann.api.post('/groups/ac-g/expenses', lunch)).status, 201);
+  const link = (await ann.api.post('/groups/ac-g/invites', { forMember: dan })).body.token as string;
+  const daniel = await ctx.api.signUp('Daniel', 'ac-daniel');
+  t.equal((await daniel.api.post(`/invites/${link}/accept`)).status, 201);
+  const versions = (await ctx.env.eventsOf('ac-g')).length;
+
+  t.equal((await ann.api.post('/groups/ac-g/expenses', lunch)).status, 200, 'the retry of an expense sent before the claim: the first answer');
+  const stale = await ann.api.post('/groups/ac-g/expenses', {
+    description: 'Fuel',
+    amount: '4.00',
+    paidBy: dan,
+    split: { mode: 'equal', among: ['ac-ann', dan] },
+  });
+  t.equal(stale.status, 201, "a form still holding Dan's id after the claim");
+  t.match(stale.body.expense, { payers: [{ userId: 'ac-daniel' }], shares: [{ userId: 'ac-ann' }, { userId: 'ac-daniel' }] }, 'records Daniel');
+  t.equal((await ctx.env.eventsOf('ac-g')).length, versions + 1);
+
+  // Settle, remove Daniel: the link must not show him the group again.
+  const owed = (await ann.api.get('/groups/ac-g/balances')).body.balances.find((b: { userId: string }) => b.userId === 'ac-daniel').balance as string;
+  await ann.api.post('/groups/ac-g/expenses', {
+    kind: 'payment',
+    description: 'Settle',
+    amount: owed,
+    paidBy: 'ac-ann',
+    split: { mode: 'equal', among: ['ac-daniel'] },
+  });
+  t.equal((await ann.api.delete('/groups/ac-g/members/ac-daniel')).status, 200);
+  const back = await daniel.api.post(`/invites/${link}/accept`);
+  t.equal(back.status, 409, 'a removed claimer gets a refusal, not the group');
+  t.equal(back.body.code, 'FORMER_MEMBER');
+  t.notOk(JSON.stringify(back.body).includes('ac-ann'));
+
+  const ofPlace = await auditUser(ctx.env.database.db, 'ac-g', dan, { eventLog: ctx.env.double ? ctx.env.eventLog : undefined });
+  t.same(ofPlace?.claimedBy?.userId, 'ac-daniel', "the audit of Dan's place says who took it");
+  t.equal(ofPlace?.matches, true, 'and that nothing is served for it since');
+  t.same(
+    ofPlace?.entries.map((e) => [e.description, e.delta]),
+    [['Lunch', '5.00']],
+    'each entry once',
+  );
+  const ofDaniel = await auditUser(ctx.env.database.db, 'ac-g', 'ac-daniel', { eventLog: ctx.env.double ? ctx.env.eventLog : undefined });
+  t.equal(ofDaniel?.matches, true);
+  t.equal(ofDaniel?.balance, '0.00');
+  t.same((await ctx.env.verify({ groupId: 'ac-g' })).mismatches, []);
 });

@@ -184,7 +184,13 @@ t.test('a name-only member claimed: the same row and place under the account, th
     expenseId: 't',
     previousLastVersion: 4,
     row: {
-      ...rows.expenses.get('t'),
+      kind: 'expense',
+      description: 'Taxi',
+      currency: 'EUR',
+      amountMinor: 900,
+      occurredAt: '2026-11-24T20:00:00.000Z',
+      deleted: false,
+      firstVersion: 4,
       payers: [{ userId: 'd', amountMinor: 900 }],
       shares: [
         { userId: 'a', amountMinor: 300 },

@@ -18,9 +18,9 @@ import type { TestDatabase } from './helpers/database.js';
 import { runCli, type ServerProcess } from './helpers/server-process.js';
 
 // Name-only members in the page (issue #13 §3), two people: Ann on a desktop adds Dan,
-// who has no account, by name, and records the fuel he paid for. Dan opens her invite
-// link on his phone, says he is that Dan, signs up, and has his place: the balance and
-// the expense are his, on both screens, live.
+// who has no account, by name, records the fuel he paid for, and makes a link for his
+// place. Dan opens it on his phone, signs up, and has his place: the balance and the
+// expense are his, on both screens, live. The link gives nothing more after that.
 
 declare const document: any;
 declare const window: any;
@@ -65,23 +65,25 @@ t.test('Ann adds Dan by name; he is in the split like anyone and marked as havin
     },
   });
   await everyScreenShowsTheLog(t, database, [ann], groupId, 'Dan paid the fuel');
-  await ann.page.getByRole('button', { name: 'Create invite link' }).click();
-  const input = ann.page.getByLabel(/Send this link to the people you invite/);
+  await ann.page.getByRole('button', { name: 'Invite Dan to take their place' }).click();
+  const input = ann.page.getByLabel(/Send this link to Dan only: whoever opens it takes Dan’s place and balance/);
   await input.waitFor();
   link = await input.inputValue();
+  await ann.page
+    .getByTestId('invite-links')
+    .getByText(/Link for Dan’s place by Ann, works until/)
+    .waitFor();
+  t.pass('the list says whose place the link gives');
 });
 
 t.test('Dan opens the link on his phone, says which member he is, signs up and has his place, balance and history', async (t) => {
   const context = await browser.newContext({ locale: 'en-US', ...PHONE });
   const page = await context.newPage();
   await page.goto(link);
-  const claim = page.getByTestId('claim');
-  await claim.waitFor();
-  t.match(await claim.textContent(), /Are you one of them\?.*I am Dan.*I am someone else/s);
-  const join = page.getByRole('button', { name: /^Sign up and join/ });
-  t.ok(await join.isDisabled(), 'he says who he is first');
-  await page.getByLabel('I am Dan').check();
-  t.equal(await page.getByLabel('Your name').inputValue(), 'Dan', "his name is prefilled with the place's");
+  await page.getByTestId('invited-by').waitFor();
+  t.equal(await page.getByTestId('invited-by').textContent(), 'Ann invited you to take Dan’s place in Algarve.');
+  t.match(await page.getByTestId('place').textContent(), /makes Dan’s balance and expenses yours/);
+  t.equal(await page.getByLabel('Your name').inputValue(), 'Dan', "his name starts as the place's");
   await page.getByLabel('Your name').fill('Daniel');
   t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the join page fits a phone screen');
   await page.screenshot({ path: path.join(SHOTS, 'claim-phone.png'), fullPage: true });
@@ -106,6 +108,14 @@ t.test('Dan opens the link on his phone, says which member he is, signs up and h
   t.notMatch(await annRow.textContent(), /no account yet/, "Ann's page shows he has an account now, without a reload");
   t.equal(await ann.page.getByTestId('members').locator(`li[data-user-id="${dan.userId}"]`).count(), 0);
   await page.screenshot({ path: path.join(SHOTS, 'claimed-phone.png'), fullPage: true });
+
+  // The link has done its job: someone else opening it is told so.
+  const other = await browser.newContext({ locale: 'en-US', ...DESKTOP });
+  const otherPage = await other.newPage();
+  await otherPage.goto(link);
+  await otherPage.getByText('The place this link was for has been taken already. Ask Ann for a new link.').waitFor();
+  t.equal(await otherPage.getByRole('button', { name: /join/i }).count(), 0, 'and offered no way in');
+  await other.close();
 
   const verify = await runCli({ DATABASE_URL: database.url }, 'replay', 'verify');
   t.equal(verify.status, 0, `replay verify after the claim: ${verify.stdout}${verify.stderr}`);

@@ -238,6 +238,10 @@ program
         const what = `${e.type === 'ExpenseDeleted' ? 'deleted: ' : ''}${e.kind === 'payment' ? 'payment' : 'expense'} ${e.expenseId} "${e.description}"`;
         process.stdout.write(`${String(e.version).padStart(7)}  ${e.delta.padStart(14)}  ${e.balance.padStart(14)}  ${what}\n`);
       }
+      if (report.claimedBy) {
+        const { userId, version } = report.claimedBy;
+        process.stdout.write(`${String(version).padStart(7)}  claimed by ${userId}: this place's balance is theirs from here on (audit ${userId})\n`);
+      }
       process.stdout.write(`event log balance ${report.balance}; served balance ${report.served ?? '(none)'}: ${report.matches ? 'MATCH' : 'DRIFT'}\n`);
     }
     process.exitCode = report.matches ? 0 : 1;

@@ -35,6 +35,11 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     return [{ type: 'GroupCreated', data: { groupId, name, currency, members } }];
   }
   if (!state.group) throw groupNotFound();
+  // An expense sent with a name-only member's id after an account claimed the place (a
+  // form opened before, a queued retry) means the account: the same person.
+  if ((command.type === 'AddExpense' || command.type === 'EditExpense') && state.claimed.size > 0) {
+    command = { ...command, input: withClaimedIds(command.input, state.claimed) };
+  }
   // A retried AddExpense gets the first answer, whatever happened since (the group
   // archived, someone in it gone): it is compared with what is stored first.
   if (command.type === 'AddExpense' && isRetry(command, state)) return [];
@@ -83,18 +88,21 @@ export function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     }
     case 'ClaimMember': {
       const { nameOnlyId, member, invitedBy } = command;
-      if (state.claimed.get(nameOnlyId) === member.userId) return [];
+      const isMember = state.members.some((m) => m.userId === member.userId);
+      if (state.claimed.get(nameOnlyId) === member.userId && isMember) return [];
       if (!state.members.some((m) => m.userId === invitedBy)) throw inviteDead();
-      if (state.members.some((m) => m.userId === member.userId)) {
+      if (isMember) {
         throw conflict('ALREADY_MEMBER', 'you are a member of this group already: a place cannot be claimed on top of your own');
       }
       if (state.former.has(member.userId)) {
         throw conflict('FORMER_MEMBER', 'you were a member of this group before: ask a member to add you again');
       }
-      const place = state.members.find((m) => m.userId === nameOnlyId);
-      if (state.claimed.has(nameOnlyId)) throw conflict('ALREADY_CLAIMED', 'someone has claimed this place already');
-      if (!place) throw notFound('MEMBER_NOT_FOUND', `${nameOnlyId} is not a member of this group`);
-      if (!place.nameOnly) throw conflict('NOT_NAME_ONLY', `${place.name} has an account: only a name-only member's place can be claimed`);
+      if (state.claimed.has(nameOnlyId)) throw conflict('ALREADY_CLAIMED', 'someone has taken this place already');
+      // Whoever holds the link learns nothing about other members: a place that is not
+      // there and a member with an account get the same answer.
+      if (!state.members.some((m) => m.userId === nameOnlyId && m.nameOnly)) {
+        throw notFound('PLACE_NOT_FOUND', 'this place is no longer in the group: ask a member for a new invite');
+      }
       return [{ type: 'MemberClaimed', data: { nameOnlyId, userId: member.userId, name: member.name, invitedBy } }];
     }
     case 'AddMember':
@@ -183,6 +191,23 @@ const inviteDead = (): DomainError => notFound('INVITE_NOT_FOUND', 'this invite 
 
 const archivedGroup = (name: string): DomainError =>
   conflict('GROUP_ARCHIVED', `the group "${name}" is archived: open it again (archived: false) before changing anything`);
+
+/** The input with every claimed name-only id replaced by the id of the account that claimed the place. */
+function withClaimedIds(input: ExpenseInput, claimed: ReadonlyMap<string, string>): ExpenseInput {
+  const id = (userId: string) => claimed.get(userId) ?? userId;
+  const split = input.split;
+  return {
+    ...input,
+    ...(input.paidBy === undefined ? {} : { paidBy: id(input.paidBy) }),
+    ...(input.payers === undefined ? {} : { payers: input.payers.map((p) => ({ ...p, userId: id(p.userId) })) }),
+    split:
+      split.mode === 'equal'
+        ? split.among === undefined
+          ? split
+          : { ...split, among: split.among.map(id) }
+        : ({ ...split, shares: split.shares.map((x) => ({ ...x, userId: id(x.userId) })) } as typeof split),
+  };
+}
 
 /** The AddExpense asks for exactly the expense stored under its id (resolved with the people it names counted in). */
 function isRetry(command: Extract<GroupCommand, { type: 'AddExpense' }>, state: GroupState): boolean {

@@ -111,6 +111,8 @@ export interface InvitesTable {
   created_at: Generated<Date>;
   expires_at: Date;
   revoked_at: Date | null;
+  /** The name-only member whose place the link is for; null: a link to join as oneself. */
+  name_only_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface Database {

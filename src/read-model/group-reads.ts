@@ -53,16 +53,16 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
     .executeTakeFirst();
 }
 
-/** The group's members who are only a name (no account), in joining order: the places an invite link can claim. */
-export async function listNameOnlyMembers(db: Db | Tx, groupId: string): Promise<MemberRow[]> {
+/** A current member of the group known only by a name (no account), if `userId` is one. */
+export async function findNameOnlyMember(db: Db | Tx, groupId: string, userId: string): Promise<MemberRow | undefined> {
   return db
     .selectFrom('group_members')
     .select(['user_id as userId', 'name'])
     .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
     .where('name_only', '=', true)
     .where('removed_version', 'is', null)
-    .orderBy('position')
-    .execute();
+    .executeTakeFirst();
 }
 
 /**

@@ -25,6 +25,8 @@ export interface AuditReport {
   balance: string;
   /** What the projection serves. */
   served: string | null;
+  /** A name-only member's place, claimed by this account at this version: its balance and entries are the account's from there on. */
+  claimedBy?: { userId: string; version: number };
   matches: boolean;
 }
 
@@ -45,15 +47,17 @@ export async function auditUser(db: Db, groupId: string, userId: string, options
     // The user's entries, and those of every name-only member: if the user claims one's
     // place (MemberClaimed), that member's entries are where the balance they took came from.
     const entriesOf = new Map<string, AuditEntry[]>();
+    let claimedBy: AuditReport['claimedBy'];
     let digits = 2;
     for await (const { version, event } of external ?? readFactsInStreamOrder(tx, { streamId: streamIdOf(groupId) })) {
-      const before = [userId, ...fold.nameOnly].map((id) => [id, balanceOf(fold, id)] as const);
+      const before = [...new Set([userId, ...fold.nameOnly])].map((id) => [id, balanceOf(fold, id)] as const);
       foldEvent(fold, version, event);
       if (event.type === 'GroupCreated') digits = minorDigits(event.data.currency);
       if (event.type === 'ExpenseAdded') descriptions.set(event.data.expenseId, { description: event.data.description, kind: event.data.kind });
       if (event.type === 'MemberClaimed' && event.data.userId === userId) {
         entriesOf.set(userId, [...(entriesOf.get(event.data.nameOnlyId) ?? []), ...(entriesOf.get(userId) ?? [])]);
       }
+      if (event.type === 'MemberClaimed' && event.data.nameOnlyId === userId) claimedBy = { userId: event.data.userId, version };
       if (event.type !== 'ExpenseAdded' && event.type !== 'ExpenseDeleted') continue;
       for (const [id, was] of before) {
         const after = balanceOf(fold, id);
@@ -88,7 +92,9 @@ export async function auditUser(db: Db, groupId: string, userId: string, options
       entries,
       balance: formatMinor(balance, digits),
       served: served ? formatMinor(BigInt(served.balance_minor), digits) : null,
-      matches: served !== undefined && BigInt(served.balance_minor) === balance,
+      // A claimed place's balance went to the account (audit that one): nothing is served for it.
+      matches: claimedBy ? served === undefined : served !== undefined && BigInt(served.balance_minor) === balance,
+      ...(claimedBy ? { claimedBy } : {}),
     };
   });
 }

@@ -12,13 +12,21 @@ export interface Invite {
   createdBy: { userId: string; name: string };
   createdAt: Date;
   expiresAt: Date;
+  /** The name-only member whose place it is for (`taken` once claimed or removed); null: a link to join as oneself. */
+  place: { userId: string; name: string; taken: boolean } | null;
 }
 
 /**
  * A new invite link's token (256 random bits, shown once) and its record; only the
  * token's SHA-256 is stored, as for bearer tokens.
  */
-export async function createInvite(db: Db, groupId: string, createdBy: string, days: number): Promise<{ inviteId: string; token: string; expiresAt: Date }> {
+export async function createInvite(
+  db: Db,
+  groupId: string,
+  createdBy: string,
+  days: number,
+  nameOnlyId: string | null = null,
+): Promise<{ inviteId: string; token: string; expiresAt: Date }> {
   const token = `fsi_${randomBytes(32).toString('base64url')}`;
   const inviteId = randomUUID();
   const row = await db
@@ -28,6 +36,7 @@ export async function createInvite(db: Db, groupId: string, createdBy: string, d
       group_id: groupId,
       token_hash: hashToken(token),
       created_by: createdBy,
+      name_only_id: nameOnlyId,
       expires_at: sql<Date>`now() + make_interval(days => ${days})`,
     })
     .returning('expires_at')
@@ -43,16 +52,45 @@ const invites = (db: Db) =>
     .innerJoin('group_members as m', (join) =>
       join.onRef('m.group_id', '=', 'i.group_id').onRef('m.user_id', '=', 'i.created_by').on('m.removed_version', 'is', null),
     )
-    .select(['i.invite_id as inviteId', 'i.group_id as groupId', 'u.user_id as userId', 'u.name', 'i.created_at as createdAt', 'i.expires_at as expiresAt'])
+    // The place a link is for: the member row that is (or was, until claimed) that name-only member.
+    .leftJoin('group_members as p', (join) =>
+      join
+        .onRef('p.group_id', '=', 'i.group_id')
+        .on((eb) => eb.or([eb('p.user_id', '=', eb.ref('i.name_only_id')), eb('p.claimed_from', '=', eb.ref('i.name_only_id'))])),
+    )
+    .select([
+      'i.invite_id as inviteId',
+      'i.group_id as groupId',
+      'u.user_id as userId',
+      'u.name',
+      'i.created_at as createdAt',
+      'i.expires_at as expiresAt',
+      'i.name_only_id as placeId',
+      'p.name as placeName',
+      sql<boolean>`p.name_only and p.removed_version is null`.as('placeOpen'),
+    ])
     .where('i.revoked_at', 'is', null)
     .where('i.expires_at', '>', sql<Date>`now()`);
 
-const toInvite = (r: { inviteId: string; groupId: string; userId: string; name: string; createdAt: Date; expiresAt: Date }): Invite => ({
+interface InviteRow {
+  inviteId: string;
+  groupId: string;
+  userId: string;
+  name: string;
+  createdAt: Date;
+  expiresAt: Date;
+  placeId: string | null;
+  placeName: string | null;
+  placeOpen: boolean | null;
+}
+
+const toInvite = (r: InviteRow): Invite => ({
   inviteId: r.inviteId,
   groupId: r.groupId,
   createdBy: { userId: r.userId, name: r.name },
   createdAt: r.createdAt,
   expiresAt: r.expiresAt,
+  place: r.placeId === null ? null : { userId: r.placeId, name: r.placeName ?? '', taken: r.placeOpen !== true },
 });
 
 /** A group's links that still work (not revoked, not expired), newest first. */

@@ -100,6 +100,8 @@ export interface InviteLink {
   expiresAt: string;
   /** Only when it was just made: it is never shown again. */
   token?: string;
+  /** The name-only member whose place it gives; null: join as yourself. */
+  place: InvitePlace | null;
 }
 
 export interface InviteView {
@@ -108,8 +110,14 @@ export interface InviteView {
   archived: boolean;
   invitedBy: { userId: string; name: string };
   expiresAt: string;
-  /** Members known only by a name: whoever accepts may take one of these places. */
-  nameOnlyMembers: { userId: string; name: string }[];
+  /** The name-only member whose place the link gives (taken: claimed already, or removed); null: join as yourself. */
+  place: InvitePlace | null;
+}
+
+export interface InvitePlace {
+  userId: string;
+  name: string;
+  taken: boolean;
 }
 
 export interface Transfer {
@@ -154,12 +162,13 @@ export class Api {
   addMember = (g: string, userId: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { userId }, key);
   updateGroup = (g: string, change: { name?: string; archived?: boolean }, key: string) => this.request<Group>('PATCH', `/groups/${enc(g)}`, change, key);
   invites = (g: string) => this.request<{ items: InviteLink[] }>('GET', `/groups/${enc(g)}/invites`);
-  createInvite = (g: string, key: string) => this.request<InviteLink>('POST', `/groups/${enc(g)}/invites`, {}, key);
+  /** A link to join; with `forMember` (a name-only member's id) a link that takes that place. */
+  createInvite = (g: string, key: string, forMember?: string) =>
+    this.request<InviteLink>('POST', `/groups/${enc(g)}/invites`, forMember === undefined ? {} : { forMember }, key);
   revokeInvite = (g: string, inviteId: string) => this.request<null>('DELETE', `/groups/${enc(g)}/invites/${enc(inviteId)}`);
   invite = (token: string) => this.request<InviteView>('GET', `/invites/${enc(token)}`);
-  /** Joins; with `claim` (a name-only member's id) takes that member's place, balance and history. */
-  acceptInvite = (token: string, key: string, claim?: string) =>
-    this.request<Group>('POST', `/invites/${enc(token)}/accept`, claim === undefined ? undefined : { claim }, key);
+  /** Joins; a link made for a name-only member's place takes that place, its balance and history. */
+  acceptInvite = (token: string, key: string) => this.request<Group>('POST', `/invites/${enc(token)}/accept`, undefined, key);
   /** Adds a friend who has no account, by name. */
   addByName = (g: string, name: string, key: string) => this.request<Group>('POST', `/groups/${enc(g)}/members`, { name }, key);
   /** Removes a member; your own user id: leave the group. */

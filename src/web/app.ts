@@ -140,11 +140,11 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
     new Api(null).invite(invite).then(setView, (error: unknown) => setProblem(message(error)));
   }, [invite]);
   const [account, setAccount] = useState<string | null>(null);
-  // With name-only members, the person says who they are: one of them, or someone new.
-  const [claim, setClaim] = useState<string | null>(null);
-  const places = view?.nameOnlyMembers ?? [];
-  const claimed = places.find((p) => p.userId === claim);
-  const chosen = places.length === 0 || claim !== null;
+  // A link made for a name-only member's place: the person takes it (their name starts as the place's).
+  const place = view?.place ?? null;
+  useEffect(() => {
+    if (place && !place.taken) setName((current) => current || place.name);
+  }, [place?.userId]);
   const submit = async (event: Event) => {
     event.preventDefault();
     setProblem(null);
@@ -157,8 +157,7 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
         setAccount(withToken);
       }
       const used = withToken;
-      const place = claimed?.userId;
-      const joined = await joining.submit({ join: invite, claim: place }, (key) => new Api(used).acceptInvite(invite, key, place));
+      const joined = await joining.submit({ join: invite }, (key) => new Api(used).acceptInvite(invite, key));
       if (!token) onToken(used);
       if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
     } catch (error) {
@@ -172,27 +171,19 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
     }</main>`;
   return html`<main class="sign-in">
     <h1>Join ${view.groupName}</h1>
-    <p data-testid="invited-by"><strong>${view.invitedBy.name}</strong> invited you to share costs in <strong>${view.groupName}</strong>.</p>
+    ${
+      place && !place.taken
+        ? html`<p data-testid="invited-by"><strong>${view.invitedBy.name}</strong> invited you to take <strong>${place.name}</strong>’s place in <strong>${view.groupName}</strong>.</p>
+            <p class="meta" data-testid="place">${view.invitedBy.name} added ${place.name} by name; joining with this link makes ${place.name}’s balance and expenses yours.</p>`
+        : html`<p data-testid="invited-by"><strong>${view.invitedBy.name}</strong> invited you to share costs in <strong>${view.groupName}</strong>.</p>`
+    }
     ${problem ? html`<p class="notice" role="alert">${problem}</p>` : null}
     ${
-      view.archived
-        ? html`<p class="notice" role="status">This group is archived: nobody can join it until a member opens it again.</p>`
-        : html`<form onSubmit=${submit}>
-      ${
-        places.length > 0
-          ? html`<fieldset class="claim" data-testid="claim">
-              <legend><strong>Are you one of them?</strong> ${view.invitedBy.name} added them by name: take your place, and its balance and expenses are yours.</legend>
-              ${places.map(
-                (p) => html`<label key=${p.userId}><input type="radio" name="claim" value=${p.userId} checked=${claim === p.userId}
-                  onChange=${() => {
-                    setClaim(p.userId);
-                    if (!token && !name.trim()) setName(p.name);
-                  }} /> I am ${p.name}</label>`,
-              )}
-              <label><input type="radio" name="claim" value="" checked=${claim === ''} onChange=${() => setClaim('')} /> I am someone else: join as a new member</label>
-            </fieldset>`
-          : null
-      }
+      place?.taken
+        ? html`<p class="notice" role="status">The place this link was for has been taken already. Ask ${view.invitedBy.name} for a new link.</p>`
+        : view.archived
+          ? html`<p class="notice" role="status">This group is archived: nobody can join it until a member opens it again.</p>`
+          : html`<form onSubmit=${submit}>
       ${
         token
           ? html`<p>You join as <strong>${me?.name}</strong>.</p>`
@@ -201,11 +192,11 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
               <input id="join-name" value=${name} maxlength="100" autocomplete="name" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
             </div>`
       }
-      <button type="submit" disabled=${joining.busy || (!token && !name.trim()) || !chosen}>${
-        claimed
+      <button type="submit" disabled=${joining.busy || (!token && !name.trim())}>${
+        place
           ? token
-            ? `Join as ${claimed.name}`
-            : `Sign up and join as ${claimed.name}`
+            ? `Join as ${place.name}`
+            : `Sign up and join as ${place.name}`
           : token
             ? `Join ${view.groupName}`
             : `Sign up and join ${view.groupName}`
@@ -536,7 +527,7 @@ function ManageGroup({
         const what = self ? 'Leave group' : `Remove ${m.name}`;
         return html`<li key=${m.userId} data-user-id=${m.userId}>
           <span class="name">${m.name}${self ? ' (you)' : ''}</span>
-          ${member.nameOnly ? html`<span class="meta" data-testid="name-only">no account yet: invite them to take this place</span>` : null}
+          ${member.nameOnly ? html`<span class="meta" data-testid="name-only">no account yet</span>` : null}
           ${
             group.archived
               ? null
@@ -565,7 +556,7 @@ function ManageGroup({
         ? html`<p class="meta" data-testid="former-members">Former members: ${group.formerMembers.map((m) => nameOf(m.userId)).join(', ')}</p>`
         : null
     }
-    ${group.archived ? null : html`<${Invites} api=${api} groupId=${group.groupId} />`}
+    ${group.archived ? null : html`<${Invites} api=${api} groupId=${group.groupId} places=${group.members.filter((m) => m.nameOnly)} />`}
     ${
       group.archived
         ? null
@@ -728,10 +719,13 @@ function AddByName({ onAdd, busy }: { onAdd: (name: string) => Promise<boolean>;
   </form>`;
 }
 
-/** Invite links: make one (shown once, to copy), see which still work, revoke one. */
-function Invites({ api, groupId }: { api: Api; groupId: string }) {
+/**
+ * Invite links: make one (shown once, to copy), see which still work, revoke one. A
+ * friend added by name gets a link of their own, which takes their place.
+ */
+function Invites({ api, groupId, places }: { api: Api; groupId: string; places: { userId: string; name: string }[] }) {
   const [links, setLinks] = useState<InviteLink[]>([]);
-  const [made, setMade] = useState<string | null>(null);
+  const [made, setMade] = useState<{ url: string; place: string | null } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const making = useSubmission();
   const reload = () =>
@@ -740,12 +734,12 @@ function Invites({ api, groupId }: { api: Api; groupId: string }) {
       (error: unknown) => setProblem(message(error)),
     );
   useEffect(() => void reload(), [groupId]);
-  const make = async () => {
+  const make = async (place?: { userId: string; name: string }) => {
     setProblem(null);
     try {
-      const link = await making.submit({ invite: groupId, at: Date.now() }, (key) => api.createInvite(groupId, key));
+      const link = await making.submit({ invite: groupId, for: place?.userId, at: Date.now() }, (key) => api.createInvite(groupId, key, place?.userId));
       if (!link?.token) return;
-      setMade(`${window.location.origin}${window.location.pathname}#/join/${encodeURIComponent(link.token)}`);
+      setMade({ url: `${window.location.origin}${window.location.pathname}#/join/${encodeURIComponent(link.token)}`, place: place?.name ?? null });
       await reload();
     } catch (error) {
       setProblem(message(error));
@@ -763,19 +757,29 @@ function Invites({ api, groupId }: { api: Api; groupId: string }) {
   };
   return html`<div class="invites">
     <h3>Invite people</h3>
-    <p><button type="button" disabled=${making.busy} onClick=${() => void make()}>Create invite link</button></p>
+    <p class="inline-buttons"><button type="button" disabled=${making.busy} onClick=${() => void make()}>Create invite link</button>
+      ${places.map(
+        (p) =>
+          html`<button key=${p.userId} type="button" class="secondary" disabled=${making.busy} onClick=${() => void make(p)}>Invite ${p.name} to take their place</button>`,
+      )}</p>
     ${
       made
-        ? html`<div class="row"><label for="invite-link">Send this link to the people you invite (it is shown only now; anyone with it can join for 7 days)</label>
-          <div class="inline-form"><input id="invite-link" readonly value=${made} onFocus=${(e: Event) => (e.target as HTMLInputElement).select()} />
-          <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(made)}>Copy link</button></div></div>`
+        ? html`<div class="row"><label for="invite-link">${
+            made.place
+              ? `Send this link to ${made.place} only: whoever opens it takes ${made.place}’s place and balance (it is shown only now; it works for 7 days)`
+              : 'Send this link to the people you invite (it is shown only now; anyone with it can join for 7 days)'
+          }</label>
+          <div class="inline-form"><input id="invite-link" readonly value=${made.url} onFocus=${(e: Event) => (e.target as HTMLInputElement).select()} />
+          <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(made.url)}>Copy link</button></div></div>`
         : null
     }
     ${problem ? html`<p class="field-error" role="alert">${problem}</p>` : null}
     ${
       links.length > 0
         ? html`<ul class="members" data-testid="invite-links">${links.map(
-            (l) => html`<li key=${l.inviteId}><span>Link by ${l.createdBy.name}, works until ${new Date(l.expiresAt).toLocaleDateString()}</span>
+            (l) => html`<li key=${l.inviteId}><span>${l.place ? `Link for ${l.place.name}’s place` : 'Link'} by ${l.createdBy.name}${
+              l.place?.taken ? ' (taken)' : ''
+            }, works until ${new Date(l.expiresAt).toLocaleDateString()}</span>
               <button type="button" class="secondary" onClick=${() => void revoke(l.inviteId)}>Revoke<span class="sr-only"> the link by ${l.createdBy.name}</span></button></li>`,
           )}</ul>`
         : null

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { conflict, groupNotFound, notFound } from '../../commands/errors.js';
-import { findGroupForMember, listNameOnlyMembers } from '../../read-model/group-reads.js';
+import { findGroupForMember, findNameOnlyMember } from '../../read-model/group-reads.js';
 import { handleGroupCommand } from '../../unit-of-work/command-handler.js';
 import type { Tx } from '../../db/database.js';
 import { assertInviteWorks, createInvite, DEFAULT_INVITE_DAYS, findInvite, listInvites, revokeInvite, type Invite } from '../../users/invites.js';
 import { authenticate, currentUser } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { presentGroup } from '../present.js';
-import { Group, GroupParams, Id, Problem, WriteHeaders } from '../schemas/common.js';
+import { Group, GroupParams, Id, Problem, StoredId, WriteHeaders } from '../schemas/common.js';
 
 // Invite links (issue #13 §2): a member makes a link; whoever opens it sees the group's
 // name and who invited them, signs up or uses their account, and joins. A link works for
@@ -16,17 +16,25 @@ import { Group, GroupParams, Id, Problem, WriteHeaders } from '../schemas/common
 
 const InviteToken = z.string().regex(/^fsi_[A-Za-z0-9_-]{43}$/, 'is not an invite token');
 const TokenParams = z.strictObject({ token: InviteToken });
+const Place = z
+  .object({ userId: StoredId, name: z.string(), taken: z.boolean().describe('Claimed already, or removed: the link no longer gives it') })
+  .nullable()
+  .describe(
+    'The name-only member whose place the link is for: whoever accepts it takes that place, its balance and its expenses. Null: a link to join as oneself',
+  );
 const InviteView = z.object({
   inviteId: Id,
   createdBy: z.object({ userId: Id, name: z.string() }),
   createdAt: z.string(),
   expiresAt: z.string(),
+  place: Place,
 });
 const presentInvite = (i: Invite) => ({
   inviteId: i.inviteId,
   createdBy: i.createdBy,
   createdAt: i.createdAt.toISOString(),
   expiresAt: i.expiresAt.toISOString(),
+  place: i.place,
 });
 const inviteGone = () => notFound('INVITE_NOT_FOUND', 'this invite link does not work: it was revoked, it expired, or it never existed');
 
@@ -57,9 +65,7 @@ export const inviteRoutes =
               archived: z.boolean().describe('Nobody can join an archived group until a member opens it again'),
               invitedBy: z.object({ userId: Id, name: z.string() }),
               expiresAt: z.string(),
-              nameOnlyMembers: z
-                .array(z.object({ userId: Id, name: z.string() }))
-                .describe('Members known only by a name: whoever accepts the link may take one of these places (`claim`)'),
+              place: Place,
             }),
             400: Problem,
             404: Problem,
@@ -76,7 +82,7 @@ export const inviteRoutes =
           archived: group.archived,
           invitedBy: invite.createdBy,
           expiresAt: invite.expiresAt.toISOString(),
-          nameOnlyMembers: (await listNameOnlyMembers(deps.db, group.groupId)).map((m) => ({ userId: m.userId, name: m.name })),
+          place: invite.place,
         };
       },
     );
@@ -91,7 +97,12 @@ export const inviteRoutes =
           tags: ['invites'],
           security,
           params: GroupParams,
-          body: z.strictObject({ expiresInDays: z.number().int().min(1).max(30).optional() }).nullish(),
+          body: z
+            .strictObject({
+              expiresInDays: z.number().int().min(1).max(30).optional(),
+              forMember: Id.optional().describe("A name-only member's id: the link takes that place (send it to that friend only)"),
+            })
+            .nullish(),
           response: { 201: InviteView.extend({ token: InviteToken }), 400: Problem, 401: Problem, 404: Problem, 409: Problem },
         },
       },
@@ -100,10 +111,22 @@ export const inviteRoutes =
         const group = await memberGroup(request.params.groupId, me.userId);
         if (group.archived) throw conflict('GROUP_ARCHIVED', `the group "${group.name}" is archived: open it again before inviting anyone`);
         const days = request.body?.expiresInDays ?? DEFAULT_INVITE_DAYS;
-        const made = await createInvite(deps.db, group.groupId, me.userId, days);
-        request.log.info({ groupId: group.groupId, inviteId: made.inviteId, expiresAt: made.expiresAt }, 'invite link made');
+        const forMember = request.body?.forMember;
+        const place = forMember === undefined ? undefined : await findNameOnlyMember(deps.db, group.groupId, forMember);
+        if (forMember !== undefined && !place) {
+          throw notFound('PLACE_NOT_FOUND', `${forMember} is not a member of this group known only by a name`);
+        }
+        const made = await createInvite(deps.db, group.groupId, me.userId, days, place?.userId ?? null);
+        request.log.info({ groupId: group.groupId, inviteId: made.inviteId, expiresAt: made.expiresAt, forMember }, 'invite link made');
         return reply.code(201).send({
-          ...presentInvite({ inviteId: made.inviteId, groupId: group.groupId, createdBy: me, createdAt: new Date(), expiresAt: made.expiresAt }),
+          ...presentInvite({
+            inviteId: made.inviteId,
+            groupId: group.groupId,
+            createdBy: me,
+            createdAt: new Date(),
+            expiresAt: made.expiresAt,
+            place: place ? { ...place, taken: false } : null,
+          }),
           token: made.token,
         });
       },
@@ -156,12 +179,12 @@ export const inviteRoutes =
         schema: {
           summary: 'Join the group an invite link is for (201; 200 when you are a member already)',
           description:
-            "With `claim` (a name-only member's id, from GET /invites/:token) you take that member's place: their balance and every expense that names them become yours, recorded by one MemberClaimed event.",
+            "A link made for a name-only member's place (`place`) takes it: their balance and every expense that names them become yours, recorded by one MemberClaimed event (409 ALREADY_CLAIMED once someone has).",
           tags: ['invites'],
           security,
           params: TokenParams,
           headers: WriteHeaders,
-          body: z.strictObject({ claim: Id.optional() }).nullish(),
+          body: z.strictObject({}).nullish(),
           response: { 200: Group, 201: Group, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem },
         },
       },
@@ -175,7 +198,7 @@ export const inviteRoutes =
           if (!(await assertInviteWorks(tx, invite.inviteId))) throw inviteGone();
         };
         const member = { userId: me.userId, name: me.name };
-        const claim = request.body?.claim;
+        const claim = invite.place?.userId;
         const result = await handleGroupCommand(
           deps,
           { ...commandContext(request, invite.groupId), ifMatch: undefined, withinTransaction },

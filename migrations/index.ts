@@ -7,6 +7,7 @@ import * as logCheckpoints from './20261125T1900_log_checkpoints.js';
 import * as projectionChanges from './20261125T2000_projection_changes.js';
 import * as groupLifeCycle from './20261126T0000_group_life_cycle.js';
 import * as invites from './20261126T0100_invites.js';
+import * as devices from './20261126T0300_devices.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '20261125T2000_projection_changes': projectionChanges,
   '20261126T0000_group_life_cycle': groupLifeCycle,
   '20261126T0100_invites': invites,
+  '20261126T0300_devices': devices,
 };
 
 export const migrationProvider: MigrationProvider = {

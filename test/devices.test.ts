@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Migrator } from 'kysely';
+import pino from 'pino';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { migrationProvider, migrations } from '../migrations/index.js';
 import { findUserByToken } from '../src/users/users.js';
-import { quietLogger, useTestApp, type Api } from './helpers/app.js';
+import { Api, quietLogger, startTestApp, useTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/database.js';
 
 // Devices instead of one fragile token (issue #13 §5): every signed-in device has a
@@ -423,4 +424,56 @@ t.test('the migration keeps every token from before devices working, as a device
   t.notOk((await migrator.migrateTo(before)).error, 'and the migration can be undone');
   const back = await database.query('select token_hash from users where user_id = $1', ['old']);
   t.same(back.rows[0]?.token_hash, createHash('sha256').update(token).digest(), 'with the token back on the user');
+});
+
+t.test('the log says what happened to devices, and never holds a token, a key or a code', async (t) => {
+  const lines: string[] = [];
+  const env = await startTestApp({ logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+  t.teardown(() => env.close());
+  const api = new Api(env.app);
+  const made = await api.post('/users', { name: 'Lou', deviceName: 'Laptop' });
+  const lou = api.as(made.body.token);
+  const code = (await lou.post('/me/sign-in-codes')).body.code as string;
+  const phone = await api.post('/sign-in', { code, deviceName: 'Phone' });
+  const key = (await lou.post('/me/sign-in-keys')).body.key as string;
+  const tablet = await api.post('/sign-in', { key, deviceName: 'Tablet' });
+  t.equal((await lou.delete(`/me/devices/${phone.body.deviceId}`)).status, 204);
+  t.equal((await lou.delete(`/me/devices/${made.body.deviceId}`)).status, 204);
+
+  const said = lines.map((l) => JSON.parse(l) as { msg: string; reqId?: string });
+  t.match(
+    said.filter((l) => l.reqId !== undefined && l.msg !== 'request completed'),
+    [
+      { msg: 'user created', userId: made.body.userId, deviceId: made.body.deviceId },
+      { msg: 'sign-in code issued', byDeviceId: made.body.deviceId, expiresAt: String },
+      { msg: 'sign-in code redeemed: device signed in', userId: made.body.userId, deviceId: phone.body.deviceId },
+      { msg: 'sign-in key made', byDeviceId: made.body.deviceId },
+      { msg: 'signed in with a key: device signed in', deviceId: tablet.body.deviceId, keyId: String },
+      { msg: 'device revoked', deviceId: phone.body.deviceId, kind: 'device', byDeviceId: made.body.deviceId },
+      { msg: 'device signed out', deviceId: made.body.deviceId },
+    ],
+  );
+  const secrets = [made.body.token, phone.body.token, tablet.body.token, key, code, code.replaceAll('-', '')].map((s: string) => s.replace(/^fsk?_/, ''));
+  t.notOk(
+    lines.some((l) => secrets.some((secret) => l.includes(secret))),
+    'no token, key or code in any line',
+  );
+});
+
+t.test('the OpenAPI document describes the new routes: which need a device token, and which do not', async (t) => {
+  const doc = (await ctx.api.get('/openapi.json')).body as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>> };
+  const routes: [string, string, boolean][] = [
+    ['/me/devices', 'get', true],
+    ['/me/devices/{deviceId}', 'patch', true],
+    ['/me/devices/{deviceId}', 'delete', true],
+    ['/me/sign-in-codes', 'post', true],
+    ['/me/sign-in-keys', 'post', true],
+    ['/sign-in', 'post', false],
+  ];
+  for (const [path, method, secured] of routes) {
+    const operation = doc.paths[path]?.[method];
+    t.ok(operation, `${method.toUpperCase()} ${path} is documented`);
+    t.same(operation?.tags, ['devices']);
+    t.same(operation?.security, secured ? [{ bearer: [] }] : undefined, secured ? 'with the bearer scheme' : 'open (a code or key in the body)');
+  }
 });

@@ -155,7 +155,17 @@ function SignIn({
  * An invite link opened: the group and who invited you, then join, signing up first if
  * this browser has no account yet.
  */
-function JoinPage({ invite, token, me, onToken }: { invite: string; token: string | null; me: Me | null; onToken: (token: string) => void }) {
+function JoinPage({
+  invite,
+  token,
+  me,
+  onToken,
+}: {
+  invite: string;
+  token: string | null;
+  me: Me | null;
+  onToken: (token: string, options?: { newAccount?: boolean }) => void;
+}) {
   const [view, setView] = useState<InviteView | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [name, setName] = useState('');
@@ -177,10 +187,11 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
       }
       const used = withToken;
       const joined = await joining.submit({ join: invite }, (key) => new Api(used).acceptInvite(invite, key));
-      if (!token) onToken(used);
+      // A new account is offered a sign-in key before the group opens, as at any sign-up.
+      if (!token) onToken(used, { newAccount: true });
       if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
     } catch (error) {
-      if (!token && withToken) onToken(withToken);
+      if (!token && withToken) onToken(withToken, { newAccount: true });
       setProblem(message(error));
     }
   };

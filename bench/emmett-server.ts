@@ -1,6 +1,6 @@
 // The peer a TypeScript user would pick instead: Emmett's PostgreSQL event store, used
 // the way its documentation shows, for the same add-expense workload. fastify route →
-// the bearer token looked up in FairShare's users table (the same work FairShare does)
+// the bearer token looked up in FairShare's devices and users (the same work FairShare does)
 // → Emmett's CommandHandler (reads the group's stream, evolves the state, decides,
 // appends with the expected version) with an inline Pongo projection keeping every
 // member's balance in the same transaction → 201 with the version and the balances.
@@ -85,7 +85,9 @@ app.post<{ Params: { groupId: string } }>('/groups/:groupId/expenses', async (re
   const tokenHash = createHash('sha256')
     .update((request.headers.authorization ?? '').slice('Bearer '.length))
     .digest();
-  const user = await users.query('select user_id from users where token_hash = $1', [tokenHash]);
+  const user = await users.query("select u.user_id from devices d join users u on u.user_id = d.user_id where d.token_hash = $1 and d.kind = 'device'", [
+    tokenHash,
+  ]);
   const payer = user.rows[0]?.user_id as string | undefined;
   if (!payer) return reply.code(401).send();
   const { groupId } = request.params;

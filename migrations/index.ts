@@ -9,6 +9,7 @@ import * as groupLifeCycle from './20261126T0000_group_life_cycle.js';
 import * as invites from './20261126T0100_invites.js';
 import * as nameOnlyMembers from './20261126T0200_name_only_members.js';
 import * as invitesForAPlace from './20261126T0210_invites_for_a_place.js';
+import * as devices from './20261126T0300_devices.js';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '20261126T0100_invites': invites,
   '20261126T0200_name_only_members': nameOnlyMembers,
   '20261126T0210_invites_for_a_place': invitesForAPlace,
+  '20261126T0300_devices': devices,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -508,7 +508,7 @@ t.test('tokens are 256 random bits, shown once, and only their SHA-256 is stored
   const b = await ctx.api.signUp('Ken');
   t.match(a.token, /^fs_[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
   t.not(a.token, b.token);
-  const stored = await ctx.env.database.query<Record<string, unknown>>('select * from users where user_id = $1', [a.userId]);
+  const stored = await ctx.env.database.query<Record<string, unknown>>('select * from users u join devices d using (user_id) where u.user_id = $1', [a.userId]);
   const row = stored.rows[0] as Record<string, unknown>;
   t.notOk(
     Object.values(row).some((v) => String(v).includes(a.token.slice(3))),

@@ -315,16 +315,19 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   await Promise.all(people.map((p) => p.page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 15_000 })));
   await everyScreenShowsTheLog(t, people, groupId, 'after a frozen server thawed');
 
-  // Signing out and back in with the token: the same person, the same groups.
-  const token = await cat.page.evaluate(() => localStorage.getItem('fairshare.token'));
+  // Signing out and back in: this browser is Cat's only way in, so the page warns first;
+  // she saves a sign-in key, signs out, and signs in with it: the same person, the same groups.
   await cat.page.getByRole('button', { name: 'Sign out' }).click();
-  await cat.page.getByLabel('Your token').fill(token);
-  await cat.page.getByRole('button', { name: 'Sign in' }).click();
+  await cat.page.getByRole('button', { name: 'Save a sign-in key first' }).click();
+  const key = await cat.page.getByTestId('sign-in-key').inputValue();
+  await cat.page.getByRole('button', { name: 'I saved it' }).click();
+  await cat.page.getByLabel('Your saved sign-in key').fill(key);
+  await cat.page.getByRole('button', { name: 'Sign in with the key' }).click();
   t.equal(await cat.page.getByTestId('my-user-id').textContent(), cat.userId);
   await cat.page.getByRole('link', { name: 'Lisbon trip' }).waitFor();
   t.match(await cat.page.locator(`li[data-group-id="${groupId}"]`).textContent(), /owes|is owed|settled up/, 'her balance in the group is on the list');
   await cat.page
-    .getByLabel('Your token')
+    .getByLabel('Your saved sign-in key')
     .count()
     .then((n) => t.equal(n, 0, 'no sign-in form once signed in'));
 

@@ -89,6 +89,8 @@ t.test('Dan opens the link on his phone, says which member he is, signs up and h
   await page.screenshot({ path: path.join(SHOTS, 'claim-phone.png'), fullPage: true });
   await page.getByRole('button', { name: 'Sign up and join as Dan' }).click();
   await page.waitForURL(new RegExp(`#/groups/${groupId}$`));
+  // Like any new account, he is offered a sign-in key first.
+  await page.getByRole('button', { name: 'Not now' }).click();
   await waitForLogVersion(database, groupId, 4);
   const claimed = (await eventsOf(database, groupId)).at(-1);
   t.match(claimed, { type: 'MemberClaimed', data: { nameOnlyId: dan.userId, name: 'Daniel', invitedBy: ann.userId } });

@@ -19,6 +19,8 @@ import { groupViewRoutes } from './routes/group-views.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { inviteRoutes } from './routes/invites.js';
+import { deviceRoutes } from './routes/devices.js';
+import { DeviceStreams } from './device-streams.js';
 import { registerWebUi } from './web-ui.js';
 import { GroupQueue } from '../unit-of-work/group-queue.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimits, type RateLimits } from './rate-limits.js';
@@ -46,6 +48,8 @@ export interface AppOptions {
   maxWaitingPerGroup?: number;
   /** A request (headers and body) must arrive within this many ms, or its connection is closed with 408 (default 30 s). */
   requestTimeoutMs?: number;
+  /** How often open live streams check that their devices were not revoked in another process (default 5 s). */
+  deviceCheckMs?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -95,7 +99,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   let closing = false;
   app.decorateRequest('user', null);
-  app.decorateRequest('tokenHash', null);
+  app.decorateRequest('deviceId', null);
+  app.decorateRequest('asker', null);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // Answers still going out while the server closes end their keep-alive connection,
@@ -138,6 +143,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     liveStreams: new Set(),
     liveStreamsPerToken: options.liveStreamsPerToken ?? 20,
     liveStreamsByToken: new Map(),
+    deviceStreams: new DeviceStreams(options.db, options.logger, options.deviceCheckMs ?? 5_000),
     queue: new GroupQueue(options.maxWaitingPerGroup ?? 256),
     rateLimits,
     operatorTokens: options.operatorTokens ?? [],
@@ -156,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
     for (const close of [...deps.liveStreams]) close();
+    await deps.deviceStreams.close();
   });
 
   // CORS is closed unless origins are configured: the page is served from the API's own
@@ -163,7 +170,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: [...options.corsOrigins],
-      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'x-request-id'],
       exposedHeaders: ['etag', 'retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
       maxAge: 600,
@@ -205,6 +212,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps));
   await app.register(userRoutes(deps));
+  await app.register(deviceRoutes(deps));
   await app.register(groupRoutes(deps));
   await app.register(expenseRoutes(deps));
   await app.register(groupViewRoutes(deps));

@@ -1,14 +1,18 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { findUserByToken, hashToken, type User } from '../users/users.js';
+import { DeviceUse } from '../users/devices.js';
 import type { Db } from '../db/database.js';
+import type { TokenAsker } from '../read-model/group-reads.js';
 import { sendProblem } from './problem.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     user: User | null;
+    /** The device whose token authenticated the request (on `userFromRead` routes: once the read has found it). */
+    deviceId: string | null;
     /** On `userFromRead` routes: the bearer token's SHA-256, for the route's own read to resolve. */
-    tokenHash: Buffer | null;
+    asker: TokenAsker | null;
   }
   interface FastifyContextConfig {
     /**
@@ -29,27 +33,52 @@ export function tokenKey(request: FastifyRequest): string | undefined {
   return token === undefined ? undefined : hashToken(token).toString('hex');
 }
 
-/** onRequest hook: resolves `Authorization: Bearer <token>` to a user, or answers 401. */
+/**
+ * onRequest hook: resolves `Authorization: Bearer <token>` to a user and the device the
+ * token belongs to, or answers 401. A revoked device's token is gone from the table, so
+ * it answers 401 from the next request on. The device's last use is recorded on the side
+ * (see DeviceUse).
+ */
 export function authenticate(db: Db) {
+  const use = new DeviceUse(db);
   return async function requireUser(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
-    if (token && request.routeOptions.config.userFromRead) {
-      request.tokenHash = hashToken(token);
+    if (token?.startsWith(SIGN_IN_KEY_PREFIX)) {
+      await unauthenticated(reply, true, 'a saved sign-in key is not a bearer token: sign in with it (POST /sign-in) to get a device token');
       return;
     }
-    const user = token ? await findUserByToken(db, token) : undefined;
-    if (!user) {
+    if (token && request.routeOptions.config.userFromRead) {
+      request.asker = {
+        tokenHash: hashToken(token),
+        found: (device) => {
+          request.deviceId = device.deviceId;
+          use.seen(device, request.log);
+        },
+      };
+      return;
+    }
+    const found = token ? await findUserByToken(db, token) : undefined;
+    if (!found) {
       await unauthenticated(reply, token !== undefined);
       return;
     }
-    request.user = user;
+    request.user = { userId: found.userId, name: found.name };
+    request.deviceId = found.deviceId;
+    use.seen(found, request.log);
   };
 }
 
+/** Saved sign-in keys start so (device tokens with fs_): a key sent as a bearer token is told what it is. */
+const SIGN_IN_KEY_PREFIX = 'fsk_';
+
 /** The 401 for a missing, malformed or unknown user token. */
-export function unauthenticated(reply: FastifyReply, hadToken: boolean): FastifyReply {
+export function unauthenticated(
+  reply: FastifyReply,
+  hadToken: boolean,
+  detail = hadToken ? 'the token is not valid' : 'send Authorization: Bearer <token>',
+): FastifyReply {
   reply.header('www-authenticate', 'Bearer realm="fairshare"');
-  return sendProblem(reply, 401, 'UNAUTHENTICATED', hadToken ? 'the token is not valid' : 'send Authorization: Bearer <token>');
+  return sendProblem(reply, 401, 'UNAUTHENTICATED', detail);
 }
 
 export function currentUser(request: FastifyRequest): User {
@@ -57,9 +86,15 @@ export function currentUser(request: FastifyRequest): User {
   return request.user;
 }
 
+/** The device whose token authenticated the request. */
+export function currentDevice(request: FastifyRequest): string {
+  if (!request.deviceId) throw new Error('route is missing the authenticate hook');
+  return request.deviceId;
+}
+
 /** Who is asking, as the route's read should resolve it: a known user, or a token to look up in the read. */
-export function principal(request: FastifyRequest): { userId: string } | { tokenHash: Buffer } {
-  if (request.tokenHash) return { tokenHash: request.tokenHash };
+export function principal(request: FastifyRequest): { userId: string } | TokenAsker {
+  if (request.asker) return request.asker;
   return { userId: currentUser(request).userId };
 }
 

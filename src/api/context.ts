@@ -4,6 +4,7 @@ import type { LiveChanges } from '../live/live-changes.js';
 import type { Db } from '../db/database.js';
 import type { EventLog } from '../store/event-log.js';
 import type { RouteRateLimits } from './rate-limits.js';
+import type { DeviceStreams } from './device-streams.js';
 import { currentUser } from './auth.js';
 import { parseIfMatch } from './http-cache.js';
 
@@ -23,6 +24,8 @@ export interface ApiDeps extends HandlerDeps {
   /** Route configs for @fastify/rate-limit (see rate-limits.ts). */
   rateLimits: RouteRateLimits;
   liveStreamsByToken: Map<string, number>;
+  /** Open live streams by device, so revoking a device ends them. */
+  deviceStreams: DeviceStreams;
   operatorTokens: readonly string[];
   /** Resolves when the database answers, on a connection of the readiness check's own. */
   ready: () => Promise<unknown>;

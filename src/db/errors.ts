@@ -18,3 +18,6 @@ export const isUnavailable = (error: unknown): boolean =>
 
 /** The server cancelled a statement that ran past statement_timeout (its transaction is rolled back). */
 export const isStatementTimeout = (error: unknown): boolean => details(error).code === '57014';
+
+/** A foreign key refused the row: what it refers to is gone (or never was). */
+export const isForeignKeyViolation = (error: unknown): boolean => details(error).code === '23503';

@@ -19,8 +19,32 @@ export interface EventsTable {
 export interface UsersTable {
   user_id: string;
   name: string;
-  token_hash: Buffer;
   created_at: Generated<Date>;
+}
+
+/** A signed-in device (a bearer token) or a saved sign-in key (signs a new device in; never a bearer token). */
+export type DeviceKind = 'device' | 'key';
+
+export interface DevicesTable {
+  device_id: Generated<string>;
+  user_id: string;
+  /** SHA-256 of the device's token or the key. */
+  token_hash: Buffer;
+  kind: ColumnType<DeviceKind, DeviceKind | undefined, never>;
+  name: string;
+  created_at: Generated<Date>;
+  /** Moved forward at most once a minute (see src/users/devices.ts). */
+  last_used_at: ColumnType<Date, Date | undefined, Date | string>;
+}
+
+export interface SignInCodesTable {
+  /** SHA-256 of the code as normalised (see src/users/sign-in-codes.ts). */
+  code_hash: Buffer;
+  user_id: string;
+  /** The device that made it: the code dies with it. */
+  device_id: string;
+  created_at: Generated<Date>;
+  expires_at: ColumnType<Date, Date | string, never>;
 }
 
 export interface GroupsTable {
@@ -118,6 +142,8 @@ export interface InvitesTable {
 export interface Database {
   events: EventsTable;
   users: UsersTable;
+  devices: DevicesTable;
+  sign_in_codes: SignInCodesTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
   user_balances: UserBalancesTable;

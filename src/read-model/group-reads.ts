@@ -65,14 +65,46 @@ export async function findNameOnlyMember(db: Db | Tx, groupId: string, userId: s
     .executeTakeFirst();
 }
 
+/** The device a bearer token belongs to, as a read found it, and whether its last use is over a minute old. */
+export interface AskerDevice {
+  deviceId: string;
+  stale: boolean;
+}
+
+/** The hash of a bearer token for a read to resolve; `found` hears which device it belongs to. */
+export interface TokenAsker {
+  tokenHash: Buffer;
+  found?: (device: AskerDevice) => void;
+}
+
 /**
  * Who asks: a user id, or the hash of a bearer token that the read itself resolves (the
  * request then needs no separate lookup; see `userFromRead` in src/api/auth.ts).
  */
-export type Asker = { userId: string } | { tokenHash: Buffer };
+export type Asker = { userId: string } | TokenAsker;
 
-/** The asker's row in `users u`: one of the reads below joins the group to it. */
-const askerIs = (asker: Asker) => ('tokenHash' in asker ? sql`u.token_hash = ${asker.tokenHash}` : sql`u.user_id = ${asker.userId}`);
+/**
+ * The asker as a row `u` (user_id; for a token also its device and whether that
+ * device's last use is due to be recorded), for the reads below to join the group to.
+ * A token resolves through its device: a revoked device has no row, a sign-in key is no
+ * bearer token.
+ */
+const askerRow = (asker: Asker) =>
+  'tokenHash' in asker
+    ? sql`(select d.user_id, d.device_id, d.last_used_at < now() - interval '1 minute' as stale
+             from devices d where d.token_hash = ${asker.tokenHash} and d.kind = 'device') u`
+    : sql`(select x.user_id, null::uuid as device_id, false as stale from users x where x.user_id = ${asker.userId}) u`;
+
+/** The asker's columns in a read's rows. */
+interface AskerColumns {
+  asker_device_id: string | null;
+  asker_stale: boolean;
+}
+
+/** Tells a token asker which device its read found. */
+function found(asker: Asker, row: AskerColumns): void {
+  if ('tokenHash' in asker && row.asker_device_id !== null) asker.found?.({ deviceId: row.asker_device_id, stale: row.asker_stale });
+}
 
 /** A read's answer: what it found, 'unknown-user' when no user has the token, undefined when the asker is not a member. */
 export type AskerRead<T> = T | 'unknown-user' | undefined;
@@ -86,26 +118,28 @@ export async function readGroupWithMembers(
   groupId: string,
   asker: Asker,
 ): Promise<AskerRead<{ group: GroupRow; members: MemberRow[]; formerMembers: MemberRow[] }>> {
-  const { rows } = await sql<{
-    name: string | null;
-    currency: string;
-    version: number;
-    epoch: number;
-    archived: boolean;
-    members: MemberRow[];
-    former: MemberRow[] | null;
-  }>`
-    select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
+  const { rows } = await sql<
+    AskerColumns & {
+      name: string | null;
+      currency: string;
+      version: number;
+      epoch: number;
+      archived: boolean;
+      members: MemberRow[];
+      former: MemberRow[] | null;
+    }
+  >`
+    select u.device_id as asker_device_id, u.stale as asker_stale, g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
            (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'nameOnly', m.name_only) order by m.position)
               from group_members m where m.group_id = g.group_id and m.removed_version is null) as members,
            (select json_agg(json_build_object('userId', m.user_id, 'name', m.name, 'nameOnly', m.name_only) order by m.position)
               from group_members m where m.group_id = g.group_id and m.removed_version is not null) as former
-      from users u
+      from ${askerRow(asker)}
       left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)
-             on g.group_id = ${groupId} and me.user_id = u.user_id
-     where ${askerIs(asker)}`.execute(db);
+             on g.group_id = ${groupId} and me.user_id = u.user_id`.execute(db);
   const row = rows[0];
   if (!row) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  found(asker, row);
   if (row.name === null) return undefined;
   return {
     group: { groupId, name: row.name, currency: row.currency, version: row.version, epoch: row.epoch, archived: row.archived },
@@ -130,12 +164,12 @@ export async function listExpenses(
   options: { limit: number; after?: ExpensePageCursor | undefined; includeDeleted: boolean },
 ): Promise<AskerRead<ExpenseRow[]>> {
   const after = options.after;
-  const { rows } = await sql<{ member: boolean } & { [K in keyof ExpenseRow]: ExpenseRow[K] | null }>`
-    select g.group_id is not null as member,
+  const { rows } = await sql<AskerColumns & { member: boolean } & { [K in keyof ExpenseRow]: ExpenseRow[K] | null }>`
+    select u.device_id as asker_device_id, u.stale as asker_stale, g.group_id is not null as member,
            e.expense_id as "expenseId", e.kind, e.description, e.currency, e.amount_minor as "amountMinor",
            e.payers, e.shares, e.split, e.occurred_at as "occurredAt", e.deleted,
            e.first_version as "firstVersion", e.last_version as "lastVersion"
-      from users u
+      from ${askerRow(asker)}
       left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)
              on g.group_id = ${groupId} and me.user_id = u.user_id
       left join lateral (
@@ -145,10 +179,10 @@ export async function listExpenses(
            and (${after?.occurredAt ?? null}::timestamptz is null
                 or (x.occurred_at, x.first_version) < (${after?.occurredAt ?? null}::timestamptz, ${after?.firstVersion ?? null}::int))
          order by x.occurred_at desc, x.first_version desc
-         limit ${options.limit}) e on true
-     where ${askerIs(asker)}`.execute(db);
+         limit ${options.limit}) e on true`.execute(db);
   const first = rows[0];
   if (!first) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  found(asker, first);
   if (!first.member) return undefined;
   return rows.filter((r) => r.expenseId !== null) as unknown as ExpenseRow[];
 }
@@ -176,15 +210,14 @@ function balancesView(groupId: string, rows: BalanceViewRow[]): { group: GroupRo
 }
 
 /** readGroupBalances' statement (the bench's minimal route runs the same one). */
-export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<BalanceViewRow>`
-    select g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
+export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<BalanceViewRow & AskerColumns>`
+    select u.device_id as asker_device_id, u.stale as asker_stale, g.name, g.currency, g.version, g.projection_epoch as epoch, g.archived,
            m.user_id, m.name as member_name, coalesce(b.balance_minor, 0) as balance_minor
-      from users u
+      from ${askerRow(asker)}
       left join (groups g join group_members me on me.group_id = g.group_id and me.removed_version is null)
              on g.group_id = ${groupId} and me.user_id = u.user_id
       left join group_members m on m.group_id = g.group_id and m.removed_version is null
       left join user_balances b on b.group_id = m.group_id and b.user_id = m.user_id
-     where ${askerIs(asker)}
      order by m.position`;
 
 /**
@@ -196,7 +229,9 @@ export const groupBalancesStatement = (groupId: string, asker: Asker) => sql<Bal
  */
 export async function readGroupBalances(db: Db | Tx, groupId: string, asker: Asker): Promise<AskerRead<{ group: GroupRow; balances: BalanceRow[] }>> {
   const { rows } = await groupBalancesStatement(groupId, asker).execute(db);
-  if (rows.length === 0) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  const first = rows[0];
+  if (!first) return 'tokenHash' in asker ? 'unknown-user' : undefined;
+  found(asker, first);
   return balancesView(groupId, rows);
 }
 

@@ -126,8 +126,36 @@ export interface Transfer {
   amount: string;
 }
 
+export interface DeviceView {
+  deviceId: string;
+  /** `key`: a saved sign-in key, which only signs new devices in. */
+  kind: 'device' | 'key';
+  name: string;
+  createdAt: string;
+  lastUsedAt: string;
+  /** The device this page runs on. */
+  current: boolean;
+}
+
+/** A device just signed in: its bearer token is shown only this once. */
+export interface SignedIn {
+  userId: string;
+  name: string;
+  deviceId: string;
+  token: string;
+}
+
 export class Api {
-  constructor(readonly token: string | null) {}
+  /** `onSignedOut`: a request sent with the token was refused as unauthenticated (the device was revoked). */
+  constructor(
+    readonly token: string | null,
+    private readonly onSignedOut?: () => void,
+  ) {}
+
+  /** Says the token no longer works (as a 401 does), e.g. when the live stream is refused. */
+  signedOut(): void {
+    this.onSignedOut?.();
+  }
 
   async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
     const headers: Record<string, string> = {};
@@ -143,6 +171,7 @@ export class Api {
     const text = await res.text();
     const json = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
+      if (res.status === 401 && this.token) this.onSignedOut?.();
       const problem = json as Partial<Problem> | undefined;
       throw new ApiError({
         status: res.status,
@@ -154,7 +183,14 @@ export class Api {
     return json as T;
   }
 
-  signUp = (name: string) => this.request<{ userId: string; name: string; token: string }>('POST', '/users', { name });
+  signUp = (name: string, deviceName: string) => this.request<SignedIn>('POST', '/users', { name, deviceName });
+  /** Signs this device in with a one-time code or a saved sign-in key. */
+  signIn = (with_: { code: string } | { key: string }, deviceName: string) => this.request<SignedIn>('POST', '/sign-in', { ...with_, deviceName });
+  devices = () => this.request<{ devices: DeviceView[] }>('GET', '/me/devices');
+  renameDevice = (deviceId: string, name: string) => this.request<DeviceView>('PATCH', `/me/devices/${enc(deviceId)}`, { name });
+  revokeDevice = (deviceId: string) => this.request<null>('DELETE', `/me/devices/${enc(deviceId)}`);
+  signInCode = () => this.request<{ code: string; expiresAt: string }>('POST', '/me/sign-in-codes', {});
+  signInKey = (name: string) => this.request<Omit<DeviceView, 'current'> & { key: string }>('POST', '/me/sign-in-keys', { name });
   me = () => this.request<Me>('GET', '/me');
   user = (userId: string) => this.request<{ userId: string; name: string }>('GET', `/users/${enc(userId)}`);
   createGroup = (input: { name: string; currency: string }, key: string) => this.request<Group>('POST', '/groups', input, key);

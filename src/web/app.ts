@@ -9,9 +9,11 @@ import {
   type InviteLink,
   type InviteView,
   type Me,
+  type SignedIn,
   type Transfer,
   type WriteResult,
 } from './api.js';
+import { DevicesPage, SaveKey, SignInForms, SignOut, SIGNED_OUT_ELSEWHERE, browserDeviceName } from './devices.js';
 import { ExpenseForm } from './expense-form.js';
 import { absolute, distinctNames, formatMoney, signOf } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
@@ -20,10 +22,16 @@ import { newId, useSubmission } from './submission.js';
 const TOKEN_KEY = 'fairshare.token';
 const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
 
-const parseRoute = (): { groupId: string | null; join: string | null } => {
+const parseRoute = (): { groupId: string | null; join: string | null; signIn: string | null; devices: boolean } => {
   const match = /^#\/groups\/([^/]+)$/.exec(window.location.hash);
   const join = /^#\/join\/([^/]+)$/.exec(window.location.hash);
-  return { groupId: match?.[1] ? decodeURIComponent(match[1]) : null, join: join?.[1] ? decodeURIComponent(join[1]) : null };
+  const signIn = /^#\/sign-in\/([^/]+)$/.exec(window.location.hash);
+  return {
+    groupId: match?.[1] ? decodeURIComponent(match[1]) : null,
+    join: join?.[1] ? decodeURIComponent(join[1]) : null,
+    signIn: signIn?.[1] ? decodeURIComponent(signIn[1]) : null,
+    devices: window.location.hash === '#/devices',
+  };
 };
 
 function App() {
@@ -31,7 +39,15 @@ function App() {
   const [me, setMe] = useState<Me | null>(null);
   const [route, setRoute] = useState(parseRoute);
   const [problem, setProblem] = useState<string | null>(null);
-  const api = new Api(token);
+  /** Just signed up: offer to save a sign-in key before anything else. */
+  const [newAccount, setNewAccount] = useState(false);
+  const [signingOut, setSigningOut] = useState(false);
+  // Any request this device's token is refused on (401) means the device was revoked;
+  // a late answer to a token this page has already let go of changes nothing.
+  const lost = (which: string | null) => () => {
+    if (which && localStorage.getItem(TOKEN_KEY) === which) signOut(SIGNED_OUT_ELSEWHERE);
+  };
+  const api = new Api(token, lost(token));
 
   useEffect(() => {
     const onHash = () => setRoute(parseRoute());
@@ -41,89 +57,97 @@ function App() {
 
   const refreshMe = useCallback(() => {
     if (!token) return;
-    new Api(token).me().then(setMe, (error: unknown) => {
-      if (error instanceof ApiError && error.problem.status === 401) signOut('That token is not valid any more. Sign up or paste another token.');
-      else setProblem(message(error));
+    // A 401 signs this page out (the Api's onSignedOut above).
+    new Api(token, lost(token)).me().then(setMe, (error: unknown) => {
+      if (!(error instanceof ApiError && error.problem.status === 401)) setProblem(message(error));
     });
   }, [token]);
   useEffect(refreshMe, [token, route.groupId]);
 
-  const signIn = (next: string) => {
+  const signIn = (next: string, options: { newAccount?: boolean } = {}) => {
     localStorage.setItem(TOKEN_KEY, next);
     setProblem(null);
     setMe(null);
+    setNewAccount(options.newAccount ?? false);
     setToken(next);
+    if (route.signIn) window.location.hash = '#/';
   };
+  /** Forgets this device's token here (the server has revoked it, or is told to by SignOut first). */
   const signOut = (why: string | null = null) => {
     localStorage.removeItem(TOKEN_KEY);
     setToken(null);
     setMe(null);
+    setSigningOut(false);
+    setNewAccount(false);
     setProblem(why);
     window.location.hash = '#/';
   };
 
   // The join page stays up while a new account's details load, so its outcome is not lost.
   if (route.join) return html`<${JoinPage} invite=${route.join} token=${token} me=${me} onToken=${signIn} />`;
-  if (!token) return html`<${SignIn} onToken=${signIn} problem=${problem} />`;
+  if (!token) return html`<${SignIn} onToken=${signIn} problem=${problem} code=${route.signIn} />`;
   if (!me) return html`<main><p class="loading">${problem ?? 'Loading…'}</p></main>`;
+  const page = signingOut
+    ? html`<${SignOut} api=${api} me=${me} onSignedOut=${() => signOut('You are signed out on this device.')} onCancel=${() => setSigningOut(false)} />`
+    : newAccount
+      ? html`<${SaveKey} api=${api} me=${me} name="Sign-in key saved at sign-up"
+          intro="You are signed in on this browser only. If you lose it (its data cleared, the phone lost), a saved sign-in key is the only way back into your account and its groups."
+          onDone=${() => setNewAccount(false)} />`
+      : route.signIn
+        ? html`<p class="notice" role="status">This browser is already signed in as ${me.name}: the sign-in code was not used. <a href="#/">Go to your groups</a></p>`
+        : route.devices
+          ? html`<${DevicesPage} api=${api} me=${me} onSignOut=${() => setSigningOut(true)} />`
+          : route.groupId
+            ? html`<${GroupPage} key=${route.groupId} api=${api} token=${token} me=${me} groupId=${route.groupId} />`
+            : html`<${Home} api=${api} me=${me} onChanged=${refreshMe} />`;
   return html`<header class="top">
       <a href="#/" class="brand">FairShare</a>
       <div class="who">
         <span>Signed in as <strong>${me.name}</strong></span>
         <span>Your user id: <code data-testid="my-user-id">${me.userId}</code></span>
         <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(me.userId)}>Copy id</button>
-        <details class="token"><summary>Your token</summary><p>Keep it secret. Paste it on another device to sign in there.</p><code>${token}</code></details>
-        <button type="button" class="secondary" onClick=${() => signOut()}>Sign out</button>
+        <a href="#/devices">Devices</a>
+        <button type="button" class="secondary" onClick=${() => setSigningOut(true)}>Sign out</button>
       </div>
     </header>
-    <main>
-      ${route.groupId ? html`<${GroupPage} key=${route.groupId} api=${api} token=${token} me=${me} groupId=${route.groupId} />` : html`<${Home} api=${api} me=${me} onChanged=${refreshMe} />`}
-    </main>`;
+    <main>${page}</main>`;
 }
 
-function SignIn({ onToken, problem }: { onToken: (token: string) => void; problem: string | null }) {
+function SignIn({
+  onToken,
+  problem,
+  code,
+}: {
+  onToken: (token: string, options?: { newAccount?: boolean }) => void;
+  problem: string | null;
+  code: string | null;
+}) {
   const [name, setName] = useState('');
-  const [pasted, setPasted] = useState('');
-  const [error, setError] = useState<{ field: string; text: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const signUp = async (event: Event) => {
     event.preventDefault();
     try {
-      onToken((await new Api(null).signUp(name.trim())).token);
+      onToken((await new Api(null).signUp(name.trim(), browserDeviceName())).token, { newAccount: true });
     } catch (e) {
-      setError({ field: 'name', text: message(e) });
+      setError(message(e));
     }
   };
-  const useToken = async (event: Event) => {
-    event.preventDefault();
-    try {
-      await new Api(pasted.trim()).me();
-      onToken(pasted.trim());
-    } catch (e) {
-      setError({ field: 'token', text: e instanceof ApiError && e.problem.status === 401 ? 'That token is not valid.' : message(e) });
-    }
-  };
-  return html`<main class="sign-in">
-    <h1>FairShare</h1>
-    <p>Share costs with friends and always see exactly who owes what.</p>
-    ${problem ? html`<p class="notice" role="status">${problem}</p>` : null}
-    <form onSubmit=${signUp} aria-labelledby="signup-h">
+  const signUpForm = html`<form onSubmit=${signUp} aria-labelledby="signup-h">
       <h2 id="signup-h">New here?</h2>
       <div class="row">
         <label for="signup-name">Your name</label>
         <input id="signup-name" value=${name} maxlength="100" autocomplete="name" onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
-        ${error?.field === 'name' ? html`<span class="field-error" role="alert">${error.text}</span>` : null}
+        ${error ? html`<span class="field-error" role="alert">${error}</span>` : null}
       </div>
       <button type="submit">Sign up</button>
-    </form>
-    <form onSubmit=${useToken} aria-labelledby="token-h">
-      <h2 id="token-h">Have a token?</h2>
-      <div class="row">
-        <label for="signin-token">Your token</label>
-        <input id="signin-token" value=${pasted} autocomplete="off" onInput=${(e: Event) => setPasted((e.target as HTMLInputElement).value)} />
-        ${error?.field === 'token' ? html`<span class="field-error" role="alert">${error.text}</span>` : null}
-      </div>
-      <button type="submit">Sign in</button>
-    </form>
+    </form>`;
+  const signInForms = html`<${SignInForms} code=${code} onSignedIn=${(s: SignedIn) => onToken(s.token)} />`;
+  // Opened from a sign-in link: signing in comes first.
+  return html`<main class="sign-in">
+    <h1>FairShare</h1>
+    <p>Share costs with friends and always see exactly who owes what.</p>
+    ${problem ? html`<p class="notice" role="status" data-testid="sign-in-notice">${problem}</p>` : null}
+    ${code ? [signInForms, signUpForm] : [signUpForm, signInForms]}
   </main>`;
 }
 
@@ -131,7 +155,17 @@ function SignIn({ onToken, problem }: { onToken: (token: string) => void; proble
  * An invite link opened: the group and who invited you, then join, signing up first if
  * this browser has no account yet.
  */
-function JoinPage({ invite, token, me, onToken }: { invite: string; token: string | null; me: Me | null; onToken: (token: string) => void }) {
+function JoinPage({
+  invite,
+  token,
+  me,
+  onToken,
+}: {
+  invite: string;
+  token: string | null;
+  me: Me | null;
+  onToken: (token: string, options?: { newAccount?: boolean }) => void;
+}) {
   const [view, setView] = useState<InviteView | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [name, setName] = useState('');
@@ -153,15 +187,16 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
     let withToken = token ?? account;
     try {
       if (!withToken) {
-        withToken = (await new Api(null).signUp(name.trim())).token;
+        withToken = (await new Api(null).signUp(name.trim(), browserDeviceName())).token;
         setAccount(withToken);
       }
       const used = withToken;
       const joined = await joining.submit({ join: invite }, (key) => new Api(used).acceptInvite(invite, key));
-      if (!token) onToken(used);
+      // A new account is offered a sign-in key before the group opens, as at any sign-up.
+      if (!token) onToken(used, { newAccount: true });
       if (joined) window.location.hash = `#/groups/${encodeURIComponent(joined.groupId)}`;
     } catch (error) {
-      if (!token && withToken) onToken(withToken);
+      if (!token && withToken) onToken(withToken, { newAccount: true });
       setProblem(message(error));
     }
   };
@@ -203,7 +238,7 @@ function JoinPage({ invite, token, me, onToken }: { invite: string; token: strin
       }</button>
     </form>`
     }
-    ${token ? null : html`<p class="meta">Have an account already? <a href="#/">Sign in on this device with your token</a> (under “Your token” where you use FairShare), then open this link again.</p>`}
+    ${token ? null : html`<p class="meta">Have an account already? <a href="#/">Sign in on this device</a> with a code from a device where you are signed in (under Devices) or with your saved sign-in key, then open this link again.</p>`}
   </main>`;
 }
 
@@ -285,7 +320,7 @@ function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: M
   const acceptWrite = (result: WriteResult) =>
     accept({ groupId, currency: view?.currency ?? group?.currency ?? '', version: result.version, balances: result.balances });
 
-  useEffect(() => followGroup(groupId, token, accept, setStatus), [groupId, token]);
+  useEffect(() => followGroup(groupId, token, accept, setStatus, () => api.signedOut()), [groupId, token]);
 
   // Everything else on the page is re-read whenever the balances move on.
   useEffect(() => {

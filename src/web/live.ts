@@ -6,9 +6,17 @@ export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
  * Follows a group's live stream (server-sent events) with fetch, so the bearer token
  * travels in a header rather than in the URL. The server sends the current balances on
  * every connect, so a reconnect after a dropped connection or a server restart resyncs
- * by itself. Retries with backoff until stopped; a 401/404 ends it.
+ * by itself. Retries with backoff until stopped; a 401/404 ends it. A revoked device's
+ * stream is ended by the server: the reconnect's 401 says so.
  */
-export function followGroup(groupId: string, token: string, onBalances: (view: BalancesView) => void, onStatus: (status: LiveStatus) => void): () => void {
+export function followGroup(
+  groupId: string,
+  token: string,
+  onBalances: (view: BalancesView) => void,
+  onStatus: (status: LiveStatus) => void,
+  /** The token was refused (401): the device was revoked. */
+  onSignedOut: () => void = () => undefined,
+): () => void {
   const stopped = new AbortController();
   let connection: AbortController | undefined;
   let wake: (() => void) | undefined;
@@ -42,6 +50,7 @@ export function followGroup(groupId: string, token: string, onBalances: (view: B
         });
         if (res.status === 401 || res.status === 404) {
           onStatus('closed');
+          if (res.status === 401) onSignedOut();
           return;
         }
         if (!res.ok || !res.body) throw new Error(`live stream answered ${res.status}`);

@@ -66,6 +66,8 @@ export interface TestAppOptions {
   liveStreamsPerToken?: number;
   /** Default: limits no test reaches (the rate-limit tests set their own). */
   rateLimits?: RateLimits;
+  /** How often open live streams check their devices (default 5 s). */
+  deviceCheckMs?: number;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -206,9 +208,9 @@ export class Api {
   }
 
   /** Signs up a user and returns a client acting as them. */
-  async signUp(name: string, userId?: string): Promise<{ api: Api; userId: string; token: string }> {
+  async signUp(name: string, userId?: string): Promise<{ api: Api; userId: string; token: string; deviceId: string }> {
     const res = await this.post('/users', { name, ...(userId ? { userId } : {}) });
     if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(res.body)}`);
-    return { api: this.as(res.body.token), userId: res.body.userId, token: res.body.token };
+    return { api: this.as(res.body.token), userId: res.body.userId, token: res.body.token, deviceId: res.body.deviceId };
   }
 }

@@ -56,6 +56,9 @@ export async function signUp(browser: Browser, baseUrl: string, name: string, op
   await page.getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Sign up' }).click();
   const userId = (await page.getByTestId('my-user-id').textContent()) ?? '';
+  // The page offers to save a sign-in key first (test/web-devices.test.ts saves one).
+  await page.getByRole('button', { name: 'Not now' }).click();
+  await page.getByRole('heading', { name: 'Your groups' }).waitFor();
   if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
   return { name, page, userId };
 }

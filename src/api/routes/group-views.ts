@@ -5,7 +5,7 @@ import { DomainError, groupNotFound } from '../../commands/errors.js';
 import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';
 import { settle } from '../../money/settlements.js';
-import { authenticate, currentUser, principal, tokenKey, unauthenticated } from '../auth.js';
+import { authenticate, currentDevice, currentUser, principal, tokenKey, unauthenticated } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { isNewer, type GroupView } from '../../live/live-changes.js';
@@ -139,6 +139,7 @@ export const groupViewRoutes =
       async (request, reply) => {
         const { groupId } = request.params;
         const userId = currentUser(request).userId;
+        const deviceId = currentDevice(request);
         // A place for this stream is taken at once (not after the first read), so
         // concurrent opens cannot pass the cap together; it is given back when the
         // stream ends or never opens.
@@ -212,13 +213,17 @@ export const groupViewRoutes =
           'x-accel-buffering': 'no',
         });
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+        let forgetDevice = () => {};
         const close = () => {
           clearInterval(heartbeat);
           unsubscribe();
+          forgetDevice();
           deps.liveStreams.delete(close);
           if (!res.writableEnded) res.end();
         };
         deps.liveStreams.add(close);
+        // Revoking the device ends the stream (see DeviceStreams).
+        forgetDevice = deps.deviceStreams.add(deviceId, close);
         request.raw.on('close', close);
         res.write('retry: 2000\n\n');
         open = true;

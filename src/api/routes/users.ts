@@ -7,6 +7,7 @@ import { authenticate, currentUser } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { money } from '../present.js';
 import { Id, Name, Amount, PathId, Problem, StoredId } from '../schemas/common.js';
+import { DeviceName, SignedIn } from '../schemas/devices.js';
 
 export const userRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
@@ -16,19 +17,19 @@ export const userRoutes =
       {
         onRequest: deps.rateLimits.signups,
         schema: {
-          summary: 'Sign up: creates a user and returns its bearer token (shown only this once)',
+          summary: "Sign up: creates a user and their first device, and returns that device's bearer token (shown only this once)",
           tags: ['users'],
-          body: z.strictObject({ userId: Id.optional(), name: Name }),
+          body: z.strictObject({ userId: Id.optional(), name: Name, deviceName: DeviceName.optional() }),
           response: {
-            201: z.object({ userId: Id, name: z.string(), token: z.string() }),
+            201: SignedIn,
             400: Problem,
             409: Problem,
           },
         },
       },
       async (request, reply) => {
-        const user = await createUser(deps.db, request.body.userId ?? deps.newId(), request.body.name);
-        request.log.info({ userId: user.userId }, 'user created');
+        const user = await createUser(deps.db, request.body.userId ?? deps.newId(), request.body.name, request.body.deviceName);
+        request.log.info({ userId: user.userId, deviceId: user.deviceId }, 'user created');
         return reply.code(201).header('cache-control', 'no-store').send(user);
       },
     );

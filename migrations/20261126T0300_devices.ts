@@ -26,7 +26,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     insert into devices (user_id, token_hash, kind, name, created_at, last_used_at)
     select user_id, token_hash, 'device', 'Device from before device names', created_at, created_at from users`.execute(db);
-  await sql`alter table users drop column token_hash`.execute(db);
+  // Kept (no longer required, no longer read) while processes of the previous version may
+  // still be running and reading it: a later migration drops it.
+  await sql`alter table users alter column token_hash drop not null`.execute(db);
 
   await sql`
     create table sign_in_codes (
@@ -37,7 +39,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       expires_at timestamptz not null,
       check (expires_at > created_at)
     )`.execute(db);
-  await sql`create index sign_in_codes_by_device on sign_in_codes (device_id)`.execute(db);
+  await sql`create unique index sign_in_codes_by_device on sign_in_codes (device_id)`.execute(db);
   await sql`create index sign_in_codes_by_expiry on sign_in_codes (expires_at)`.execute(db);
 }
 
@@ -45,12 +47,11 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop table sign_in_codes`.execute(db);
   // Back to one token per user: each user's earliest device keeps working; a user with
   // no device left gets a token nobody holds.
-  await sql`alter table users add column token_hash bytea`.execute(db);
   await sql`
     update users u set token_hash = coalesce(
       (select d.token_hash from devices d where d.user_id = u.user_id and d.kind = 'device' order by d.created_at, d.device_id limit 1),
+      u.token_hash,
       sha256(convert_to(gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')))`.execute(db);
   await sql`alter table users alter column token_hash set not null`.execute(db);
-  await sql`alter table users add constraint users_token_hash_key unique (token_hash)`.execute(db);
   await sql`drop table devices`.execute(db);
 }

@@ -5,6 +5,7 @@ import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { migrationProvider, migrations } from '../migrations/index.js';
 import { findUserByToken } from '../src/users/users.js';
+import { createSignInKey } from '../src/users/devices.js';
 import { Api, quietLogger, startTestApp, useTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/database.js';
 
@@ -476,4 +477,72 @@ t.test('the OpenAPI document describes the new routes: which need a device token
     t.same(operation?.tags, ['devices']);
     t.same(operation?.security, secured ? [{ bearer: [] }] : undefined, secured ? 'with the bearer scheme' : 'open (a code or key in the body)');
   }
+});
+
+// Found by review: races between a revoke and a request already past its token check.
+
+t.test('a device revoked while its key request runs gets no key (the request waits for the revoke, then finds no device)', async (t) => {
+  const signUp = await ctx.api.post('/users', { name: 'Rita' });
+  const tx = await ctx.env.database.pool.connect();
+  try {
+    await tx.query('begin');
+    await tx.query('delete from devices where device_id = $1', [signUp.body.deviceId]); // the revoke, not committed yet
+    const making = createSignInKey(ctx.env.database.db, signUp.body.userId, signUp.body.deviceId); // the request, past its auth hook
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await tx.query('commit');
+    t.equal(await making, undefined, 'no key');
+  } finally {
+    tx.release();
+  }
+  t.same((await ctx.env.database.query('select kind from devices where user_id = $1', [signUp.body.userId])).rows, [], 'nothing left of the account');
+});
+
+t.test('a stream whose device is revoked during its first read ends as it opens, sending nothing', async (t) => {
+  const signUp = await ctx.api.post('/users', { name: 'Sam' });
+  const api = ctx.api.as(signUp.body.token);
+  const groupId = (await api.post('/groups', { name: 'G', currency: 'EUR' })).body.groupId as string;
+  const base = await ctx.env.app
+    .listen({ port: 0, host: '127.0.0.1' })
+    .catch(() => `http://127.0.0.1:${(ctx.env.app.server.address() as { port: number }).port}`);
+  const lock = await ctx.env.database.pool.connect();
+  await lock.query('begin');
+  await lock.query('lock table user_balances in access exclusive mode');
+  const opening = fetch(`${base}/groups/${groupId}/live`, { headers: { authorization: `Bearer ${signUp.body.token}` } });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // past its token check, waiting in the first read
+  t.equal((await api.delete(`/me/devices/${signUp.body.deviceId}`)).status, 204);
+  await lock.query('commit');
+  lock.release();
+  const res = await opening;
+  let heard = '';
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) heard += Buffer.from(chunk).toString();
+  t.notMatch(heard, /event: balances/, `no balances read after the revoke (status ${res.status})`);
+});
+
+t.test('two code requests from one device at once: one live code, the later', async (t) => {
+  const signUp = await ctx.api.post('/users', { name: 'Cora' });
+  const api = ctx.api.as(signUp.body.token);
+  const codes = await Promise.all([0, 1, 2, 3].map(() => api.post('/me/sign-in-codes')));
+  t.same(
+    codes.map((c) => c.status),
+    [201, 201, 201, 201],
+  );
+  const { rows } = await ctx.env.database.query('select count(*)::int as n from sign_in_codes where device_id = $1', [signUp.body.deviceId]);
+  t.equal(rows[0]?.n, 1, 'a device has one live code');
+  const works = await Promise.all(codes.map((c) => ctx.api.post('/sign-in', { code: c.body.code })));
+  t.equal(works.filter((r) => r.status === 201).length, 1, 'exactly one of them signs in');
+});
+
+t.test('a key row is never a bearer token, whatever its secret looks like', async (t) => {
+  const signUp = await ctx.api.post('/users', { name: 'Kim' });
+  const api = ctx.api.as(signUp.body.token);
+  const groupId = (await api.post('/groups', { name: 'G', currency: 'EUR' })).body.groupId as string;
+  const secret = 'fs_looks-like-a-device-token-but-is-a-key-000000';
+  await ctx.env.database.query(`insert into devices (user_id, token_hash, kind, name) values ($1, $2, 'key', 'odd key')`, [
+    signUp.body.userId,
+    createHash('sha256').update(secret).digest(),
+  ]);
+  const asKey = ctx.api.as(secret);
+  t.equal((await asKey.get('/me')).status, 401, 'the lookup route');
+  t.equal((await asKey.get(`/groups/${groupId}/balances`)).status, 401, 'a read that resolves the token itself');
+  t.equal((await asKey.get(`/groups/${groupId}`)).status, 401);
 });

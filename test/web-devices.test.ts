@@ -124,8 +124,12 @@ t.test('Ann renames and then revokes her phone from the desktop; the phone, open
   await shot(phone, 'devices-revoked-phone');
 });
 
-t.test('Ann signs out (her saved key still gets her in, so no warning) and back in with the key file', async (t) => {
+t.test('Ann signs out (asked once whether she has her saved key) and back in with the key file', async (t) => {
   await desktop.page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  const ask = desktop.page.getByTestId('keys-only-warning');
+  await ask.waitFor();
+  t.match((await ask.textContent())?.replace(/\s+/g, ' '), /you will need your saved key \(Sign-in key saved at sign-up\)/);
+  await desktop.page.getByRole('button', { name: 'I have it: sign out' }).click();
   await desktop.page.getByTestId('sign-in-notice').waitFor();
   t.equal(await desktop.page.getByTestId('sign-in-notice').textContent(), 'You are signed out on this device.');
   t.same(await devicesOf(desktop.userId), ['key: Sign-in key saved at sign-up'], "the desktop's token was revoked on the server");
@@ -170,6 +174,33 @@ t.test('signing out the last way into the account warns plainly, and offers to s
   t.equal(await page.getByTestId('my-user-id').textContent(), desktop.userId);
   await page.getByRole('link', { name: 'Flat' }).waitFor();
   t.pass('Ann is back, with her group');
+});
+
+t.test('a key offered at sign-up cannot be left behind unsaved; tabs of one browser sign out together', async (t) => {
+  const context = await world.browser.newContext({ locale: 'en-US', ...DESKTOP });
+  const page = await context.newPage();
+  await page.goto(`${world.server.url}/`);
+  await page.getByLabel('Your name').fill('Ben');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByRole('heading', { name: 'Save your sign-in key' }).waitFor();
+  const userId = (await page.getByTestId('my-user-id').textContent()) ?? '';
+  t.equal(await page.getByRole('button', { name: 'Sign out', exact: true }).count(), 0, 'no signing out while the key is offered');
+  t.equal(await page.getByRole('link', { name: 'Devices' }).count(), 0, 'nor going elsewhere');
+  t.same(await devicesOf(userId), ['device: Chrome on Linux', 'key: Sign-in key saved at sign-up']);
+  await page.reload();
+  await page.getByRole('heading', { name: 'Your groups' }).waitFor();
+  for (let i = 0; i < 50 && (await devicesOf(userId)).length > 1; i++) await page.waitForTimeout(50);
+  t.same(await devicesOf(userId), ['device: Chrome on Linux'], 'a reload during the offer revokes the key nobody said they saved');
+
+  const second = await context.newPage();
+  await second.goto(`${world.server.url}/`);
+  await second.getByRole('heading', { name: 'Your groups' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out anyway' }).click();
+  await page.getByTestId('sign-in-notice').waitFor();
+  await second.getByTestId('sign-in-notice').waitFor();
+  t.equal(await second.getByTestId('sign-in-notice').textContent(), 'You signed out in another tab.', 'the other tab follows at once');
+  await context.close();
 });
 
 t.test('the pages fit a phone screen', async (t) => {

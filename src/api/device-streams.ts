@@ -6,8 +6,13 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 
+/** How long a revoke is remembered for streams still being opened (far longer than a request's first read). */
+const REVOKED_LATELY_MS = 60_000;
+
 export class DeviceStreams {
   private readonly byDevice = new Map<string, Set<() => void>>();
+  /** Devices revoked here lately: a stream whose request was under way when its device was revoked ends as it opens. */
+  private readonly revokedLately = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private closed = false;
@@ -18,8 +23,12 @@ export class DeviceStreams {
     private readonly checkMs: number,
   ) {}
 
-  /** Registers an open stream's closer; returns its removal. */
+  /** Registers an open stream's closer; returns its removal. Calls `close` at once for a device revoked meanwhile. */
   add(deviceId: string, close: () => void): () => void {
+    if (this.revokedLately.has(deviceId)) {
+      close();
+      return () => {};
+    }
     let closers = this.byDevice.get(deviceId);
     if (!closers) this.byDevice.set(deviceId, (closers = new Set()));
     closers.add(close);
@@ -33,6 +42,9 @@ export class DeviceStreams {
 
   /** The device was revoked: its streams in this process end now. */
   revoked(deviceId: string): number {
+    const now = Date.now();
+    for (const [id, at] of this.revokedLately) if (at < now - REVOKED_LATELY_MS) this.revokedLately.delete(id);
+    this.revokedLately.set(deviceId, now);
     const closers = [...(this.byDevice.get(deviceId) ?? [])];
     this.byDevice.delete(deviceId);
     for (const close of closers) close();

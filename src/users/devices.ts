@@ -51,6 +51,7 @@ export async function createSignInKey(
     insert into devices (user_id, token_hash, kind, name)
     select user_id, ${hashToken(key)}, 'key', ${name} from devices
      where device_id = ${byDeviceId} and user_id = ${userId} and kind = 'device'
+       for share
     returning device_id as "deviceId", kind, name, created_at as "createdAt", last_used_at as "lastUsedAt"`.execute(db);
   const made = rows[0];
   return made && { ...made, key };

@@ -39,10 +39,12 @@ export async function issueSignInCode(db: Db, userId: string, byDeviceId: string
   const code = newSignInCode();
   try {
     const { rows } = await sql<{ expiresAt: Date }>`
-      with cleared as (delete from sign_in_codes where device_id = ${byDeviceId} or expires_at < now())
+      with cleared as (delete from sign_in_codes where expires_at < now() and device_id <> ${byDeviceId})
       insert into sign_in_codes (code_hash, user_id, device_id, expires_at)
       select ${hashToken(normaliseSignInCode(code) as string)}, user_id, device_id, now() + make_interval(mins => ${CODE_LIFETIME_MINUTES})
         from devices where device_id = ${byDeviceId} and user_id = ${userId} and kind = 'device'
+      -- One code per device (a unique index): a new one replaces it, however two requests race.
+      on conflict (device_id) do update set code_hash = excluded.code_hash, created_at = now(), expires_at = excluded.expires_at
       returning expires_at as "expiresAt"`.execute(db);
     const made = rows[0];
     return made && { code, expiresAt: made.expiresAt };

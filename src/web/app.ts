@@ -1,5 +1,5 @@
 import { html, render } from 'htm/preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import {
   Api,
   ApiError,
@@ -13,7 +13,7 @@ import {
   type Transfer,
   type WriteResult,
 } from './api.js';
-import { DevicesPage, SaveKey, SignInForms, SignOut, SIGNED_OUT_ELSEWHERE, browserDeviceName } from './devices.js';
+import { DevicesPage, SaveKey, SignInForms, SignOut, SIGNED_OUT_ELSEWHERE, browserDeviceName, revokeUnsavedKey } from './devices.js';
 import { ExpenseForm } from './expense-form.js';
 import { absolute, distinctNames, formatMoney, signOf } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
@@ -43,10 +43,27 @@ function App() {
   const [newAccount, setNewAccount] = useState(false);
   const [signingOut, setSigningOut] = useState(false);
   // Any request this device's token is refused on (401) means the device was revoked;
-  // a late answer to a token this page has already let go of changes nothing.
+  // a late answer to a token this page has already let go of changes nothing. The page's
+  // own token decides (another tab may have changed what this browser keeps).
+  const held = useRef(token);
+  held.current = token;
   const lost = (which: string | null) => () => {
-    if (which && localStorage.getItem(TOKEN_KEY) === which) signOut(SIGNED_OUT_ELSEWHERE);
+    if (which && held.current === which) signOut(SIGNED_OUT_ELSEWHERE);
   };
+  // Tabs of one browser share its device: signing in or out in one is followed in the others.
+  useEffect(() => {
+    const onStorage = (event: StorageEvent) => {
+      if (event.key !== TOKEN_KEY || event.newValue === held.current) return;
+      if (event.newValue === null) signOut('You signed out in another tab.');
+      else {
+        setMe(null);
+        setNewAccount(false);
+        setToken(event.newValue);
+      }
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
+  }, []);
   const api = new Api(token, lost(token));
 
   useEffect(() => {
@@ -54,6 +71,11 @@ function App() {
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
+
+  // A key offered before a reload and never confirmed saved is revoked now (see SaveKey).
+  useEffect(() => {
+    if (token) revokeUnsavedKey(new Api(token));
+  }, [token]);
 
   const refreshMe = useCallback(() => {
     if (!token) return;
@@ -106,8 +128,12 @@ function App() {
         <span>Signed in as <strong>${me.name}</strong></span>
         <span>Your user id: <code data-testid="my-user-id">${me.userId}</code></span>
         <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(me.userId)}>Copy id</button>
-        <a href="#/devices">Devices</a>
-        <button type="button" class="secondary" onClick=${() => setSigningOut(true)}>Sign out</button>
+        ${
+          newAccount
+            ? null
+            : html`<a href="#/devices">Devices</a>
+                <button type="button" class="secondary" onClick=${() => setSigningOut(true)}>Sign out</button>`
+        }
       </div>
     </header>
     <main>${page}</main>`;

@@ -3,7 +3,7 @@
 // sign-in key, the list of devices (rename, revoke), showing a code for another device,
 // and signing out, with a plain warning when this is the last way into the account.
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, type DeviceView, type Me, type SignedIn } from './api.js';
 
 const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
@@ -136,16 +136,63 @@ function download(name: string, text: string): void {
  * saved it; `onDone(false)`: not now, and the key is revoked again (a key nobody kept
  * should not stay a way into the account).
  */
+/** The key on offer (its device id) until the person says they saved it, kept across a reload. */
+const UNSAVED_KEY = 'fairshare.unsavedKey';
+
+/** Revokes a key offered before this page was loaded and never confirmed saved. */
+export function revokeUnsavedKey(api: Api): void {
+  const deviceId = localStorage.getItem(UNSAVED_KEY);
+  if (!deviceId) return;
+  api.revokeDevice(deviceId).then(
+    () => localStorage.removeItem(UNSAVED_KEY),
+    (error: unknown) => {
+      // Gone already (404) is done too; anything else is tried again at the next load.
+      if (error instanceof ApiError && error.problem.status === 404) localStorage.removeItem(UNSAVED_KEY);
+    },
+  );
+}
+
 export function SaveKey({ api, me, name, intro, onDone }: { api: Api; me: Me; name: string; intro: string; onDone: (saved: boolean) => void }) {
   const [made, setMade] = useState<{ deviceId: string; key: string } | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
+  // A key nobody said they saved must not stay a way in: leaving this screen any way but
+  // "I saved it" (Not now, another page, signing out) revokes it.
+  const unsaved = useRef<string | null>(null);
   useEffect(() => {
-    api.signInKey(name).then(setMade, (error: unknown) => setProblem(message(error)));
+    let gone = false;
+    api.signInKey(name).then(
+      (key) => {
+        if (gone) void api.revokeDevice(key.deviceId).catch(() => undefined);
+        else {
+          unsaved.current = key.deviceId;
+          localStorage.setItem(UNSAVED_KEY, key.deviceId);
+          setMade(key);
+        }
+      },
+      (error: unknown) => setProblem(message(error)),
+    );
+    return () => {
+      gone = true;
+      if (unsaved.current) revokeUnsavedKey(api);
+    };
   }, []);
+  const saved = () => {
+    unsaved.current = null;
+    localStorage.removeItem(UNSAVED_KEY);
+    onDone(true);
+  };
   const notNow = async () => {
-    if (made) await api.revokeDevice(made.deviceId).catch(() => undefined);
-    onDone(false);
+    const deviceId = unsaved.current;
+    unsaved.current = null;
+    try {
+      if (deviceId) await api.revokeDevice(deviceId);
+      localStorage.removeItem(UNSAVED_KEY);
+      onDone(false);
+    } catch (error) {
+      unsaved.current = deviceId;
+      setProblem(`The key could not be revoked: ${message(error)} Try again, or revoke it under Devices.`);
+    }
   };
   return html`<section aria-labelledby="save-key-h" class="save-key" data-testid="save-key">
     <h2 id="save-key-h">Save your sign-in key</h2>
@@ -167,7 +214,7 @@ export function SaveKey({ api, me, name, intro, onDone }: { api: Api; me: Me; na
             <button type="button" class="secondary" onClick=${() => download('fairshare-sign-in-key.txt', keyFile(me, made.key))}>Download as a file</button>
           </p>
           <p class="actions">
-            <button type="button" onClick=${() => onDone(true)}>I saved it</button>
+            <button type="button" onClick=${saved}>I saved it</button>
             <button type="button" class="secondary" onClick=${() => void notNow()}>Not now</button>
           </p>`
         : problem
@@ -179,7 +226,8 @@ export function SaveKey({ api, me, name, intro, onDone }: { api: Api; me: Me; na
 
 /** Signing out: this device's token is revoked on the server. When it is the last way into the account, the page says so first. */
 export function SignOut({ api, me, onSignedOut, onCancel }: { api: Api; me: Me; onSignedOut: () => void; onCancel: () => void }) {
-  const [state, setState] = useState<'checking' | 'last' | 'saving' | 'failed'>('checking');
+  const [state, setState] = useState<'checking' | 'last' | 'keys' | 'saving' | 'failed'>('checking');
+  const [keys, setKeys] = useState<string[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
   const [current, setCurrent] = useState<string | null>(null);
   const out = async (deviceId: string | null) => {
@@ -198,8 +246,13 @@ export function SignOut({ api, me, onSignedOut, onCancel }: { api: Api; me: Me; 
       const { devices } = await api.devices();
       const self = devices.find((d) => d.current)?.deviceId ?? null;
       setCurrent(self);
-      if (devices.some((d) => !d.current)) await out(self);
-      else setState('last');
+      const others = devices.filter((d) => !d.current);
+      if (others.some((d) => d.kind === 'device')) await out(self);
+      else if (others.length > 0) {
+        // Only saved keys are left: they are the way back, if the person still has one.
+        setKeys(others.map((d) => d.name));
+        setState('keys');
+      } else setState('last');
     } catch (error) {
       setProblem(message(error));
       setState('failed');
@@ -210,13 +263,24 @@ export function SignOut({ api, me, onSignedOut, onCancel }: { api: Api; me: Me; 
   if (state === 'saving')
     return html`<${SaveKey} api=${api} me=${me} name="Sign-in key saved before signing out"
       intro="With a saved key you can sign in again on any browser, this one included."
-      onDone=${(saved: boolean) => (saved ? void out(current) : setState('last'))} />`;
+      onDone=${(saved: boolean) => void (saved ? out(current) : check())} />`;
   if (state === 'failed')
     return html`<section class="sign-out" aria-labelledby="sign-out-h">
       <h1 id="sign-out-h">Sign out</h1>
       <p class="notice" role="alert">${problem}</p>
       <p class="actions"><button type="button" onClick=${() => void check()}>Try again</button>
         <button type="button" class="secondary" onClick=${onCancel}>Stay signed in</button></p>
+    </section>`;
+  if (state === 'keys')
+    return html`<section class="sign-out last-device" role="alertdialog" aria-labelledby="keys-h" aria-describedby="keys-p" data-testid="keys-only-warning">
+      <h1 id="keys-h">Do you have your saved sign-in key?</h1>
+      <p id="keys-p">No other device is signed in. To get back into your account after signing out you will need your saved key
+        (${keys.map((k, i) => html`${i > 0 ? ', ' : ''}<strong>${k}</strong>`)}).</p>
+      <p class="actions">
+        <button type="button" class="danger" onClick=${() => void out(current)}>I have it: sign out</button>
+        <button type="button" class="secondary" onClick=${() => setState('saving')}>Save a new key first</button>
+        <button type="button" class="secondary" onClick=${onCancel}>Stay signed in</button>
+      </p>
     </section>`;
   return html`<section class="sign-out last-device" role="alertdialog" aria-labelledby="last-h" aria-describedby="last-p" data-testid="last-device-warning">
     <h1 id="last-h">This is the last way into your account</h1>

@@ -224,6 +224,8 @@ export const groupViewRoutes =
         deps.liveStreams.add(close);
         // Revoking the device ends the stream (see DeviceStreams).
         forgetDevice = deps.deviceStreams.add(deviceId, close);
+        // Revoked while the first read ran: ended already, nothing is sent.
+        if (res.writableEnded) return;
         request.raw.on('close', close);
         res.write('retry: 2000\n\n');
         open = true;

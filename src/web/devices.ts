@@ -5,8 +5,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, type DeviceView, type Me, type SignedIn } from './api.js';
-
-const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
+import { message } from './common.js';
 
 /** What a revoked device's page says once the server refuses its token. */
 export const SIGNED_OUT_ELSEWHERE =

@@ -1,0 +1,286 @@
+// One group: balances, settling up, the expense form and the expenses, live.
+import { html } from 'htm/preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError, type Api, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
+import { ExpenseForm } from './expense-form.js';
+import { distinctNames, formatMoney } from './format.js';
+import { followGroup, type LiveStatus } from './live.js';
+import { newId, useSubmission } from './submission.js';
+import { Amount, message } from './common.js';
+import { ManageGroup, AddMember, AddByName } from './members.js';
+
+const STATUS_TEXT: Record<LiveStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Not available' };
+
+export function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: Me; groupId: string }) {
+  const [view, setView] = useState<BalancesView | null>(null);
+  const [status, setStatus] = useState<LiveStatus>('connecting');
+  const [group, setGroup] = useState<Group | null>(null);
+  const [expenses, setExpenses] = useState<Expense[]>([]);
+  const [transfers, setTransfers] = useState<Transfer[]>([]);
+  /** The version the expense list and settlements were read at. */
+  const [loadedAt, setLoadedAt] = useState(0);
+  const [editing, setEditing] = useState<Expense | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  /** The suggested transfer whose payment form is open ("from>to"). */
+  const [paying, setPaying] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const writes = useSubmission();
+
+  // Balances only ever come from the server: a write's own response, or the live stream.
+  // A view never replaces a newer one (a slow response must not undo a pushed update).
+  const accept = useCallback((next: BalancesView) => setView((cur) => (!cur || next.version >= cur.version ? next : cur)), []);
+  const acceptWrite = (result: WriteResult) =>
+    accept({ groupId, currency: view?.currency ?? group?.currency ?? '', version: result.version, balances: result.balances });
+
+  useEffect(() => followGroup(groupId, token, accept, setStatus, () => api.signedOut()), [groupId, token]);
+
+  // Everything else on the page is re-read whenever the balances move on.
+  useEffect(() => {
+    if (!view) return;
+    let current = true;
+    Promise.all([api.group(groupId), api.expenses(groupId), api.settlements(groupId)]).then(
+      ([g, list, settle]) => {
+        if (!current) return;
+        setGroup(g);
+        setExpenses(list.items);
+        setTransfers(settle.transfers);
+        setLoadedAt(settle.version);
+      },
+      (error: unknown) => current && setNotice(message(error)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [view]);
+
+  // A refusal shows at the top of the page: bring it into view (on a phone the button may be far below).
+  useEffect(() => {
+    if (notice) document.querySelector('[data-testid="notice"]')?.scrollIntoView({ block: 'center' });
+  }, [notice]);
+
+  /** Sends one write (see useSubmission); true when it went through. */
+  const run = async (body: unknown, what: (idempotencyKey: string) => Promise<WriteResult | 'done'>): Promise<boolean> => {
+    setNotice(null);
+    try {
+      const result = await writes.submit(body, what);
+      if (!result) return false; // another write of this page is still in flight
+      if (result !== 'done') acceptWrite(result);
+      return true;
+    } catch (error) {
+      setNotice(message(error));
+      return false;
+    }
+  };
+
+  if (status === 'closed')
+    return html`<p class="notice" role="alert">${
+      view ? 'You are no longer a member of this group: you left it, or a member removed you.' : 'This group does not exist, or you are not one of its members.'
+    } <a href="#/">Back to your groups</a></p>`;
+  if (!view) return html`<p class="loading">Loading the group…</p>`;
+  const currency = view.currency;
+  // Everyone the page may name, told apart where two share a name ("Bob ·3f2a"). Former
+  // members first: a current member's name wins if both have one.
+  const names = distinctNames([
+    ...new Map(
+      [...(group?.formerMembers ?? []), ...(group?.members ?? []), ...view.balances].map((m) => [m.userId, { userId: m.userId, name: m.name }]),
+    ).values(),
+  ]);
+  const nameOf = (u: string) => names.get(u) ?? u;
+  const members = (group?.members ?? view.balances).map((m) => ({ userId: m.userId, name: nameOf(m.userId) }));
+  const archived = group?.archived ?? false;
+  const manage = (body: unknown, send: (key: string) => Promise<unknown>) =>
+    run(body, async (key) => {
+      await send(key);
+      accept(await api.balances(groupId));
+      return 'done' as const;
+    });
+
+  return html`<div class="group">
+    <h1>${group?.name ?? groupId} <span class="currency">${currency}</span></h1>
+    <p class="meta">
+      <span data-testid="version">Version ${view.version}</span>
+      <span class=${`live ${status}`} data-testid="live-status" role="status">${STATUS_TEXT[status]}</span>
+      <a href="#/">All groups</a>
+    </p>
+    ${notice ? html`<p class="notice" role="alert" data-testid="notice">${notice}</p>` : null}
+    ${
+      archived
+        ? html`<p class="archived-banner" role="status" data-testid="archived">This group is archived: everything stays readable, but nothing can be added or changed.
+          <button type="button" class="secondary" disabled=${writes.busy} onClick=${() => manage({ archived: false }, (key) => api.updateGroup(groupId, { archived: false }, key))}>Open it again</button></p>`
+        : null
+    }
+    <div class="columns">
+      <div>
+        <section aria-labelledby="balances-h">
+          <h2 id="balances-h">Balances</h2>
+          <ul class="balances" data-testid="balances" data-version=${view.version} aria-live="polite">
+            ${view.balances.map(
+              (b) => html`<li key=${b.userId} data-user-id=${b.userId}><span class="name">${nameOf(b.userId)}${b.userId === me.userId ? ' (you)' : ''}</span>
+                <${Amount} amount=${b.balance} currency=${currency} /></li>`,
+            )}
+          </ul>
+          ${
+            archived
+              ? null
+              : html`<${AddMember} api=${api} members=${members} busy=${writes.busy}
+                  onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />
+                <${AddByName} busy=${writes.busy} onAdd=${(name: string) => manage({ addByName: name }, (key) => api.addByName(groupId, name, key))} />`
+          }
+        </section>
+        <section aria-labelledby="settle-h">
+          <h2 id="settle-h">Settle up</h2>
+          ${
+            transfers.length === 0
+              ? html`<p>Everyone is settled up.</p>`
+              : html`<ul class="settlements" data-testid="settlements">${transfers.map(
+                  (t) => html`<li key=${`${t.from}>${t.to}`}><span>${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
+                  ${
+                    archived
+                      ? null
+                      : html`<button type="button" aria-expanded=${paying === `${t.from}>${t.to}` ? 'true' : 'false'} onClick=${() => setPaying(`${t.from}>${t.to}`)}>
+                    Record payment<span class="sr-only">: ${nameOf(t.from)} pays ${nameOf(t.to)} ${formatMoney(t.amount, currency)}</span>
+                  </button>`
+                  }
+                  ${
+                    paying === `${t.from}>${t.to}`
+                      ? html`<${RecordPayment} api=${api} groupId=${groupId} transfer=${t} currency=${currency} nameOf=${nameOf}
+                        onRecorded=${(result: WriteResult) => {
+                          setPaying(null);
+                          acceptWrite(result);
+                        }}
+                        onCancel=${() => setPaying(null)} />`
+                      : null
+                  }</li>`,
+                )}</ul>`
+          }
+        </section>
+      </div>
+      <div>
+        ${
+          archived
+            ? null
+            : html`<${ExpenseForm} key=${editing?.expenseId ?? 'new'} api=${api} groupId=${groupId} currency=${currency} members=${members} me=${me.userId} editing=${editing}
+          onSaved=${(result: WriteResult) => {
+            setEditing(null);
+            acceptWrite(result);
+          }}
+          onCancel=${() => setEditing(null)} />`
+        }
+      </div>
+    </div>
+    <section aria-labelledby="expenses-h">
+      <h2 id="expenses-h">Expenses</h2>
+      ${expenses.length === 0 ? html`<p>No expenses yet.</p>` : null}
+      <ol class="expenses" data-testid="expenses" data-version=${loadedAt}>
+        ${expenses.map(
+          (e) => html`<li key=${e.expenseId} class=${e.deleted ? 'deleted' : ''} data-expense-id=${e.expenseId}>
+            <div class="what">
+              <span class="description">${e.deleted ? html`<s>${e.description}</s> <em>(deleted)</em>` : e.description}</span>
+              <span class="total">${formatMoney(e.amount, currency)}</span>
+            </div>
+            <div class="how">
+              ${
+                e.kind === 'payment'
+                  ? `Payment: ${nameOf(e.payers[0]?.userId ?? '')} paid ${nameOf(e.shares[0]?.userId ?? '')}`
+                  : `Paid by ${e.payers.map((p) => (e.payers.length > 1 ? `${nameOf(p.userId)} ${formatMoney(p.amount, currency)}` : nameOf(p.userId))).join(', ')}
+                   · split ${splitLabel(e)}: ${e.shares.map((s) => `${nameOf(s.userId)} ${formatMoney(s.amount, currency)}`).join(', ')}`
+              }
+              <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString()}</time>
+            </div>
+            ${
+              e.deleted || archived
+                ? null
+                : [...e.payers, ...e.shares].some((a) => !members.some((m) => m.userId === a.userId))
+                  ? html`<p class="meta former-note">It involves someone who is no longer a member: add them back to change it.</p>`
+                  : html`<div class="actions">
+                  <button type="button" class="secondary" onClick=${() => {
+                    setEditing(e);
+                    document.getElementById('exp-description')?.focus();
+                  }}>Edit<span class="sr-only"> ${e.description}</span></button>
+                  ${
+                    confirming === e.expenseId
+                      ? html`<button type="button" class="danger" disabled=${writes.busy} onClick=${async () => {
+                          if (await run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))) setConfirming(null);
+                        }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
+                        <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Keep it</button>`
+                      : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`
+                  }
+                </div>`
+            }
+          </li>`,
+        )}
+      </ol>
+    </section>
+    ${
+      group
+        ? html`<${ManageGroup} key=${group.name} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
+          onRename=${(name: string) => manage({ name }, (key) => api.updateGroup(groupId, { name }, key))}
+          onArchive=${() => manage({ archived: true }, (key) => api.updateGroup(groupId, { archived: true }, key))}
+          onRemove=${(userId: string) => manage({ remove: userId }, (key) => api.removeMember(groupId, userId, key))}
+          onLeave=${async () => {
+            if (await run({ leave: me.userId }, async (key) => (await api.removeMember(groupId, me.userId, key), 'done' as const))) window.location.hash = '#/';
+          }} />`
+        : null
+    }
+  </div>`;
+}
+
+const splitLabel = (e: Expense) =>
+  e.split.mode === 'equal' ? 'equally' : e.split.mode === 'exact' ? 'by amounts' : e.split.mode === 'percent' ? 'by percent' : 'by shares';
+
+/**
+ * A suggested transfer, recorded as a payment: the amount is prefilled with the
+ * suggestion and can be changed (a partial or a custom payment), and nothing is recorded
+ * until the person confirms. The payment's id is made when the form opens, so however
+ * often it is sent, it is recorded once.
+ */
+function RecordPayment({
+  api,
+  groupId,
+  transfer,
+  currency,
+  nameOf,
+  onRecorded,
+  onCancel,
+}: {
+  api: Api;
+  groupId: string;
+  transfer: Transfer;
+  currency: string;
+  nameOf: (userId: string) => string;
+  onRecorded: (result: WriteResult) => void;
+  onCancel: () => void;
+}) {
+  const [amount, setAmount] = useState(transfer.amount);
+  const [expenseId] = useState(newId);
+  const [error, setError] = useState<string | null>(null);
+  const saving = useSubmission();
+  const [from, to] = [nameOf(transfer.from), nameOf(transfer.to)];
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const body = {
+      expenseId,
+      kind: 'payment' as const,
+      description: `${from} paid ${to}`,
+      amount: amount.trim(),
+      paidBy: transfer.from,
+      split: { mode: 'equal' as const, among: [transfer.to] },
+    };
+    try {
+      const result = await saving.submit(body, (key) => api.addExpense(groupId, body, key));
+      if (result) onRecorded(result);
+    } catch (e) {
+      setError(e instanceof ApiError && e.problem.errors?.length ? e.problem.errors.map((x) => x.message).join('; ') : message(e));
+    }
+  };
+  return html`<form class="record-payment" onSubmit=${submit} aria-label=${`Record a payment from ${from} to ${to}`}>
+    <label for="payment-amount">How much did ${from} pay ${to}? (${currency})</label>
+    <div class="inline-form">
+      <input id="payment-amount" inputmode="decimal" autocomplete="off" value=${amount} aria-invalid=${error ? 'true' : undefined}
+        aria-describedby=${error ? 'payment-error' : undefined} onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)} />
+      <button type="submit" disabled=${saving.busy}>Confirm payment</button>
+      <button type="button" class="secondary" onClick=${onCancel}>Cancel</button>
+    </div>
+    ${error ? html`<span class="field-error" id="payment-error" role="alert">${error}</span>` : null}
+  </form>`;
+}

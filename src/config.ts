@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { LogFormat } from './log.js';
 import { z } from 'zod';
 
 /** A comma-separated list (blanks and empty items dropped), each item matching `item`. */
@@ -45,6 +46,7 @@ const Env = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   FAIRSHARE_DATA_DIR: z.string().min(1).default('./.fairshare'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   FAIRSHARE_OPERATOR_TOKENS: commaList(z.string().regex(/^[A-Za-z0-9._~+/=-]{32,200}$/, 'operator tokens must be 32-200 URL-safe characters')),
   FAIRSHARE_EVENT_LOG: z.enum(['postgres', 'kurrentdb']).default('postgres'),
   KURRENTDB_URL: z
@@ -73,6 +75,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   logLevel: z.infer<typeof Env>['LOG_LEVEL'];
+  /** auto: pretty text at a terminal, JSON lines otherwise (see src/log.ts). */
+  logFormat: LogFormat;
   /** Bearer tokens that may read operator routes (the global event feed); several allow rotation. */
   operatorTokens: string[];
   /** Sign-ups per address and writes per token, per minute; shared through Redis when redisUrl is set. */
@@ -111,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.FAIRSHARE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     operatorTokens: e.FAIRSHARE_OPERATOR_TOKENS,
     liveStreamsPerToken: e.LIVE_STREAMS_PER_TOKEN,
     statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,

@@ -35,7 +35,7 @@ program
   .action(async (options: { port?: number }) => {
     const config = loadConfig();
     if (options.port !== undefined) config.port = options.port;
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, 1, config.logFormat);
     const server = await startServer(config, logger);
     let stopping = false;
     const stop = (signal: string) => {
@@ -65,7 +65,7 @@ program
 /** Runs a tool against the configured database; logs go to stderr, results to stdout. */
 async function withDatabase<T>(fn: (connection: Connection, logger: Logger) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2);
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2, config.logFormat);
   const connection = await connectDatabase({ ...config, attach: true }, logger);
   try {
     return await fn(connection, logger);

@@ -1,7 +1,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Api, type Expense, type ExpenseInput, type FieldError, type WriteResult } from './api.js';
-import { formatMoney } from './format.js';
+import { AmountTextError, amountForInput, formatMoney, parseAmountText } from './format.js';
 import { newId, useSubmission } from './submission.js';
 
 type SplitMode = 'equal' | 'exact' | 'percent' | 'shares';
@@ -65,15 +65,15 @@ function initialState(me: string, editing: Expense | null): FormState {
   // said "all members" (members who joined since stay out of it).
   const among = Object.fromEntries(editing.shares.map((s) => [s.userId, true]));
   if (split.mode !== 'equal') {
-    for (const s of split.shares) values[s.userId] = 'amount' in s ? s.amount : 'percent' in s ? s.percent : String(s.weight);
+    for (const s of split.shares) values[s.userId] = 'amount' in s ? amountForInput(s.amount) : 'percent' in s ? amountForInput(s.percent) : String(s.weight);
   }
   return {
     kind: editing.kind,
     description: editing.description,
-    amount: editing.amount,
+    amount: amountForInput(editing.amount),
     severalPayers: editing.payers.length > 1,
     paidBy: editing.payers[0]?.userId ?? me,
-    payerAmounts: Object.fromEntries(editing.payers.map((p) => [p.userId, p.amount])),
+    payerAmounts: Object.fromEntries(editing.payers.map((p) => [p.userId, amountForInput(p.amount)])),
     mode: split.mode,
     among,
     amongByDefault: false,
@@ -83,11 +83,31 @@ function initialState(me: string, editing: Expense | null): FormState {
 
 const shares = (s: FormState, userId: string): boolean => s.among[userId] ?? s.amongByDefault;
 
-/** The request body, and which member each array index names (to place errors). */
-function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerIds: string[]; shareIds: string[] } {
+/**
+ * The request body, which member each array index names (to place errors), and the
+ * fields whose text is no amount at all (said next to them; the body is not sent). Amounts
+ * are typed in the person's own format and sent in the API's canonical one.
+ */
+function toInput(
+  s: FormState,
+  members: Member[],
+  currency: string,
+): { input: ExpenseInput; payerIds: string[]; shareIds: string[]; unreadable: Record<string, string> } {
+  const unreadable: Record<string, string> = {};
+  const decimal = (text: string, field: string, percent = false): string => {
+    try {
+      return percent ? parseAmountText(text.replace(/%\s*$/, ''), undefined, 'XXX') : parseAmountText(text, undefined, currency);
+    } catch (error) {
+      if (!(error instanceof AmountTextError)) throw error;
+      unreadable[field] = error.message;
+      return text.trim();
+    }
+  };
   const filled = (record: Record<string, string>) => members.filter((m) => (record[m.userId] ?? '').trim() !== '').map((m) => m.userId);
   const payerIds = s.severalPayers ? filled(s.payerAmounts) : [s.paidBy];
-  const payers = s.severalPayers ? { payers: payerIds.map((u) => ({ userId: u, amount: (s.payerAmounts[u] ?? '').trim() })) } : { paidBy: s.paidBy };
+  const payers = s.severalPayers
+    ? { payers: payerIds.map((u) => ({ userId: u, amount: decimal(s.payerAmounts[u] ?? '', `payer:${u}`) })) }
+    : { paidBy: s.paidBy };
   let shareIds: string[];
   let split: ExpenseInput['split'];
   switch (s.mode) {
@@ -97,11 +117,11 @@ function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerI
       break;
     case 'exact':
       shareIds = filled(s.values);
-      split = { mode: 'exact', shares: shareIds.map((u) => ({ userId: u, amount: (s.values[u] ?? '').trim() })) };
+      split = { mode: 'exact', shares: shareIds.map((u) => ({ userId: u, amount: decimal(s.values[u] ?? '', `share:${u}`) })) };
       break;
     case 'percent':
       shareIds = filled(s.values);
-      split = { mode: 'percent', shares: shareIds.map((u) => ({ userId: u, percent: (s.values[u] ?? '').trim() })) };
+      split = { mode: 'percent', shares: shareIds.map((u) => ({ userId: u, percent: decimal(s.values[u] ?? '', `share:${u}`, true) })) };
       break;
     case 'shares':
       shareIds = filled(s.values);
@@ -111,11 +131,11 @@ function toInput(s: FormState, members: Member[]): { input: ExpenseInput; payerI
   const input: ExpenseInput = {
     ...(s.kind === 'payment' ? { kind: 'payment' as const } : {}),
     description: s.description.trim(),
-    amount: s.amount.trim(),
+    amount: s.amount.trim() === '' ? '' : decimal(s.amount, 'amount'),
     ...payers,
     split,
   };
-  return { input, payerIds, shareIds };
+  return { input, payerIds, shareIds, unreadable };
 }
 
 /** Which field a server error belongs next to. */
@@ -157,14 +177,15 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
   /** The body that "Add anyway" confirmed, for an expense that moves no balance. */
   const [confirmedNoEffect, setConfirmedNoEffect] = useState<string | null>(null);
   const names = useMemo(() => new Map(members.map((m) => [m.userId, m.name])), [members]);
-  const built = toInput(state, members);
+  const built = toInput(state, members, currency);
   const key = JSON.stringify(built.input);
   const noEffect = movesNoBalance(built.payerIds, built.shareIds, preview);
 
+  const unreadable = Object.keys(built.unreadable).length > 0;
   useEffect(() => {
-    if (!built.input.description || !built.input.amount) {
+    if (!built.input.description || !built.input.amount || unreadable) {
       setPreview(null);
-      setErrors({});
+      setErrors(built.unreadable);
       return undefined;
     }
     let current = true;
@@ -191,6 +212,10 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
   const update = (patch: Partial<FormState>) => setState((s) => ({ ...s, ...patch }));
   const submit = async (event: Event) => {
     event.preventDefault();
+    if (unreadable) {
+      setErrors(built.unreadable);
+      return;
+    }
     if (noEffect && confirmedNoEffect !== key) {
       setConfirmedNoEffect(key);
       return;

@@ -3,7 +3,7 @@ import { html } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
 import { ExpenseForm } from './expense-form.js';
-import { distinctNames, formatMoney } from './format.js';
+import { AmountTextError, amountForInput, distinctNames, formatMoney, parseAmountText } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
 import { newId, useSubmission } from './submission.js';
 import { Amount, message } from './common.js';
@@ -251,18 +251,26 @@ function RecordPayment({
   onRecorded: (result: WriteResult) => void;
   onCancel: () => void;
 }) {
-  const [amount, setAmount] = useState(transfer.amount);
+  const [amount, setAmount] = useState(() => amountForInput(transfer.amount));
   const [expenseId] = useState(newId);
   const [error, setError] = useState<string | null>(null);
   const saving = useSubmission();
   const [from, to] = [nameOf(transfer.from), nameOf(transfer.to)];
   const submit = async (event: Event) => {
     event.preventDefault();
+    let canonical: string;
+    try {
+      canonical = parseAmountText(amount, undefined, currency);
+    } catch (e) {
+      if (!(e instanceof AmountTextError)) throw e;
+      setError(e.message);
+      return;
+    }
     const body = {
       expenseId,
       kind: 'payment' as const,
       description: `${from} paid ${to}`,
-      amount: amount.trim(),
+      amount: canonical,
       paidBy: transfer.from,
       split: { mode: 'equal' as const, among: [transfer.to] },
     };

@@ -52,6 +52,8 @@ export interface ExpenseInput {
   paidBy?: string;
   payers?: Allocation[];
   split: SplitSpec;
+  /** When it happened (ISO 8601); absent: now, or as it was for an edit. */
+  occurredAt?: string;
 }
 
 export interface Expense {

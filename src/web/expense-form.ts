@@ -42,6 +42,22 @@ interface FormState {
    */
   amongByDefault: boolean;
   values: Record<string, string>;
+  /** The day it happened, YYYY-MM-DD in the person's own time zone. */
+  date: string;
+}
+
+/** A day in the browser's time zone, as an <input type="date"> holds it. */
+const localDay = (when: Date): string => `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, '0')}-${String(when.getDate()).padStart(2, '0')}`;
+
+/**
+ * The instant sent for a day the person chose: noon of that day in their time zone (as
+ * UTC), so the day reads the same wherever it is shown. Undefined for the day the form
+ * started with (a new expense: now; an edit: the instant it had).
+ */
+function occurredAtOf(date: string, startedWith: string): string | undefined {
+  if (date === startedWith || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(y, m - 1, d, 12).toISOString();
 }
 
 function initialState(me: string, editing: Expense | null): FormState {
@@ -57,6 +73,7 @@ function initialState(me: string, editing: Expense | null): FormState {
       among: {},
       amongByDefault: true,
       values: {},
+      date: localDay(new Date()),
     };
   }
   const split = editing.split;
@@ -78,6 +95,7 @@ function initialState(me: string, editing: Expense | null): FormState {
     among,
     amongByDefault: false,
     values,
+    date: localDay(new Date(editing.occurredAt)),
   };
 }
 
@@ -92,6 +110,7 @@ function toInput(
   s: FormState,
   members: Member[],
   currency: string,
+  startedOn: string,
 ): { input: ExpenseInput; payerIds: string[]; shareIds: string[]; unreadable: Record<string, string> } {
   const unreadable: Record<string, string> = {};
   const decimal = (text: string, field: string, percent = false): string => {
@@ -135,6 +154,8 @@ function toInput(
     ...payers,
     split,
   };
+  const occurredAt = occurredAtOf(s.date, startedOn);
+  if (occurredAt) input.occurredAt = occurredAt;
   return { input, payerIds, shareIds, unreadable };
 }
 
@@ -144,7 +165,7 @@ function fieldOf(path: string, payerIds: string[], shareIds: string[]): string {
   if (parts[0] === 'payers' && parts[1] !== undefined) return `payer:${payerIds[Number(parts[1])] ?? ''}`;
   if (parts[0] === 'split' && parts[1] === 'shares' && parts[2] !== undefined) return `share:${shareIds[Number(parts[2])] ?? ''}`;
   if (parts[0] === 'split') return 'split';
-  if (['description', 'amount', 'paidBy', 'payers'].includes(parts[0] ?? '')) return parts[0] as string;
+  if (['description', 'amount', 'paidBy', 'payers', 'occurredAt'].includes(parts[0] ?? '')) return parts[0] as string;
   return 'form';
 }
 
@@ -177,7 +198,9 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
   /** The body that "Add anyway" confirmed, for an expense that moves no balance. */
   const [confirmedNoEffect, setConfirmedNoEffect] = useState<string | null>(null);
   const names = useMemo(() => new Map(members.map((m) => [m.userId, m.name])), [members]);
-  const built = toInput(state, members, currency);
+  // The day the form started with: sent only when the person changes it.
+  const [startedOn] = useState(() => initialState(me, editing).date);
+  const built = toInput(state, members, currency, startedOn);
   const key = JSON.stringify(built.input);
   const noEffect = movesNoBalance(built.payerIds, built.shareIds, preview);
 
@@ -259,6 +282,12 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
       <input id="exp-description" value=${state.description} maxlength="200" required aria-invalid=${errors.description ? 'true' : undefined}
         aria-describedby=${described('description')} onInput=${(e: Event) => update({ description: (e.target as HTMLInputElement).value })} />
       ${error('description')}
+    </div>
+    <div class="row">
+      <label for="exp-date">Date</label>
+      <input id="exp-date" type="date" min="1900-01-01" max="9999-12-31" value=${state.date} required aria-invalid=${errors.occurredAt ? 'true' : undefined}
+        aria-describedby=${described('occurredAt')} onInput=${(e: Event) => update({ date: (e.target as HTMLInputElement).value })} />
+      ${error('occurredAt')}
     </div>
     <div class="row">
       <label for="exp-amount">Amount (${currency})</label>

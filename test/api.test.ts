@@ -472,6 +472,8 @@ t.test('settlements bring every balance to zero with the fewest transfers', asyn
   t.equal(s.status, 200);
   t.equal(s.body.transfers.length, 3);
   t.equal(s.body.version, 3);
+  const nameOf = new Map(users.map((u, i) => [u.userId, names[i]]));
+  for (const tr of s.body.transfers) t.same([tr.fromName, tr.toName], [nameOf.get(tr.from), nameOf.get(tr.to)], 'each transfer names the people');
   for (const tr of s.body.transfers) {
     const res = await users[0]!.api.post(`/groups/${g.groupId}/expenses`, {
       kind: 'payment',

@@ -71,7 +71,7 @@ t.test('editing shows the day, and a new day moves the expense', async (t) => {
   await waitForLogVersion(world.database, groupId, 7);
   t.equal((await eventsOf(world.database, groupId)).at(-1)?.data.occurredAt, '2026-10-15T10:00:00.000Z', 'an edit that keeps the day keeps the instant');
 
-  await ann.page.locator('ol.expenses li', { hasText: 'Hotel' }).getByRole('button', { name: /^Edit/ }).click();
+  await ann.page.locator('ol.expenses li', { hasText: 'Hotel (3 nights)' }).getByRole('button', { name: /^Edit/ }).click();
   await ann.page.getByLabel('Date').fill('2026-11-20');
   await ann.page.getByRole('button', { name: 'Save changes' }).click();
   await waitForLogVersion(world.database, groupId, 9);

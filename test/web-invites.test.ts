@@ -87,7 +87,7 @@ t.test('Ann revokes the link: it stops working at once', async (t) => {
   const page = await context.newPage();
   await page.goto(link);
   await page.getByRole('alert').waitFor();
-  t.match(await page.getByRole('alert').textContent(), /this invite link does not work: it was revoked, it expired, or it never existed/);
+  t.match(await page.getByRole('alert').textContent(), /This invite link does not work: it was revoked, it expired, or it never existed/);
   t.equal((await eventsOf(database, groupId)).length, 3, 'nobody else joined');
 });
 

@@ -1,9 +1,15 @@
 // What several screens of the page share: the sentence an error shows, and an amount as "owes" / "is owed".
 import { html } from 'htm/preact';
 import { ApiError } from './api.js';
+import { fieldSentences, sentenceFor } from './sentences.js';
 import { absolute, formatMoney, signOf } from './format.js';
 
-export const message = (error: unknown) => (error instanceof ApiError ? error.problem.detail : 'Something went wrong; try again.');
+/** What the page says about a failed request: a sentence for people (see sentences.ts), never a validator's text. */
+export function message(error: unknown): string {
+  if (!(error instanceof ApiError)) return 'Something went wrong; try again.';
+  const { errors } = error.problem;
+  return errors && errors.length > 0 ? [...fieldSentences(errors).values()].join(' ') : sentenceFor(error.problem);
+}
 
 export function Amount({ amount, currency }: { amount: string; currency: string }) {
   const sign = signOf(amount);

@@ -1,7 +1,8 @@
 import { html } from 'htm/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Api, type Expense, type ExpenseInput, type FieldError, type WriteResult } from './api.js';
-import { AmountTextError, amountForInput, formatMoney, parseAmountText } from './format.js';
+import { AmountTextError, amountForInput, currencyDigits, decimalOf, formatMoney, minorOf, parseAmountText } from './format.js';
+import { fieldSentences, sentenceFor } from './sentences.js';
 import { newId, useSubmission } from './submission.js';
 
 type SplitMode = 'equal' | 'exact' | 'percent' | 'shares';
@@ -159,6 +160,59 @@ function toInput(
   return { input, payerIds, shareIds, unreadable };
 }
 
+/**
+ * What is left to assign while amounts are typed: "€5.00 left to assign" or "€2.00 too
+ * much" for exact amounts and for several payers, "10% left" for percentages; null
+ * while it adds up, or before there is a total. Integer arithmetic on the canonical
+ * strings: no float.
+ */
+function leftOver(s: FormState, built: ReturnType<typeof toInput>, currency: string): { payers: string | null; split: string | null } {
+  const digits = currencyDigits(currency);
+  const total = built.unreadable.amount || built.input.amount === '' ? undefined : minorOf(built.input.amount, digits);
+  const say = (wanted: bigint | undefined, parts: string[], scale: number, unit: (minor: bigint) => string, left: string): string | null => {
+    if (wanted === undefined || parts.length === 0) return null;
+    let sum = 0n;
+    for (const part of parts) {
+      const minor = minorOf(part, scale);
+      if (minor === undefined) return null;
+      sum += minor;
+    }
+    if (sum === wanted) return null;
+    return sum < wanted ? `${unit(wanted - sum)} ${left}` : `${unit(sum - wanted)} too much`;
+  };
+  const money = (minor: bigint) => formatMoney(decimalOf(minor, digits), currency);
+  const payers =
+    s.severalPayers && built.input.payers
+      ? say(
+          total,
+          built.input.payers.map((p) => p.amount),
+          digits,
+          money,
+          'left to pay',
+        )
+      : null;
+  const split = built.input.split;
+  const splitLeft =
+    split.mode === 'exact'
+      ? say(
+          total,
+          split.shares.map((x) => x.amount),
+          digits,
+          money,
+          'left to assign',
+        )
+      : split.mode === 'percent'
+        ? say(
+            10_000n,
+            split.shares.map((x) => x.percent),
+            2,
+            (bp) => `${decimalOf(bp, 2).replace(/\.?0+$/, '')}%`,
+            'left to assign',
+          )
+        : null;
+  return { payers, split: splitLeft };
+}
+
 /** Which field a server error belongs next to. */
 function fieldOf(path: string, payerIds: string[], shareIds: string[]): string {
   const parts = path.split('/');
@@ -171,9 +225,9 @@ function fieldOf(path: string, payerIds: string[], shareIds: string[]): string {
 
 const byField = (errors: FieldError[], payerIds: string[], shareIds: string[]) => {
   const out: Record<string, string> = {};
-  for (const e of errors) {
-    const key = fieldOf(e.path, payerIds, shareIds);
-    out[key] = out[key] ? `${out[key]}; ${e.message}` : e.message;
+  for (const [path, text] of fieldSentences(errors)) {
+    const key = fieldOf(path, payerIds, shareIds);
+    out[key] = out[key] ? `${out[key]} ${text}` : text;
   }
   return out;
 };
@@ -205,6 +259,7 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
   const noEffect = movesNoBalance(built.payerIds, built.shareIds, preview);
 
   const unreadable = Object.keys(built.unreadable).length > 0;
+  const left = leftOver(state, built, currency);
   useEffect(() => {
     if (!built.input.description || !built.input.amount || unreadable) {
       setPreview(null);
@@ -313,6 +368,7 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
               ${members.map((m) => html`<option value=${m.userId}>${m.name}</option>`)}
             </select></div>`
       }
+      ${left.payers ? html`<p class="left-over" data-testid="left-to-pay" aria-live="polite">${left.payers}</p>` : null}
       ${error('paidBy')} ${error('payers')}
     </fieldset>
     <fieldset>
@@ -337,6 +393,7 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
               state.mode === 'shares' ? 'numeric' : 'decimal',
             )
       }
+      ${left.split ? html`<p class="left-over" data-testid="left-to-assign" aria-live="polite">${left.split}</p>` : null}
       ${error('split')}
     </fieldset>
     ${error('form')}
@@ -384,8 +441,8 @@ function movesNoBalance(payerIds: string[], shareIds: string[], preview: Preview
 
 function problemFields(error: unknown, payerIds: string[], shareIds: string[]): Record<string, string> {
   if (error instanceof ApiError) {
-    const { errors, detail } = error.problem;
-    return errors && errors.length > 0 ? byField(errors, payerIds, shareIds) : { form: detail };
+    const { errors } = error.problem;
+    return errors && errors.length > 0 ? byField(errors, payerIds, shareIds) : { form: sentenceFor(error.problem) };
   }
   return { form: 'Something went wrong; try again.' };
 }

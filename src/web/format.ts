@@ -120,3 +120,17 @@ function removeGrouping(s: string, mark: string, text: string): string {
 
 /** A canonical decimal string ("1234.5") as a person of the locale writes it in a form ("1234,5"): no grouping, their decimal mark. */
 export const amountForInput = (amount: string, locale?: string): string => amount.replace('.', separatorsOf(locale).decimal);
+
+/** A canonical decimal string ("12.5") in minor units of `digits` (1250n for 2); undefined when it has more decimals. */
+export function minorOf(decimal: string, digits: number): bigint | undefined {
+  const [whole = '0', fraction = ''] = decimal.split('.');
+  if (fraction.length > digits || !/^\d+$/.test(whole) || !/^\d*$/.test(fraction)) return undefined;
+  return BigInt(whole + fraction.padEnd(digits, '0'));
+}
+
+/** Minor units back as a canonical decimal string of `digits` decimals. */
+export function decimalOf(minor: bigint, digits: number): string {
+  const sign = minor < 0n ? '-' : '';
+  const text = (minor < 0n ? -minor : minor).toString().padStart(digits + 1, '0');
+  return digits === 0 ? `${sign}${text}` : `${sign}${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}

@@ -1,7 +1,7 @@
 // One group: balances, settling up, the expense form and the expenses, live.
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, type Api, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
+import { type Api, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
 import { ExpenseForm } from './expense-form.js';
 import { AmountTextError, amountForInput, distinctNames, formatMoney, parseAmountText } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
@@ -33,6 +33,14 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
     accept({ groupId, currency: view?.currency ?? group?.currency ?? '', version: result.version, balances: result.balances });
 
   useEffect(() => followGroup(groupId, token, accept, setStatus, () => api.signedOut()), [groupId, token]);
+  // The tab names the group, so several open groups can be told apart.
+  useEffect(() => {
+    if (!group) return undefined;
+    document.title = `${group.name} · FairShare`;
+    return () => {
+      document.title = 'FairShare';
+    };
+  }, [group?.name]);
 
   // Everything else on the page is re-read whenever the balances move on.
   useEffect(() => {
@@ -96,9 +104,9 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
     });
 
   return html`<div class="group">
-    <h1>${group?.name ?? groupId} <span class="currency">${currency}</span></h1>
+    <h1>${group?.name ?? 'Loading…'} <span class="currency">${currency}</span></h1>
     <p class="meta">
-      <span data-testid="version">Version ${view.version}</span>
+      <span data-testid="version" class="version">Version ${view.version}</span>
       <span class=${`live ${status}`} data-testid="live-status" role="status">${STATUS_TEXT[status]}</span>
       <a href="#/">All groups</a>
     </p>
@@ -278,7 +286,7 @@ function RecordPayment({
       const result = await saving.submit(body, (key) => api.addExpense(groupId, body, key));
       if (result) onRecorded(result);
     } catch (e) {
-      setError(e instanceof ApiError && e.problem.errors?.length ? e.problem.errors.map((x) => x.message).join('; ') : message(e));
+      setError(message(e));
     }
   };
   return html`<form class="record-payment" onSubmit=${submit} aria-label=${`Record a payment from ${from} to ${to}`}>

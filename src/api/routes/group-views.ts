@@ -67,7 +67,9 @@ export const groupViewRoutes =
           response: {
             200: z.object({
               version: z.number().int(),
-              transfers: z.array(z.object({ from: StoredId, to: StoredId, amount: Amount })),
+              transfers: z.array(
+                z.object({ from: StoredId, fromName: z.string(), to: StoredId, toName: z.string(), amount: Amount }).describe('from pays to the amount'),
+              ),
             }),
             304: z.null(),
             401: Problem,
@@ -82,9 +84,16 @@ export const groupViewRoutes =
         if (!found) throw groupNotFound();
         if (notModified(request, reply, found.group)) return reply;
         const transfers = settle(found.rows.map((r) => ({ userId: r.userId, balance: r.balanceMinor })));
+        const names = new Map(found.rows.map((r) => [r.userId, r.name]));
         return {
           version: found.view.version,
-          transfers: transfers.map((t) => ({ from: t.from, to: t.to, amount: money(t.amount, found.view.currency) })),
+          transfers: transfers.map((t) => ({
+            from: t.from,
+            fromName: names.get(t.from) ?? t.from,
+            to: t.to,
+            toName: names.get(t.to) ?? t.to,
+            amount: money(t.amount, found.view.currency),
+          })),
         };
       },
     );

@@ -107,7 +107,7 @@ t.test('search by description and filter by member, then a deletion by Bob shows
     'the same filtered list, the deleted one marked in place',
   );
   t.equal(await ann.page.getByLabel('Search').inputValue(), 'DINNER', 'the search is kept');
-  await ann.page.screenshot({ path: path.join(SHOTS, 'history-search-desktop.png'), fullPage: true });
+  await ann.page.locator('section.history').screenshot({ path: path.join(SHOTS, 'history-search-desktop.png') });
 
   await ann.page.getByLabel('Search').fill('no such thing');
   await ann.page.getByTestId('no-expenses').waitFor();
@@ -152,7 +152,7 @@ t.test('the activity view tells who did what, an edit as one line, newest first,
   }
   t.ok(await fitsTheScreen(bob), 'the activity fits a phone screen');
   await bob.page.screenshot({ path: path.join(SHOTS, 'history-activity-phone.png'), fullPage: true });
-  await ann.page.screenshot({ path: path.join(SHOTS, 'history-activity-desktop.png'), fullPage: true });
+  await ann.page.locator('section.history').screenshot({ path: path.join(SHOTS, 'history-activity-desktop.png') });
 
   // A change while the activity is open shows at once.
   t.equal((await api(bob, 'PATCH', `/groups/${groupId}`, { name: 'Road trip 2026' })).status, 200);

@@ -70,6 +70,11 @@ t.test('every event type in words, newest first; an edit is one line', async (t)
       'Ann created the group Lisbon',
     ],
   );
+  t.equal(
+    activityLines(log, 'EUR', nameOf, new Map([['old', 'Old lunch']]))[0]?.text,
+    'Ann deleted Old lunch',
+    'an expense added before the loaded events, by the description the page read',
+  );
   t.same(
     lines.map((l) => l.at),
     lines.map((l) => log.find((e) => e.version === l.version)?.recordedAt),

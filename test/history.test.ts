@@ -145,3 +145,21 @@ t.test('bad search and filter input is a 400 problem+json', async (t) => {
     if (path) t.equal(res.body.errors?.[0]?.path, `query/${path}`, `${query.slice(0, 30)}: names ${path}`);
   }
 });
+
+t.test('one expense by id, deleted or not, only for members', async (t) => {
+  const { ann, bob } = await groupWith('h1', [
+    ['Lunch', 'ann', ['ann', 'bob']],
+    ['Taxi', 'bob', ['ann', 'bob']],
+  ]);
+  const lunch = await bob.api.get('/groups/h1/expenses/e0');
+  t.equal(lunch.status, 200);
+  t.match(lunch.body, { expenseId: 'e0', description: 'Lunch', amount: '10.00', deleted: false, version: 2 });
+  t.equal((await ann.api.delete('/groups/h1/expenses/e0')).status, 200);
+  t.match((await bob.api.get('/groups/h1/expenses/e0')).body, { description: 'Lunch', deleted: true, version: 4 }, 'its version is the deletion');
+  const missing = await bob.api.get('/groups/h1/expenses/nope');
+  t.equal(missing.status, 404);
+  t.equal(missing.body.code, 'EXPENSE_NOT_FOUND');
+  const eve = await ctx.api.signUp('Eve', 'h1-eve');
+  t.equal((await eve.api.get('/groups/h1/expenses/e0')).body.code, 'GROUP_NOT_FOUND', 'to a non-member the group does not exist');
+  t.equal((await ctx.api.get('/groups/h1/expenses/e0')).status, 401);
+});

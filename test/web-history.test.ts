@@ -158,6 +158,28 @@ t.test('the activity view tells who did what, an edit as one line, newest first,
   t.equal((await api(bob, 'PATCH', `/groups/${groupId}`, { name: 'Road trip 2026' })).status, 200);
   await ann.page.getByTestId('activity').locator('li .what', { hasText: 'Bob renamed the group to Road trip 2026' }).waitFor({ timeout: 5_000 });
   t.pass("Bob's rename is on top of Ann's activity without a reload");
+
+  // More than the activity's first read (100 events), then a deletion of the very first expense.
+  for (let i = 0; i < 40; i++) {
+    const res = await api(ann, 'POST', `/groups/${groupId}/expenses`, {
+      description: `Snack ${i}`,
+      amount: '1.00',
+      paidBy: ann.userId,
+      split: { mode: 'equal' },
+    });
+    if (res.status !== 201) throw new Error(`snack ${i}: ${res.status}`);
+  }
+  t.equal((await api(bob, 'DELETE', `/groups/${groupId}/expenses/x1`)).status, 200);
+  // Ann opens the activity afresh: it reads the newest 100 events.
+  await ann.page.getByRole('tab', { name: 'Expenses' }).click();
+  await ann.page.getByRole('tab', { name: 'Activity' }).click();
+  const activity = ann.page.getByTestId('activity');
+  await activity.locator('li .what', { hasText: 'Bob deleted Coffee 1' }).first().waitFor({ timeout: 5_000 });
+  t.pass('a deletion of an expense added before the events shown still names it');
+  t.equal(await activity.locator('li .what', { hasText: 'Ann created the group' }).count(), 0, 'the oldest events are not read yet');
+  await ann.page.getByRole('button', { name: 'Show older activity' }).click();
+  await activity.locator('li .what', { hasText: 'Ann created the group Road trip' }).waitFor({ timeout: 5_000 });
+  t.equal(await ann.page.getByRole('button', { name: 'Show older activity' }).count(), 0, 'Show older activity: back to the start of the group');
   await bob.page.getByRole('tab', { name: 'Expenses' }).click();
   await shown(bob, 50);
   t.ok(await fitsTheScreen(bob), 'the expense list fits a phone screen');

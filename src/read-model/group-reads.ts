@@ -168,7 +168,15 @@ export async function listExpenses(
   db: Db | Tx,
   groupId: string,
   asker: Asker,
-  options: { limit: number; after?: ExpensePageCursor | undefined; includeDeleted: boolean; q?: string | undefined; member?: string | undefined },
+  options: {
+    limit: number;
+    after?: ExpensePageCursor | undefined;
+    includeDeleted: boolean;
+    q?: string | undefined;
+    member?: string | undefined;
+    /** Only this expense (deleted or not, with includeDeleted). */
+    expenseId?: string | undefined;
+  },
 ): Promise<AskerRead<ExpenseRow[]>> {
   const after = options.after;
   const pattern = options.q === undefined ? null : containsPattern(options.q);
@@ -185,6 +193,7 @@ export async function listExpenses(
         select * from expenses x
          where x.group_id = g.group_id
            and (${options.includeDeleted} or not x.deleted)
+           and (${options.expenseId ?? null}::text is null or x.expense_id = ${options.expenseId ?? null}::text)
            and (${pattern}::text is null or x.description ilike ${pattern}::text escape '\\')
            and (${who}::jsonb is null or x.payers @> ${who}::jsonb or x.shares @> ${who}::jsonb)
            and (${after?.occurredAt ?? null}::timestamptz is null

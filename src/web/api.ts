@@ -243,6 +243,8 @@ export class Api {
     if (options.cursor) query.set('cursor', options.cursor);
     return this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?${query}`);
   };
+  /** One expense as it stands now, deleted or not. */
+  expense = (g: string, e: string) => this.request<Expense>('GET', `/groups/${enc(g)}/expenses/${enc(e)}`);
   /** The group's event log from version `after` + 1, at most `limit` events, in version order. */
   events = (g: string, after: number, limit: number) =>
     this.request<{ items: LogEvent[]; nextAfter: number }>('GET', `/groups/${enc(g)}/events?after=${after}&limit=${limit}`);

@@ -283,9 +283,15 @@ interface ActivityLine {
 }
 
 /** The loaded part of the log (in version order) in words, newest first. An edit (ExpenseDeleted + ExpenseAdded of one request) is one line. */
-export function activityLines(events: LogEvent[], currency: string, nameOf: (userId: string) => string): ActivityLine[] {
+export function activityLines(
+  events: LogEvent[],
+  currency: string,
+  nameOf: (userId: string) => string,
+  /** Descriptions of expenses added before the loaded events (read one by one). */
+  described: ReadonlyMap<string, string> = new Map(),
+): ActivityLine[] {
   const byVersion = new Map(events.map((e) => [e.version, e]));
-  const description = new Map<string, string>();
+  const description = new Map(described);
   const logName = new Map<string, string>();
   for (const e of events) {
     if (e.data.expenseId && e.data.description !== undefined) description.set(e.data.expenseId, e.data.description);
@@ -378,6 +384,22 @@ function Activity({
   const [busy, setBusy] = useState(false);
   const held = useRef<LogEvent[]>([]);
   held.current = events;
+  const [described, setDescribed] = useState<Map<string, string>>(new Map());
+  const asked = useRef(new Set<string>());
+
+  // A deletion of an expense added before the loaded events: its description, read once.
+  useEffect(() => {
+    const added = new Set(events.flatMap((e) => (e.type === 'ExpenseAdded' && e.data.expenseId ? [e.data.expenseId] : [])));
+    for (const e of events) {
+      const id = e.data.expenseId;
+      if (e.type !== 'ExpenseDeleted' || !id || added.has(id) || asked.current.has(id)) continue;
+      asked.current.add(id);
+      api.expense(groupId, id).then(
+        (found) => setDescribed((cur) => new Map(cur).set(id, found.description)),
+        () => undefined, // the line keeps saying "an expense"
+      );
+    }
+  }, [events]);
 
   // The newest events first; after that, whatever the group's new version adds.
   useEffect(() => {
@@ -423,7 +445,7 @@ function Activity({
     }
   };
 
-  const lines = activityLines(events, currency, nameOf);
+  const lines = activityLines(events, currency, nameOf, described);
   return html`<div class="activity">
     ${error ? html`<p class="notice" role="alert">${error}</p>` : null}
     ${loaded ? null : html`<p class="loading">Loading…</p>`}

@@ -3,14 +3,14 @@ import { uuidFrom } from '../ids.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { listExpenses, readGroupWithMembers } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
-import { groupNotFound, invalid } from '../../commands/errors.js';
+import { groupNotFound, invalid, notFound } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
 import { handleGroupCommand, type CommandOutcome } from '../../unit-of-work/command-handler.js';
 import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { money, presentBalances, presentExpense } from '../present.js';
 import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
-import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
+import { DeleteResult, Expense, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
 
 const toInput = (body: ExpenseBody): ExpenseInput => ({
   kind: body.kind,
@@ -202,6 +202,29 @@ export const expenseRoutes =
         const { groupId, expenseId } = request.params;
         const result = await handleGroupCommand(deps, commandContext(request, groupId), { type: 'DeleteExpense', expenseId });
         return sendResult(reply, result, (o) => ({ status: 200, body: { version: o.version, balances: presentBalances(o.balances, o.currency) } }));
+      },
+    );
+
+    app.get(
+      '/groups/:groupId/expenses/:expenseId',
+      {
+        schema: {
+          summary: 'One expense as it stands now, deleted or not (`deleted`; `version` is the event that last changed it)',
+          tags: ['expenses'],
+          security,
+          params: ExpenseParams,
+          response: { 200: Expense, 400: Problem, 401: Problem, 404: Problem },
+        },
+        config: { userFromRead: true },
+      },
+      async (request, reply) => {
+        const { groupId, expenseId } = request.params;
+        const found = await listExpenses(deps.db, groupId, principal(request), { limit: 1, includeDeleted: true, expenseId });
+        if (found === 'unknown-user') return unauthenticated(reply, true);
+        if (!found) throw groupNotFound();
+        const [expense] = found;
+        if (!expense) throw notFound('EXPENSE_NOT_FOUND', `expense ${expenseId} not found`);
+        return presentExpense(expense);
       },
     );
 

@@ -23,6 +23,8 @@ const add = async (description: string, amount: string, date?: string) => {
   await ann.page.getByLabel(/^Amount/).fill(amount);
   if (date) await ann.page.getByLabel('Date').fill(date);
   await ann.page.getByRole('button', { name: 'Add expense' }).click();
+  // Saved: the form starts afresh.
+  await ann.page.waitForFunction(() => document.getElementById('exp-description')?.value === '');
 };
 const listed = (page: Person['page']) =>
   page.evaluate(() =>

@@ -153,17 +153,34 @@ export interface ExpensePageCursor {
   firstVersion: number;
 }
 
+/** `text` as a LIKE pattern that matches it literally anywhere (its `%`, `_` and `\` escaped). */
+const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 /**
  * A page of the group's expenses, newest first (by occurredAt, then by when each was
  * first added), keyset-paginated, only if the asker is a member: one statement.
+ * `q` keeps descriptions containing it (case-insensitive), `member` what that user paid
+ * or has a share in. No index beyond the listing one: the filters are checked while
+ * walking the group's expenses in page order, so the cost is bounded by one group's
+ * expenses (a substring search could use no b-tree anyway).
  */
 export async function listExpenses(
   db: Db | Tx,
   groupId: string,
   asker: Asker,
-  options: { limit: number; after?: ExpensePageCursor | undefined; includeDeleted: boolean },
+  options: {
+    limit: number;
+    after?: ExpensePageCursor | undefined;
+    includeDeleted: boolean;
+    q?: string | undefined;
+    member?: string | undefined;
+    /** Only this expense (deleted or not, with includeDeleted). */
+    expenseId?: string | undefined;
+  },
 ): Promise<AskerRead<ExpenseRow[]>> {
   const after = options.after;
+  const pattern = options.q === undefined ? null : containsPattern(options.q);
+  const who = options.member === undefined ? null : JSON.stringify([{ userId: options.member }]);
   const { rows } = await sql<AskerColumns & { member: boolean } & { [K in keyof ExpenseRow]: ExpenseRow[K] | null }>`
     select u.device_id as asker_device_id, u.stale as asker_stale, g.group_id is not null as member,
            e.expense_id as "expenseId", e.kind, e.description, e.currency, e.amount_minor as "amountMinor",
@@ -176,6 +193,9 @@ export async function listExpenses(
         select * from expenses x
          where x.group_id = g.group_id
            and (${options.includeDeleted} or not x.deleted)
+           and (${options.expenseId ?? null}::text is null or x.expense_id = ${options.expenseId ?? null}::text)
+           and (${pattern}::text is null or x.description ilike ${pattern}::text escape '\\')
+           and (${who}::jsonb is null or x.payers @> ${who}::jsonb or x.shares @> ${who}::jsonb)
            and (${after?.occurredAt ?? null}::timestamptz is null
                 or (x.occurred_at, x.first_version) < (${after?.occurredAt ?? null}::timestamptz, ${after?.firstVersion ?? null}::int))
          order by x.occurred_at desc, x.first_version desc

@@ -70,6 +70,30 @@ export interface Expense {
   version: number;
 }
 
+/** One event of a group's log, as stored: amounts in `data` are integer minor units. */
+export interface LogEvent {
+  version: number;
+  type: string;
+  /** The fields of every type the page reads (each type has some of them). */
+  data: {
+    name?: string;
+    currency?: string;
+    members?: { userId: string; name: string }[];
+    userId?: string;
+    invitedBy?: string;
+    nameOnly?: boolean;
+    nameOnlyId?: string;
+    expenseId?: string;
+    kind?: 'expense' | 'payment';
+    description?: string;
+    amountMinor?: number;
+    payers?: { userId: string; amountMinor: number }[];
+    shares?: { userId: string; amountMinor: number }[];
+  };
+  metadata: { actorUserId?: string; requestId?: string };
+  recordedAt: string;
+}
+
 export interface Group {
   groupId: string;
   name: string;
@@ -213,7 +237,19 @@ export class Api {
   removeMember = (g: string, userId: string, key: string) => this.request<Group>('DELETE', `/groups/${enc(g)}/members/${enc(userId)}`, undefined, key);
   balances = (g: string) => this.request<BalancesView>('GET', `/groups/${enc(g)}/balances`);
   settlements = (g: string) => this.request<{ version: number; transfers: Transfer[] }>('GET', `/groups/${enc(g)}/settlements`);
-  expenses = (g: string) => this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?includeDeleted=true&limit=200`);
+  /** A page of expenses, deleted ones included, newest first; `q` searches descriptions, `member` keeps what they paid or share. */
+  expenses = (g: string, options: { q?: string; member?: string; cursor?: string; limit?: number } = {}) => {
+    const query = new URLSearchParams({ includeDeleted: 'true', limit: String(options.limit ?? 200) });
+    if (options.q) query.set('q', options.q);
+    if (options.member) query.set('member', options.member);
+    if (options.cursor) query.set('cursor', options.cursor);
+    return this.request<{ items: Expense[]; nextCursor: string | null }>('GET', `/groups/${enc(g)}/expenses?${query}`);
+  };
+  /** One expense as it stands now, deleted or not. */
+  expense = (g: string, e: string) => this.request<Expense>('GET', `/groups/${enc(g)}/expenses/${enc(e)}`);
+  /** The group's event log from version `after` + 1, at most `limit` events, in version order. */
+  events = (g: string, after: number, limit: number) =>
+    this.request<{ items: LogEvent[]; nextAfter: number }>('GET', `/groups/${enc(g)}/events?after=${after}&limit=${limit}`);
   preview = (g: string, input: ExpenseInput) =>
     this.request<{ expense: Omit<Expense, 'expenseId' | 'occurredAt' | 'deleted' | 'version'>; version: number }>(
       'POST',

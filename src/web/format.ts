@@ -15,6 +15,14 @@ export const signOf = (amount: string): -1 | 0 | 1 => (/^-/.test(amount) ? -1 : 
 export const currencyDigits = (currency: string): number =>
   new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
 
+/** Integer minor units (as the event log stores them) as a decimal string: 1234 EUR → "12.34". */
+export function fromMinor(minor: number, currency: string): string {
+  const digits = currencyDigits(currency);
+  const whole = String(Math.abs(minor)).padStart(digits + 1, '0');
+  const decimal = digits === 0 ? whole : `${whole.slice(0, -digits)}.${whole.slice(-digits)}`;
+  return minor < 0 ? `-${decimal}` : decimal;
+}
+
 /**
  * Names people can tell apart: a name two of them share (ignoring case and spacing) gets
  * the start of each one's user id, as long as it takes to differ ("Bob ·3f2a"); a name

@@ -2,6 +2,7 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { type Api, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
+import { History } from './history.js';
 import { ExpenseForm } from './expense-form.js';
 import { AmountTextError, amountForInput, distinctNames, formatMoney, parseAmountText } from './format.js';
 import { followGroup, type LiveStatus } from './live.js';
@@ -15,12 +16,8 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
   const [view, setView] = useState<BalancesView | null>(null);
   const [status, setStatus] = useState<LiveStatus>('connecting');
   const [group, setGroup] = useState<Group | null>(null);
-  const [expenses, setExpenses] = useState<Expense[]>([]);
   const [transfers, setTransfers] = useState<Transfer[]>([]);
-  /** The version the expense list and settlements were read at. */
-  const [loadedAt, setLoadedAt] = useState(0);
   const [editing, setEditing] = useState<Expense | null>(null);
-  const [confirming, setConfirming] = useState<string | null>(null);
   /** The suggested transfer whose payment form is open ("from>to"). */
   const [paying, setPaying] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -46,13 +43,11 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
   useEffect(() => {
     if (!view) return;
     let current = true;
-    Promise.all([api.group(groupId), api.expenses(groupId), api.settlements(groupId)]).then(
-      ([g, list, settle]) => {
+    Promise.all([api.group(groupId), api.settlements(groupId)]).then(
+      ([g, settle]) => {
         if (!current) return;
         setGroup(g);
-        setExpenses(list.items);
         setTransfers(settle.transfers);
-        setLoadedAt(settle.version);
       },
       (error: unknown) => current && setNotice(message(error)),
     );
@@ -176,49 +171,14 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
         }
       </div>
     </div>
-    <section aria-labelledby="expenses-h">
-      <h2 id="expenses-h">Expenses</h2>
-      ${expenses.length === 0 ? html`<p>No expenses yet.</p>` : null}
-      <ol class="expenses" data-testid="expenses" data-version=${loadedAt}>
-        ${expenses.map(
-          (e) => html`<li key=${e.expenseId} class=${e.deleted ? 'deleted' : ''} data-expense-id=${e.expenseId}>
-            <div class="what">
-              <span class="description">${e.deleted ? html`<s>${e.description}</s> <em>(deleted)</em>` : e.description}</span>
-              <span class="total">${formatMoney(e.amount, currency)}</span>
-            </div>
-            <div class="how">
-              ${
-                e.kind === 'payment'
-                  ? `Payment: ${nameOf(e.payers[0]?.userId ?? '')} paid ${nameOf(e.shares[0]?.userId ?? '')}`
-                  : `Paid by ${e.payers.map((p) => (e.payers.length > 1 ? `${nameOf(p.userId)} ${formatMoney(p.amount, currency)}` : nameOf(p.userId))).join(', ')}
-                   · split ${splitLabel(e)}: ${e.shares.map((s) => `${nameOf(s.userId)} ${formatMoney(s.amount, currency)}`).join(', ')}`
-              }
-              <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString()}</time>
-            </div>
-            ${
-              e.deleted || archived
-                ? null
-                : [...e.payers, ...e.shares].some((a) => !members.some((m) => m.userId === a.userId))
-                  ? html`<p class="meta former-note">It involves someone who is no longer a member: add them back to change it.</p>`
-                  : html`<div class="actions">
-                  <button type="button" class="secondary" onClick=${() => {
-                    setEditing(e);
-                    document.getElementById('exp-description')?.focus();
-                  }}>Edit<span class="sr-only"> ${e.description}</span></button>
-                  ${
-                    confirming === e.expenseId
-                      ? html`<button type="button" class="danger" disabled=${writes.busy} onClick=${async () => {
-                          if (await run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))) setConfirming(null);
-                        }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
-                        <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Keep it</button>`
-                      : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`
-                  }
-                </div>`
-            }
-          </li>`,
-        )}
-      </ol>
-    </section>
+    <${History} api=${api} groupId=${groupId} version=${view.version} currency=${currency} nameOf=${nameOf} busy=${writes.busy}
+      people=${[...members, ...(group?.formerMembers ?? []).map((m) => ({ userId: m.userId, name: nameOf(m.userId) }))]}
+      readOnly=${archived} namesFormer=${(e: Expense) => [...e.payers, ...e.shares].some((a) => !members.some((m) => m.userId === a.userId))}
+      onEdit=${(e: Expense) => {
+        setEditing(e);
+        document.getElementById('exp-description')?.focus();
+      }}
+      onDelete=${(e: Expense) => run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))} />
     ${
       group
         ? html`<${ManageGroup} key=${group.name} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
@@ -232,9 +192,6 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
     }
   </div>`;
 }
-
-const splitLabel = (e: Expense) =>
-  e.split.mode === 'equal' ? 'equally' : e.split.mode === 'exact' ? 'by amounts' : e.split.mode === 'percent' ? 'by percent' : 'by shares';
 
 /**
  * A suggested transfer, recorded as a payment: the amount is prefilled with the

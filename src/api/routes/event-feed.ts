@@ -4,7 +4,7 @@ import { authenticateOperator } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import type { LogPosition } from '../../store/event-log.js';
 import { presentEvent } from '../present.js';
-import { Problem } from '../schemas/common.js';
+import { PageLimit, Problem } from '../schemas/common.js';
 
 /** The global event feed for integrators (operator tokens only). */
 export const eventFeedRoutes =
@@ -27,7 +27,7 @@ export const eventFeedRoutes =
           security: [{ operator: [] }],
           querystring: z.strictObject({
             after: Checkpoint.optional().describe('`nextAfter` of the previous page; absent: from the start'),
-            limit: z.coerce.number().int().min(1).max(1000).default(100),
+            limit: PageLimit(1000, 100),
           }),
           response: {
             200: z.object({

@@ -1,15 +1,16 @@
+import { createHash } from 'node:crypto';
 import { uuidFrom } from '../ids.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { listExpenses, readGroupWithMembers } from '../../read-model/group-reads.js';
 import { resolveExpense } from '../../commands/resolve-expense.js';
-import { groupNotFound, invalid } from '../../commands/errors.js';
+import { groupNotFound, invalid, notFound } from '../../commands/errors.js';
 import type { ExpenseInput } from '../../commands/expense-input.js';
 import { handleGroupCommand, type CommandOutcome } from '../../unit-of-work/command-handler.js';
 import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
 import { commandContext, sendResult, type ApiDeps } from '../context.js';
 import { money, presentBalances, presentExpense } from '../present.js';
 import { ExpenseParams, GroupParams, Problem, WriteHeaders } from '../schemas/common.js';
-import { DeleteResult, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
+import { DeleteResult, Expense, ExpenseBody, ExpenseList, ExpenseListQuery, PreviewResult, WriteResult } from '../schemas/expenses.js';
 
 const toInput = (body: ExpenseBody): ExpenseInput => ({
   kind: body.kind,
@@ -32,26 +33,51 @@ const presentWrite = (created: number) => (o: CommandOutcome) => {
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-const encodeCursor = (occurredAt: Date, firstVersion: number) => Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion])).toString('base64url');
+/**
+ * A cursor names the last expense of a page and the search it belongs to (a hash of the
+ * filters): continuing it under other filters would skip or repeat expenses without
+ * saying so, so that is a 400. A cursor without the hash (made before filters existed)
+ * continues only the unfiltered list.
+ */
+interface ListFilters {
+  q?: string | undefined;
+  member?: string | undefined;
+  includeDeleted: boolean;
+}
+const filterKey = (f: ListFilters) =>
+  createHash('sha256')
+    .update(JSON.stringify([f.q ?? null, f.member ?? null, f.includeDeleted]))
+    .digest('base64url')
+    .slice(0, 16);
 
-function decodeCursor(cursor: string): { occurredAt: string; firstVersion: number } {
+const encodeCursor = (occurredAt: Date, firstVersion: number, filters: ListFilters) =>
+  Buffer.from(JSON.stringify([occurredAt.toISOString(), firstVersion, filterKey(filters)])).toString('base64url');
+
+function decodeCursor(cursor: string, filters: ListFilters): { occurredAt: string; firstVersion: number } {
+  let parts: unknown[] | undefined;
   try {
-    const [occurredAt, firstVersion] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    // Exactly what encodeCursor writes: an ISO instant that round-trips, and a version
-    // PostgreSQL's integer holds (a forged one must not reach the query).
-    if (
-      typeof occurredAt === 'string' &&
-      ISO_INSTANT.test(occurredAt) &&
-      !Number.isNaN(Date.parse(occurredAt)) &&
-      new Date(occurredAt).toISOString() === occurredAt &&
-      Number.isInteger(firstVersion) &&
-      (firstVersion as number) >= 0 &&
-      (firstVersion as number) <= 2_147_483_647
-    ) {
-      return { occurredAt, firstVersion: firstVersion as number };
-    }
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed)) parts = parsed;
   } catch {
     // fall through to the 400 below
+  }
+  const [occurredAt, firstVersion, key] = parts ?? [];
+  // Exactly what encodeCursor writes: an ISO instant that round-trips, and a version
+  // PostgreSQL's integer holds (a forged one must not reach the query).
+  if (
+    parts &&
+    (parts.length === 2 || parts.length === 3) &&
+    typeof occurredAt === 'string' &&
+    ISO_INSTANT.test(occurredAt) &&
+    !Number.isNaN(Date.parse(occurredAt)) &&
+    new Date(occurredAt).toISOString() === occurredAt &&
+    Number.isInteger(firstVersion) &&
+    (firstVersion as number) >= 0 &&
+    (firstVersion as number) <= 2_147_483_647
+  ) {
+    const sameFilters = parts.length === 3 ? key === filterKey(filters) : filters.q === undefined && filters.member === undefined;
+    if (!sameFilters) throw invalid('INVALID_CURSOR', 'query/cursor', 'belongs to another search or filter: start again without a cursor');
+    return { occurredAt, firstVersion: firstVersion as number };
   }
   throw invalid('INVALID_CURSOR', 'query/cursor', 'is not a cursor this API returned');
 }
@@ -180,10 +206,35 @@ export const expenseRoutes =
     );
 
     app.get(
+      '/groups/:groupId/expenses/:expenseId',
+      {
+        schema: {
+          summary: 'One expense as it stands now, deleted or not (`deleted`; `version` is the event that last changed it)',
+          tags: ['expenses'],
+          security,
+          params: ExpenseParams,
+          response: { 200: Expense, 400: Problem, 401: Problem, 404: Problem },
+        },
+        config: { userFromRead: true },
+      },
+      async (request, reply) => {
+        const { groupId, expenseId } = request.params;
+        const found = await listExpenses(deps.db, groupId, principal(request), { limit: 1, includeDeleted: true, expenseId });
+        if (found === 'unknown-user') return unauthenticated(reply, true);
+        if (!found) throw groupNotFound();
+        const [expense] = found;
+        if (!expense) throw notFound('EXPENSE_NOT_FOUND', `expense ${expenseId} not found`);
+        return presentExpense(expense);
+      },
+    );
+
+    app.get(
       '/groups/:groupId/expenses',
       {
         schema: {
-          summary: 'Expenses, newest first (by occurredAt), keyset-paginated',
+          summary: 'Expenses, newest first (by occurredAt), keyset-paginated; `q` searches descriptions, `member` keeps what a user paid or shares',
+          description:
+            'A `nextCursor` continues only the search it came from (same `q`, `member` and `includeDeleted`): under other filters it is a 400 INVALID_CURSOR.',
           tags: ['expenses'],
           security,
           params: GroupParams,
@@ -194,15 +245,16 @@ export const expenseRoutes =
       },
       async (request, reply) => {
         const { groupId } = request.params;
-        const { limit, cursor, includeDeleted } = request.query;
-        const after = cursor === undefined ? undefined : decodeCursor(cursor);
-        const page = await listExpenses(deps.db, groupId, principal(request), { limit, after, includeDeleted });
+        const { limit, cursor, includeDeleted, q, member } = request.query;
+        const filters = { q, member, includeDeleted };
+        const after = cursor === undefined ? undefined : decodeCursor(cursor, filters);
+        const page = await listExpenses(deps.db, groupId, principal(request), { limit, after, ...filters });
         if (page === 'unknown-user') return unauthenticated(reply, true);
         if (!page) throw groupNotFound();
         const last = page.at(-1);
         return {
           items: page.map(presentExpense),
-          nextCursor: page.length === limit && last ? encodeCursor(last.occurredAt, last.firstVersion) : null,
+          nextCursor: page.length === limit && last ? encodeCursor(last.occurredAt, last.firstVersion, filters) : null,
         };
       },
     );

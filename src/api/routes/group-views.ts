@@ -10,7 +10,7 @@ import type { ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { isNewer, type GroupView } from '../../live/live-changes.js';
 import { money, presentBalances, presentEvent } from '../present.js';
-import { Amount, Balance, GroupParams, Problem, StoredId } from '../schemas/common.js';
+import { Amount, Balance, GroupParams, PageLimit, Problem, StoredId } from '../schemas/common.js';
 
 const BalancesView = z.object({ groupId: StoredId, currency: z.string(), version: z.number().int(), balances: z.array(Balance) });
 
@@ -108,7 +108,7 @@ export const groupViewRoutes =
           params: GroupParams,
           querystring: z.strictObject({
             after: z.coerce.number().int().min(0).max(2_147_483_647).default(0),
-            limit: z.coerce.number().int().min(1).max(1000).default(100),
+            limit: PageLimit(1000, 100),
           }),
           response: {
             200: z.object({

@@ -37,6 +37,21 @@ export const text = (max: number, options: { multiline?: boolean } = {}) =>
     .refine((s) => VISIBLE.test(s), 'must contain a visible character');
 
 export const Name = text(100);
+
+/**
+ * A page size in a query string: digits only, at least 1 (0, a sign, a fraction or no
+ * number at all is a 400); above `max` it is taken as `max` (DESIGN.md §6), as most
+ * public APIs do.
+ */
+export const PageLimit = (max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/, 'must be a whole number')
+    .optional()
+    .transform((s) => (s === undefined ? fallback : Number(s)))
+    .refine((n) => n >= 1, 'must be at least 1')
+    .transform((n) => Math.min(n, max))
+    .describe(`Items per page, 1 to ${max} (more is taken as ${max}); default ${fallback}`);
 export const Amount = z.string().max(40).describe('Decimal string in the group currency, e.g. "12.34" (never a JSON number)');
 
 export const Problem = z

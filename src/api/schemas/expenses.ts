@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Amount, Balance, Id, StoredId, text } from './common.js';
+import { Amount, Balance, Id, PageLimit, PathId, StoredId, text } from './common.js';
 
 /** A split as a client may ask for it (the event keeps its shape, without these limits). */
 const DecimalString = z.string().max(40);
@@ -79,19 +79,14 @@ export const PreviewResult = z.object({
 export const DeleteResult = z.object({ version: z.number().int(), balances: z.array(Balance) });
 
 export const ExpenseListQuery = z.strictObject({
-  // A limit above the maximum is coerced down to it (DESIGN.md §6), as most public APIs do.
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(50)
-    .transform((n) => Math.min(n, 200))
-    .describe('Items per page, 1 to 200 (more is taken as 200); default 50'),
+  limit: PageLimit(200, 50),
   cursor: z.string().max(200).optional(),
   includeDeleted: z
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  q: text(200).optional().describe('Only expenses whose description contains this text (case-insensitive)'),
+  member: PathId.optional().describe('Only expenses this user paid or has a share in'),
 });
 
 export const ExpenseList = z.object({ items: z.array(Expense), nextCursor: z.string().nullable() });

@@ -81,6 +81,24 @@ t.test('a Splitwise export imports to exactly its Total balance row, after a pre
     seen.body.rows.map((r: { status: string }) => r.status),
     ['present', 'present', 'present', 'present', 'present', 'present'],
   );
+
+  // Imported rows edited or deleted since are left as they are.
+  const [dinner, taxi] = seen.body.rows;
+  const edited = await ann.api.put(`/groups/${groupId}/expenses/${dinner.expenseId}`, {
+    description: 'Dinner (fixed)',
+    amount: '90.00',
+    paidBy: bob.userId,
+    split: { mode: 'equal' },
+  });
+  t.equal(edited.status, 200);
+  t.equal((await ann.api.delete(`/groups/${groupId}/expenses/${taxi.expenseId}`)).status, 200);
+  const changed = balancesOf((await ann.api.get(`/groups/${groupId}/balances`)).body);
+  const afterEdits = (await ctx.env.eventsOf(groupId)).length;
+  const third = await ann.api.post(`/groups/${groupId}/import`, { csv: SPLITWISE });
+  t.equal(third.status, 200, JSON.stringify(third.body));
+  t.match(third.body, { imported: 0, alreadyPresent: 6 });
+  t.same(balancesOf(third.body), changed);
+  t.equal((await ctx.env.eventsOf(groupId)).length, afterEdits);
   t.same((await ctx.env.verify()).mismatches, []);
 });
 

@@ -64,7 +64,9 @@ const PreviewRow = z.object({
   amount: Amount.nullable(),
   payers: Allocated,
   shares: Allocated,
-  status: z.enum(['new', 'present', 'skipped', 'problem']).describe('new: importing adds it; present: imported before; skipped: changes no balance'),
+  status: z
+    .enum(['new', 'present', 'skipped', 'problem'])
+    .describe('new: importing adds it; present: imported before (and left as it is now, edited or deleted since included); skipped: changes no balance'),
   problems: z.array(z.string()),
 });
 const ImportPreview = z.object({
@@ -290,7 +292,10 @@ export const csvRoutes =
         let imported = 0;
         let alreadyPresent = 0;
         for (const row of planned) {
-          if (!row.input) continue;
+          // A row whose expense is in the group already is left as it is now: it may have
+          // been edited or deleted since it was imported.
+          if (row.preview.status === 'present') alreadyPresent++;
+          if (!row.input || row.preview.status !== 'new') continue;
           try {
             const result = await handleGroupCommand(
               deps,

@@ -259,3 +259,19 @@ t.test('401 without a token, 404 for someone not in the group', async (t) => {
     t.equal(res.body.code, 'GROUP_NOT_FOUND');
   }
 });
+
+t.test('limits: 1,000 rows import; 1,001 rows or more than 1 MiB of text are refused', async (t) => {
+  const { ann, groupId } = await threeOf('lim');
+  const header = 'Date,Description,Category,Cost,Currency,Ann,Bob,Cy\n';
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => `2026-10-01,Coffee ${i % 7},General,3.00,USD,2.00,-1.00,-1.00\n`).join('');
+  const tooMany = await ann.api.post(`/groups/${groupId}/import/preview`, { csv: header + rows(1001) });
+  t.equal(tooMany.status, 400);
+  t.match(tooMany.body.errors, [{ path: 'row 1002', message: /at most 1000 rows/ }]);
+  const huge = await ann.api.post(`/groups/${groupId}/import/preview`, { csv: header + 'x'.repeat(1024 * 1024) });
+  t.equal(huge.status, 400, 'more than 1 MiB of text');
+  const started = Date.now();
+  const imported = await ann.api.post(`/groups/${groupId}/import`, { csv: header + rows(1000) });
+  t.comment(`1,000 rows imported in ${Date.now() - started} ms`);
+  t.match(imported.body, { imported: 1000 });
+  t.same(balancesOf(imported.body), { Ann: '2000.00', Bob: '-1000.00', Cy: '-1000.00' });
+});

@@ -62,6 +62,8 @@ t.test('Ann previews her Splitwise file, maps a column, imports; Bob sees the ba
   await balanceOf(bob, bob.userId, '-300.00');
   await balanceOf(bob, ann.userId, '300.00');
   await balanceOf(ann, bob.userId, '-300.00');
+  await bob.page.getByTestId('expenses').locator('.description', { hasText: 'Robert paid Ann' }).waitFor();
+  t.match(await bob.page.getByTestId('expenses').textContent(), /Rent.*€800\.00.*Paid by Ann/s, 'the imported expenses are listed');
   await bob.page.screenshot({ path: path.join(SHOTS, 'csv-imported-phone.png'), fullPage: true });
 
   // The same file again: both rows are there already, nothing to import.

@@ -20,6 +20,7 @@ import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { inviteRoutes } from './routes/invites.js';
 import { deviceRoutes } from './routes/devices.js';
+import { csvRoutes } from './routes/csv.js';
 import { DeviceStreams } from './device-streams.js';
 import { registerWebUi } from './web-ui.js';
 import { GroupQueue } from '../unit-of-work/group-queue.js';
@@ -218,6 +219,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupViewRoutes(deps));
   await app.register(inviteRoutes(deps));
   await app.register(eventFeedRoutes(deps));
+  await app.register(csvRoutes(deps));
   await registerWebUi(app, options.logger);
   await app.ready();
   return app;

@@ -171,6 +171,33 @@ export interface SignedIn {
   token: string;
 }
 
+/** A Splitwise CSV file read against the group: each column's member and each row as it would be recorded. */
+export interface ImportPreview {
+  version: number;
+  columns: { column: number; name: string; userId: string | null }[];
+  members: { userId: string; name: string }[];
+  rows: {
+    line: number;
+    date: string;
+    description: string;
+    category: string;
+    kind: 'expense' | 'payment' | null;
+    amount: string | null;
+    payers: Allocation[];
+    shares: Allocation[];
+    status: 'new' | 'present' | 'skipped' | 'problem';
+    problems: string[];
+  }[];
+  toImport: number;
+  problems: number;
+  totalsAgree: boolean | null;
+}
+
+export interface ImportRequest {
+  csv: string;
+  mapping?: { column: number; userId: string | null }[];
+}
+
 export class Api {
   /** `onSignedOut`: a request sent with the token was refused as unauthenticated (the device was revoked). */
   constructor(
@@ -260,6 +287,26 @@ export class Api {
   editExpense = (g: string, e: string, input: ExpenseInput, key: string) =>
     this.request<WriteResult>('PUT', `/groups/${enc(g)}/expenses/${enc(e)}`, input, key);
   deleteExpense = (g: string, e: string, key: string) => this.request<WriteResult>('DELETE', `/groups/${enc(g)}/expenses/${enc(e)}`, undefined, key);
+  importPreview = (g: string, body: ImportRequest) => this.request<ImportPreview>('POST', `/groups/${enc(g)}/import/preview`, body);
+  importCsv = (g: string, body: ImportRequest) =>
+    this.request<{ imported: number; alreadyPresent: number; skipped: number; version: number; balances: Balance[] }>('POST', `/groups/${enc(g)}/import`, body);
+
+  /** The group as a Splitwise-format CSV file, and the file name the server gives it (a fetch: the token goes in a header, never in a link). */
+  async exportCsv(g: string): Promise<{ name: string; text: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`/groups/${enc(g)}/export.csv`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    } catch {
+      throw new ApiError({ status: 0, code: 'OFFLINE', detail: 'The server cannot be reached. Check your connection and try again.' });
+    }
+    if (!res.ok) {
+      if (res.status === 401 && this.token) this.onSignedOut?.();
+      const problem = (await res.json().catch(() => undefined)) as Partial<Problem> | undefined;
+      throw new ApiError({ status: res.status, code: problem?.code ?? 'ERROR', detail: problem?.detail ?? res.statusText });
+    }
+    const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'fairshare.csv';
+    return { name, text: await res.text() };
+  }
 }
 
 const enc = encodeURIComponent;

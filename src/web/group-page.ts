@@ -9,6 +9,7 @@ import { followGroup, type LiveStatus } from './live.js';
 import { newId, useSubmission } from './submission.js';
 import { Amount, message } from './common.js';
 import { ManageGroup, AddMember, AddByName } from './members.js';
+import { CsvExchange } from './csv.js';
 
 const STATUS_TEXT: Record<LiveStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Not available' };
 
@@ -179,6 +180,7 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
         document.getElementById('exp-description')?.focus();
       }}
       onDelete=${(e: Expense) => run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))} />
+    <${CsvExchange} api=${api} groupId=${groupId} currency=${currency} archived=${archived} nameOf=${nameOf} />
     ${
       group
         ? html`<${ManageGroup} key=${group.name} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}

@@ -18,3 +18,15 @@ export function Amount({ amount, currency }: { amount: string; currency: string 
     <span class="label">${label}</span> ${sign === 0 ? null : formatMoney(absolute(amount), currency)}
   </span>`;
 }
+
+/** Saves text as a file the person downloads (a sign-in key, a CSV export). */
+export function download(name: string, text: string, type = 'text/plain'): void {
+  const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -6,22 +6,13 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import type { Api, ImportPreview, ImportRequest } from './api.js';
-import { message } from './common.js';
+import { message, download } from './common.js';
 import { formatMoney } from './format.js';
 
 /** The server refuses larger files; saying so here saves sending one. */
 const MAX_FILE_BYTES = 1024 * 1024;
 
-function save(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
+const save = (name: string, text: string): void => download(name, text, 'text/csv');
 
 const STATUS: Record<ImportPreview['rows'][number]['status'], string> = {
   new: 'to import',

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, type DeviceView, type Me, type SignedIn } from './api.js';
-import { message } from './common.js';
+import { message, download } from './common.js';
 
 /** What a revoked device's page says once the server refuses its token. */
 export const SIGNED_OUT_ELSEWHERE =
@@ -117,17 +117,6 @@ function keyFile(me: Me, key: string): string {
     `Saved ${new Date().toLocaleString()}.`,
     '',
   ].join('\n');
-}
-
-function download(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /**

@@ -84,7 +84,7 @@ export function SignInForms({ onSignedIn, code: linked }: { onSignedIn: (signedI
       <p class="meta">On a device where you are signed in, open Devices and choose “Sign in on another device”.</p>
       <div class="row">
         <label for="signin-code">Sign-in code</label>
-        <input id="signin-code" value=${code} autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" placeholder="XXXX-XXXX-XXXX"
+        <input id="signin-code" value=${code} autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" placeholder="such as 7KQM-XR4D-PW9T"
           onInput=${(e: Event) => setCode((e.target as HTMLInputElement).value)} />
         ${error?.field === 'code' ? html`<span class="field-error" role="alert">${error.text}</span>` : null}
       </div>

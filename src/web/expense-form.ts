@@ -116,7 +116,7 @@ function toInput(
   const unreadable: Record<string, string> = {};
   const decimal = (text: string, field: string, percent = false): string => {
     try {
-      return percent ? parseAmountText(text.replace(/%\s*$/, ''), undefined, 'XXX') : parseAmountText(text, undefined, currency);
+      return percent ? parseAmountText(text.replace(/%\s*$/, '')) : parseAmountText(text, undefined, currency);
     } catch (error) {
       if (!(error instanceof AmountTextError)) throw error;
       unreadable[field] = error.message;

@@ -114,8 +114,8 @@ function App() {
   return html`<header class="top">
       <a href="#/" class="brand">FairShare</a>
       <div class="who">
-        <span>Signed in as <strong>${me.name}</strong></span>
-        <span>Your user id: <code data-testid="my-user-id">${me.userId}</code></span>
+        <span><span class="label">Signed in as </span><strong>${me.name}</strong></span>
+        <span><span class="label">Your user id: </span><code data-testid="my-user-id" title=${me.userId}>${me.userId}</code></span>
         <button type="button" class="secondary" onClick=${() => void navigator.clipboard?.writeText(me.userId)}>Copy id</button>
         ${
           newAccount

@@ -287,6 +287,15 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
     };
   }, [key]);
 
+  // An edit opens with the form in view and the cursor in its first field (the form is
+  // made afresh for each edit, so this runs once it is on the page).
+  useEffect(() => {
+    if (!editing) return;
+    const first = document.getElementById('exp-description');
+    first?.scrollIntoView({ block: 'center' });
+    first?.focus({ preventScroll: true });
+  }, []);
+
   const update = (patch: Partial<FormState>) => setState((s) => ({ ...s, ...patch }));
   const submit = async (event: Event) => {
     event.preventDefault();

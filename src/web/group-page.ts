@@ -123,13 +123,6 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
                 <${Amount} amount=${b.balance} currency=${currency} /></li>`,
             )}
           </ul>
-          ${
-            archived
-              ? null
-              : html`<${AddMember} api=${api} members=${members} busy=${writes.busy}
-                  onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />
-                <${AddByName} busy=${writes.busy} onAdd=${(name: string) => manage({ addByName: name }, (key) => api.addByName(groupId, name, key))} />`
-          }
         </section>
         <section aria-labelledby="settle-h">
           <h2 id="settle-h">Settle up</h2>
@@ -175,15 +168,19 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
     <${History} api=${api} groupId=${groupId} version=${view.version} currency=${currency} nameOf=${nameOf} busy=${writes.busy}
       people=${[...members, ...(group?.formerMembers ?? []).map((m) => ({ userId: m.userId, name: nameOf(m.userId) }))]}
       readOnly=${archived} namesFormer=${(e: Expense) => [...e.payers, ...e.shares].some((a) => !members.some((m) => m.userId === a.userId))}
-      onEdit=${(e: Expense) => {
-        setEditing(e);
-        document.getElementById('exp-description')?.focus();
-      }}
+      onEdit=${(e: Expense) => setEditing(e)}
       onDelete=${(e: Expense) => run({ delete: e.expenseId }, (key) => api.deleteExpense(groupId, e.expenseId, key))} />
     <${CsvExchange} api=${api} groupId=${groupId} currency=${currency} archived=${archived} nameOf=${nameOf} />
     ${
       group
         ? html`<${ManageGroup} key=${group.name} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
+          adding=${
+            archived
+              ? null
+              : html`<${AddMember} api=${api} members=${members} busy=${writes.busy}
+                  onAdd=${(userId: string) => manage({ addMember: userId }, (key) => api.addMember(groupId, userId, key))} />
+                <${AddByName} busy=${writes.busy} onAdd=${(name: string) => manage({ addByName: name }, (key) => api.addByName(groupId, name, key))} />`
+          }
           onRename=${(name: string) => manage({ name }, (key) => api.updateGroup(groupId, { name }, key))}
           onArchive=${() => manage({ archived: true }, (key) => api.updateGroup(groupId, { archived: true }, key))}
           onRemove=${(userId: string) => manage({ remove: userId }, (key) => api.removeMember(groupId, userId, key))}

@@ -23,6 +23,7 @@ export function ManageGroup({
   onArchive,
   onRemove,
   onLeave,
+  adding,
 }: {
   api: Api;
   group: Group;
@@ -36,6 +37,8 @@ export function ManageGroup({
   onArchive: () => Promise<boolean>;
   onRemove: (userId: string) => Promise<boolean>;
   onLeave: () => Promise<void>;
+  /** The forms that add people (by id, by name); absent while archived. */
+  adding: unknown;
 }) {
   const [name, setName] = useState(group.name);
   const [confirming, setConfirming] = useState<string | null>(null);
@@ -84,6 +87,7 @@ export function ManageGroup({
         ? html`<p class="meta" data-testid="former-members">Former members: ${group.formerMembers.map((m) => nameOf(m.userId)).join(', ')}</p>`
         : null
     }
+    ${adding}
     ${group.archived ? null : html`<${Invites} api=${api} groupId=${group.groupId} places=${group.members.filter((m) => m.nameOnly)} />`}
     ${
       group.archived

@@ -12,7 +12,10 @@ export type LogFormat = 'auto' | 'pretty' | 'json';
 export function createLogger(level: string, destination: 1 | 2 = 1, format: LogFormat = 'auto'): Logger {
   const options = { level, base: { service: 'fairshare' } };
   const terminal = destination === 1 ? process.stdout.isTTY : process.stderr.isTTY;
-  if (format === 'pretty' || (format === 'auto' && terminal === true)) {
+  // A container started with a terminal (docker run -t) is still production: its log
+  // shippers want JSON there.
+  const production = process.env.NODE_ENV === 'production';
+  if (format === 'pretty' || (format === 'auto' && terminal === true && !production)) {
     // In this process, synchronously (no worker thread): a line is out before the next
     // statement, and nothing is lost when the process exits.
     return pino(
@@ -20,7 +23,7 @@ export function createLogger(level: string, destination: 1 | 2 = 1, format: LogF
       pretty({
         destination,
         sync: true,
-        colorize: terminal === true,
+        colorize: terminal === true && process.env.NO_COLOR === undefined,
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname,service',
         singleLine: true,

@@ -55,7 +55,7 @@ t.test('in a terminal (auto): pretty and coloured', async (t) => {
   const port = await freePort();
   // `script` gives the server a pseudo-terminal for its output, as a person's terminal does.
   const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} serve`, '/dev/null'], {
-    env: plainEnv({ DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }),
+    env: { ...plainEnv({ DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }), NO_COLOR: undefined, NODE_ENV: undefined },
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });

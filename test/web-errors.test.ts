@@ -52,7 +52,7 @@ t.test("no validator's words: a nameless group is refused with a sentence", asyn
   await ann.page.getByRole('button', { name: 'Create group' }).click();
   const alert = ann.page.getByRole('alert');
   await alert.waitFor();
-  t.equal(await alert.textContent(), 'Give a name of up to 100 characters.');
+  t.equal(await alert.textContent(), 'Must contain a visible character', "the server's words for people, not a validator's");
 });
 
 t.test('the tab names the group; its heading never shows an id', async (t) => {

@@ -43,22 +43,32 @@ interface FormState {
    */
   amongByDefault: boolean;
   values: Record<string, string>;
-  /** The day it happened, YYYY-MM-DD in the person's own time zone. */
+  /** The day it happened, YYYY-MM-DD: a calendar day, the same for everyone. */
   date: string;
 }
 
-/** A day in the browser's time zone, as an <input type="date"> holds it. */
-const localDay = (when: Date): string => `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, '0')}-${String(when.getDate()).padStart(2, '0')}`;
+/** Today where the person is, as an <input type="date"> holds it. */
+const today = (): string => {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+};
 
 /**
- * The instant sent for a day the person chose: noon of that day in their time zone (as
- * UTC), so the day reads the same wherever it is shown. Undefined for the day the form
- * started with (a new expense: now; an edit: the instant it had).
+ * An expense's day is a calendar day, not an instant: the page sends noon UTC of it, and
+ * shows every expense's day in UTC (see history.ts), so Ann in Auckland and Bob in Los
+ * Angeles read the same date. The day of a stored expense, so read.
  */
-function occurredAtOf(date: string, startedWith: string): string | undefined {
-  if (date === startedWith || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return new Date(y, m - 1, d, 12).toISOString();
+export const dayOf = (occurredAt: string): string => new Date(occurredAt).toISOString().slice(0, 10);
+
+/**
+ * The instant sent for the chosen day: noon UTC of it. A new expense always sends it (a
+ * form left open overnight records the day it shows); an edit sends it only when the day
+ * changed (it keeps the instant it had otherwise). Undefined for no valid day.
+ */
+function occurredAtOf(date: string, editing: Expense | null): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
+  if (editing && dayOf(editing.occurredAt) === date) return undefined;
+  return `${date}T12:00:00.000Z`;
 }
 
 function initialState(me: string, editing: Expense | null): FormState {
@@ -74,7 +84,7 @@ function initialState(me: string, editing: Expense | null): FormState {
       among: {},
       amongByDefault: true,
       values: {},
-      date: localDay(new Date()),
+      date: today(),
     };
   }
   const split = editing.split;
@@ -96,7 +106,7 @@ function initialState(me: string, editing: Expense | null): FormState {
     among,
     amongByDefault: false,
     values,
-    date: localDay(new Date(editing.occurredAt)),
+    date: dayOf(editing.occurredAt),
   };
 }
 
@@ -111,7 +121,7 @@ function toInput(
   s: FormState,
   members: Member[],
   currency: string,
-  startedOn: string,
+  editing: Expense | null,
 ): { input: ExpenseInput; payerIds: string[]; shareIds: string[]; unreadable: Record<string, string> } {
   const unreadable: Record<string, string> = {};
   const decimal = (text: string, field: string, percent = false): string => {
@@ -155,8 +165,9 @@ function toInput(
     ...payers,
     split,
   };
-  const occurredAt = occurredAtOf(s.date, startedOn);
+  const occurredAt = occurredAtOf(s.date, editing);
   if (occurredAt) input.occurredAt = occurredAt;
+  else if (!editing || !/^\d{4}-\d{2}-\d{2}$/.test(s.date)) unreadable.occurredAt = 'Choose the day it happened.';
   return { input, payerIds, shareIds, unreadable };
 }
 
@@ -252,9 +263,7 @@ export function ExpenseForm({ api, groupId, currency, members, me, editing, onSa
   /** The body that "Add anyway" confirmed, for an expense that moves no balance. */
   const [confirmedNoEffect, setConfirmedNoEffect] = useState<string | null>(null);
   const names = useMemo(() => new Map(members.map((m) => [m.userId, m.name])), [members]);
-  // The day the form started with: sent only when the person changes it.
-  const [startedOn] = useState(() => initialState(me, editing).date);
-  const built = toInput(state, members, currency, startedOn);
+  const built = toInput(state, members, currency, editing);
   const key = JSON.stringify(built.input);
   const noEffect = movesNoBalance(built.payerIds, built.shareIds, preview);
 

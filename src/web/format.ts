@@ -66,48 +66,77 @@ export function separatorsOf(locale?: string): { decimal: string; group: string 
 /** What the person typed could not be read as an amount: why, in words. */
 export class AmountTextError extends Error {}
 
+/** Digits of other scripts a browser may write (Arabic-Indic, Persian, Devanagari, Bengali): their first code point, the zero. */
+const ZEROS = [0x0660, 0x06f0, 0x0966, 0x09e6];
+const asciiDigits = (s: string): string =>
+  s.replace(/\p{Nd}/gu, (d) => {
+    const cp = d.codePointAt(0) as number;
+    const zero = ZEROS.find((z) => cp >= z && cp <= z + 9);
+    return zero === undefined ? d : String(cp - zero);
+  });
+
+/** Marks that only ever group digits: spaces of every kind (fr-FR uses U+202F), apostrophes (de-CH). */
+const SPACE_LIKE = /^[\s\u00a0\u202f'’]$/u;
+
 /**
  * An amount as a person writes it in their own locale ("12,50", "1.234,56 €", "$1,234.5",
- * "¥1,000", "1 234,5") as the API's canonical decimal string ("12.50" is "12.5"; the
- * server checks the digits against the currency). No float on the way: the text is taken
- * apart, never computed. A separator the locale does not use as its decimal mark reads
- * as grouping when every group after it has three digits ("1.250" in de-DE is 1250), and
- * as the decimal mark otherwise ("12.50" in de-DE is 12.50). Throws AmountTextError.
+ * "¥1,000", "1 234,5", "1,00,000", "١٢٫٥") as the API's canonical decimal string. No float
+ * on the way: the text is taken apart, never computed. The locale's decimal mark is the
+ * decimal mark; a "." or "," the locale does not use as one reads as grouping when three
+ * digits follow it and the groups are well formed ("1.250" in de-DE, "1.500" in fr-FR),
+ * and as the decimal mark otherwise ("12.50" in de-DE, "0.500" anywhere). Groups are
+ * checked (threes, or the Indian twos then a three; the first without a leading zero), so
+ * a typo such as "12 50" is refused rather than read as 1250. Throws AmountTextError.
  */
 export function parseAmountText(text: string, locale?: string, currency?: string): string {
   const { decimal, group } = separatorsOf(locale);
-  // Spaces of every kind (fr-FR groups with U+202F) and apostrophes (de-CH) go; so does
-  // the currency, before or after the number, as a symbol or its code: the group's own
+  const notAmount = () => new AmountTextError(`“${text.trim()}” is not an amount`);
+  let s = text.normalize('NFKC').trim();
+  // The currency, before or after the number, as a symbol or its code: the group's own
   // only, when it is known ("$5" in a EUR group is refused, not read as €5).
-  let s = text.normalize('NFKC').replace(/[\s\u00a0\u202f'’]/g, '');
   const own = currency === undefined ? undefined : currencyMarks(currency, locale);
-  const mark = /^(\p{Sc}+|[A-Za-z]{2,3}\p{Sc}|[A-Za-z]{3}(?![A-Za-z]))|(\p{Sc}+|(?<![A-Za-z])[A-Za-z]{3})$/gu;
-  s = s.replace(mark, (found: string) => {
-    if (own && !own.has(found.toUpperCase())) throw new AmountTextError(`Amounts in this group are in ${currency}`);
-    return '';
-  });
+  const mark = /^(\p{Sc}+|[A-Za-z]{2,3}\p{Sc}|[A-Za-z]{3}(?![A-Za-z]))\s*|\s*(\p{Sc}+|(?<![A-Za-z])[A-Za-z]{3})$/gu;
+  s = s
+    .replace(mark, (found: string) => {
+      if (own && !own.has(found.trim().toUpperCase())) throw new AmountTextError(`Amounts in this group are in ${currency}`);
+      return '';
+    })
+    .trim();
+  s = asciiDigits(s);
   if (s === '') throw new AmountTextError('Type an amount, such as 12.50');
   if (/^[-−]/.test(s)) throw new AmountTextError('An amount cannot be negative');
-  if (/[^0-9.,]/.test(s)) throw new AmountTextError(`“${text.trim()}” is not an amount`);
-  const groupMark = group.replace(/[\s\u00a0\u202f]/g, '') || null;
-  const other = decimal === ',' ? '.' : ',';
-  let fraction = '';
-  const last = s.lastIndexOf(decimal);
-  if (last >= 0) {
-    fraction = s.slice(last + 1);
-    s = s.slice(0, last);
-    if (/[.,]/.test(fraction)) throw new AmountTextError(`“${text.trim()}” has separators after its decimal mark`);
-    s = removeGrouping(s, groupMark ?? other, text);
-  } else if (s.includes(other)) {
-    const groups = s.split(other);
-    const grouping = groups.slice(1).every((g) => g.length === 3) && (groups[0] ?? '').length >= 1 && (groups[0] ?? '').length <= 3;
-    if (grouping && (groupMark === other || groups.length > 2)) s = groups.join('');
-    else if (groups.length === 2) [s, fraction] = groups as [string, string];
-    else throw new AmountTextError(`“${text.trim()}” is not an amount`);
+  // Digits and single separators, alternating; a trailing decimal mark ("12,") is allowed.
+  if (s.endsWith(decimal)) s = s.slice(0, -decimal.length);
+  const parts = s.split(/(\D)/u);
+  const runs = parts.filter((_, i) => i % 2 === 0);
+  const seps = parts.filter((_, i) => i % 2 === 1);
+  if (runs.some((r) => r === '') || seps.some((c) => c !== decimal && c !== group && c !== '.' && c !== ',' && !SPACE_LIKE.test(c))) {
+    throw notAmount();
   }
-  if (!/^\d+$/.test(s || '0') || !/^\d*$/.test(fraction)) throw new AmountTextError(`“${text.trim()}” is not an amount`);
-  const whole = (s || '0').replace(/^0+(?=\d)/, '');
-  return fraction === '' ? whole : `${whole}.${fraction}`;
+  const grouped = (groups: readonly string[]): boolean => {
+    if (groups.length === 1) return true;
+    const [first = '', ...rest] = groups;
+    const last = rest.at(-1) ?? '';
+    const threes = /^[1-9]\d{0,2}$/.test(first) && rest.every((g) => g.length === 3);
+    const indian = /^[1-9]\d?$/.test(first) && last.length === 3 && rest.slice(0, -1).every((g) => g.length === 2);
+    return threes || indian;
+  };
+  let point = seps.lastIndexOf(decimal);
+  if (seps.indexOf(decimal) !== point || (point >= 0 && point !== seps.length - 1)) throw notAmount();
+  if (point < 0) {
+    // The other of "." and ",": the decimal mark, unless the whole reads as well-formed grouping.
+    const last = seps.at(-1);
+    if ((last === '.' || last === ',') && seps.filter((c) => c === last).length === 1) {
+      const asGrouping = runs.at(-1)?.length === 3 && grouped(runs);
+      if (!asGrouping) point = seps.length - 1;
+    }
+  }
+  const whole = point < 0 ? runs : runs.slice(0, point + 1);
+  const marks = point < 0 ? seps : seps.slice(0, point);
+  if (new Set(marks).size > 1 || marks.includes(decimal) || !grouped(whole)) throw notAmount();
+  const fraction = point < 0 ? '' : (runs.at(-1) as string);
+  const integer = whole.join('').replace(/^0+(?=\d)/, '');
+  return fraction === '' ? integer : `${integer}.${fraction}`;
 }
 
 /** How a currency may be written: its code and its symbols (the locale's, the narrow one, English's), upper-cased. */
@@ -117,21 +146,14 @@ function currencyMarks(currency: string, locale?: string): Set<string> {
   return new Set([currency, symbol(locale, 'symbol'), symbol(locale, 'narrowSymbol'), symbol('en', 'symbol')].map((m) => m.replace(/\s/g, '').toUpperCase()));
 }
 
-function removeGrouping(s: string, mark: string, text: string): string {
-  if (!s.includes(mark) && !/[.,]/.test(s)) return s;
-  const groups = s.split(mark);
-  if (/[.,]/.test(groups.join('')) || !groups.slice(1).every((g) => g.length === 3)) {
-    throw new AmountTextError(`“${text.trim()}” is not an amount`);
-  }
-  return groups.join('');
-}
-
 /** A canonical decimal string ("1234.5") as a person of the locale writes it in a form ("1234,5"): no grouping, their decimal mark. */
 export const amountForInput = (amount: string, locale?: string): string => amount.replace('.', separatorsOf(locale).decimal);
 
 /** A canonical decimal string ("12.5") in minor units of `digits` (1250n for 2); undefined when it has more decimals. */
 export function minorOf(decimal: string, digits: number): bigint | undefined {
-  const [whole = '0', fraction = ''] = decimal.split('.');
+  const [whole = '0', typed = ''] = decimal.split('.');
+  // Zeros past the currency's digits change nothing (the server reads "12.500" as 12.50).
+  const fraction = typed.length > digits ? typed.replace(/0+$/, '').padEnd(digits, '0') : typed;
   if (fraction.length > digits || !/^\d+$/.test(whole) || !/^\d*$/.test(fraction)) return undefined;
   return BigInt(whole + fraction.padEnd(digits, '0'));
 }

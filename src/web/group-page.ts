@@ -173,7 +173,7 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
     <${CsvExchange} api=${api} groupId=${groupId} currency=${currency} archived=${archived} nameOf=${nameOf} />
     ${
       group
-        ? html`<${ManageGroup} key=${group.name} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
+        ? html`<${ManageGroup} api=${api} group=${group} nameOf=${nameOf} me=${me.userId} busy=${writes.busy} balances=${view.balances} currency=${currency}
           adding=${
             archived
               ? null

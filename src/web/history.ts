@@ -242,7 +242,7 @@ function ExpenseList({
                 : `Paid by ${e.payers.map((p) => (e.payers.length > 1 ? `${nameOf(p.userId)} ${formatMoney(p.amount, currency)}` : nameOf(p.userId))).join(', ')}
                  · split ${splitLabel(e)}: ${e.shares.map((s) => `${nameOf(s.userId)} ${formatMoney(s.amount, currency)}`).join(', ')}`
             }
-            <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString()}</time>
+            <time datetime=${e.occurredAt}> · ${new Date(e.occurredAt).toLocaleDateString(undefined, { timeZone: 'UTC' })}</time>
           </div>
           ${
             e.deleted && deleters.has(e.version)

@@ -41,6 +41,8 @@ export function ManageGroup({
   adding: unknown;
 }) {
   const [name, setName] = useState(group.name);
+  // Renamed (here or by someone else): the field shows the new name; what else is typed here stays.
+  useEffect(() => setName(group.name), [group.name]);
   const [confirming, setConfirming] = useState<string | null>(null);
   const balanceOf = (userId: string) => balances.find((b) => b.userId === userId)?.balance ?? '0';
   const rename = async (event: Event) => {

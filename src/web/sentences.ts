@@ -23,6 +23,10 @@ export const SENTENCES: Record<string, Sentence> = {
   EXPENSE_ID_CONFLICT: 'This expense was recorded already with other details. Reload the page and try again.',
   EXPENSE_NAMES_FORMER_MEMBER: 'This expense involves someone who has left the group, so it can no longer be changed.',
   UNSUPPORTED_CURRENCY: 'Use a three-letter currency code such as EUR, USD or JPY.',
+  // CSV import: the server names the row and the column
+  MALFORMED_CSV: (p) => `This file cannot be read as a Splitwise export: ${p.detail}`,
+  UNKNOWN_COLUMN: (p) => `A column in the mapping is not in the file: ${p.detail}`,
+  IMPORT_HAS_PROBLEMS: 'Some rows cannot be imported: see the preview. Nothing was imported.',
   // Groups and members
   GROUP_NOT_FOUND: 'This group does not exist, or you are not one of its members.',
   GROUP_ALREADY_EXISTS: 'A group with this id exists already.',
@@ -102,12 +106,14 @@ export function fieldSentence(path: string, message: string): string {
 
 /** One sentence per field that failed (a field the server found several things wrong with says it once), in order. */
 export function fieldSentences(errors: readonly { path: string; message: string }[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const { path, message } of errors) {
-    const sentence = fieldSentence(path, message);
-    const had = out.get(path);
-    // A validator's words anywhere for the field: the field's own sentence, once.
-    if (had === undefined || (VALIDATOR.test(message) && had !== sentence)) out.set(path, VALIDATOR.test(message) ? sentence : (had ?? sentence));
-  }
-  return out;
+  const byPath = new Map<string, string[]>();
+  for (const { path, message } of errors) byPath.set(path, [...(byPath.get(path) ?? []), message]);
+  // The server's words meant for people, each once; the field's own sentence only when
+  // every word about it is a validator's.
+  return new Map(
+    [...byPath].map(([path, messages]) => {
+      const human = [...new Set(messages.filter((m) => !VALIDATOR.test(m)).map((m) => fieldSentence(path, m)))];
+      return [path, human.length > 0 ? human.join(' ') : fieldSentence(path, messages[0] as string)];
+    }),
+  );
 }

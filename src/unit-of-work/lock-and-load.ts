@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
-import type { ExpenseRow, GroupRows } from '../projections/projector.js';
+import type { ExpenseRow, GroupRows, MemberRow } from '../projections/projector.js';
 
 /** An Idempotency-Key's record: the outcome it was answered with (or, for older keys, the HTTP status and body). */
 export interface StoredKey {
@@ -45,18 +45,8 @@ export interface LoadedRow {
   updated_at: Date;
   seen: [number, number] | null;
   archived: boolean;
-  members:
-    | {
-        userId: string;
-        name: string;
-        joinedVersion: number;
-        position: number;
-        removedVersion: number | null;
-        nameOnly: boolean;
-        claimedFrom: string | null;
-        balance: string;
-      }[]
-    | null;
+  /** Every member row (see the projector's MemberRow) with its balance, as a decimal string of minor units. */
+  members: (MemberRow & { balance: string })[] | null;
   expense: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string }) | null;
   /** Every expense that names `claimedMember`, live or deleted. */
   claimed: (Omit<ExpenseRow, 'occurredAt'> & { occurredAt: string; expenseId: string })[] | null;

@@ -110,7 +110,7 @@ function App() {
           ? html`<${DevicesPage} api=${api} me=${me} onSignOut=${() => setSigningOut(true)} />`
           : route.groupId
             ? html`<${GroupPage} key=${route.groupId} api=${api} token=${token} me=${me} groupId=${route.groupId} />`
-            : html`<${Home} api=${api} me=${me} onChanged=${refreshMe} />`;
+            : html`<${Home} api=${api} token=${token} me=${me} onMe=${setMe} onChanged=${refreshMe} />`;
   return html`<header class="top">
       <a href="#/" class="brand">FairShare</a>
       <div class="who">

@@ -1,23 +1,71 @@
 // The home page's live stream: one per user, the `/me` view on connect and again after
 // every committed change to one of the user's groups, or to a group they join or leave.
 //
-// LiveChanges tells every open home stream the id of every changed group (from this
+// LiveChanges tells the process's home streams the id of every changed group (from this
 // process's commands and from the log tail, so from every process, only after commit).
-// A group the stream shows is re-read at once; for any other group one indexed
-// membership query decides (it is how a process learns that someone elsewhere added the
-// user). Reads of one stream run one at a time and a burst collapses into one more read,
+// Streams that show the group re-read `/me` at once; for the others, one query of the
+// group's current members per change and process (however many home streams are open)
+// finds who was just added: that is how a process learns that someone elsewhere added a
+// user. Reads of one stream run one at a time and a burst collapses into one more read,
 // so a later view never comes from an older snapshot; an unchanged view is not sent.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { DomainError } from '../../commands/errors.js';
-import { findGroupForMember } from '../../read-model/group-reads.js';
+import { currentMemberIds } from '../../read-model/group-reads.js';
+import type { LiveChanges } from '../../live/live-changes.js';
+import type { Db } from '../../db/database.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { authenticate, currentDevice, currentUser, tokenKey } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { Problem } from '../schemas/common.js';
 import { readMe } from './users.js';
 
+interface HomeStream {
+  userId: string;
+  /** Whether the stream shows the group (or has not sent its first view yet). */
+  shows(groupId: string): boolean;
+  refresh(): void;
+}
+
+/** The open home streams of one process, told of every changed group through one subscription. */
+class HomeStreams {
+  private readonly streams = new Set<HomeStream>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly changes: LiveChanges,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  add(stream: HomeStream): () => void {
+    if (this.streams.size === 0) this.unsubscribe = this.changes.subscribeAny((groupId) => this.changed(groupId));
+    this.streams.add(stream);
+    return () => {
+      if (!this.streams.delete(stream)) return;
+      if (this.streams.size === 0) this.unsubscribe?.();
+    };
+  }
+
+  private changed(groupId: string): void {
+    const others: HomeStream[] = [];
+    for (const stream of this.streams) {
+      if (stream.shows(groupId)) stream.refresh();
+      else others.push(stream);
+    }
+    if (others.length === 0) return;
+    currentMemberIds(this.db, groupId).then(
+      (members) => {
+        for (const stream of others) if (members.has(stream.userId) && this.streams.has(stream)) stream.refresh();
+      },
+      (error: unknown) => this.log.warn({ err: error, groupId }, 'reading a changed group’s members for the home streams failed'),
+    );
+  }
+}
+
 export const meLiveRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
+    const homeStreams = new HomeStreams(deps.db, deps.changes, app.log);
     app.get(
       '/me/live',
       {
@@ -88,16 +136,13 @@ export const meLiveRoutes =
           })().finally(() => (reading = undefined));
         };
         // Subscribe before the first read, so no change can fall between the two.
-        const subscription = deps.changes.subscribeAny((groupId) => {
-          if (!open) {
-            changedEarly = true;
-            return;
-          }
-          if (shownGroups.has(groupId)) return refresh();
-          findGroupForMember(deps.db, groupId, user.userId).then(
-            (found) => found && refresh(),
-            (error: unknown) => request.log.warn({ err: error, groupId }, 'checking a membership for a home stream failed'),
-          );
+        const subscription = homeStreams.add({
+          userId: user.userId,
+          shows: (groupId) => !open || shownGroups.has(groupId),
+          refresh: () => {
+            if (open) refresh();
+            else changedEarly = true;
+          },
         });
         const unsubscribe = () => {
           subscription();

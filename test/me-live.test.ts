@@ -2,7 +2,9 @@ import pino from 'pino';
 import t from 'tap';
 import { buildApp } from '../src/api/app.js';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
-import { useTestApp } from './helpers/app.js';
+import { testEventLogMode, useTestApp } from './helpers/app.js';
+import { createTestDatabase } from './helpers/database.js';
+import { call, startServerProcess } from './helpers/server-process.js';
 
 // The home page's stream, GET /me/live: the /me view on connect and after every change
 // to one of my groups, being added to a group or removed from one, from this process
@@ -151,4 +153,25 @@ t.test('revoking the device ends its home stream', async (t) => {
   t.equal((await ann.api.delete(`/me/devices/${phone.deviceId}`)).status, 204);
   for (let i = 0; i < 50 && !home.ended(); i++) await sleep(20);
   t.ok(home.ended(), 'the stream ended');
+});
+
+// Real server processes (the built CLI) on one database; once, in PostgreSQL mode (the
+// KurrentDB run of this file covers the tail in-process above).
+t.test('two server processes: Bob follows his home on one, Ann adds him and spends on the other', { skip: testEventLogMode() !== 'postgres' }, async (t) => {
+  const database = await createTestDatabase();
+  const one = await startServerProcess({ DATABASE_URL: database.url });
+  const two = await startServerProcess({ DATABASE_URL: database.url });
+  t.teardown(async () => {
+    await Promise.all([one.stop(), two.stop()]);
+    await database.close();
+  });
+  const ann = (await call(one.url, 'POST', '/users', undefined, { name: 'Ann' })).body;
+  const bob = (await call(two.url, 'POST', '/users', undefined, { name: 'Bob' })).body;
+  const home = await openHome(two.url, bob.token);
+  t.teardown(home.abort);
+  t.ok(await home.until((v) => v !== undefined && v.groups.length === 0), 'Bob starts with no groups');
+  const groupId = (await call(one.url, 'POST', '/groups', ann.token, { name: 'Across', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  t.ok(await home.until((v) => v?.groups.some((g) => g.groupId === groupId) ?? false), 'added in the other process');
+  t.equal((await call(one.url, 'POST', `/groups/${groupId}/expenses`, ann.token, expense(ann.userId, '8.00'))).status, 201);
+  t.ok(await home.until((v) => v?.totals[0]?.balance === '-4.00'), "Ann's expense in the other process, in the totals");
 });

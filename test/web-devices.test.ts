@@ -183,6 +183,8 @@ t.test('a key offered at sign-up cannot be left behind unsaved; tabs of one brow
   await page.getByLabel('Your name').fill('Ben');
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.getByRole('heading', { name: 'Save your sign-in key' }).waitFor();
+  // The heading shows before the key's request has answered: wait for the key itself.
+  await page.getByTestId('sign-in-key').waitFor();
   const userId = (await page.getByTestId('my-user-id').textContent()) ?? '';
   t.equal(await page.getByRole('button', { name: 'Sign out', exact: true }).count(), 0, 'no signing out while the key is offered');
   t.equal(await page.getByRole('link', { name: 'Devices' }).count(), 0, 'nor going elsewhere');

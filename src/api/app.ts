@@ -18,6 +18,7 @@ import { groupRoutes } from './routes/groups.js';
 import { groupViewRoutes } from './routes/group-views.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
+import { meLiveRoutes } from './routes/me-live.js';
 import { inviteRoutes } from './routes/invites.js';
 import { deviceRoutes } from './routes/devices.js';
 import { csvRoutes } from './routes/csv.js';
@@ -213,6 +214,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps));
   await app.register(userRoutes(deps));
+  await app.register(meLiveRoutes(deps));
   await app.register(deviceRoutes(deps));
   await app.register(groupRoutes(deps));
   await app.register(expenseRoutes(deps));

@@ -26,6 +26,8 @@ export interface GroupView {
 }
 
 type Listener = (view: GroupView) => void;
+/** Told the id of every group that changed, whether or not a stream of it is open. */
+type AnyListener = (groupId: string) => void;
 
 interface Watched {
   listeners: Set<Listener>;
@@ -47,6 +49,7 @@ export const isNewer = (view: { version: number; epoch: number }, shown: { versi
 
 export class LiveChanges {
   private readonly watched = new Map<string, Watched>();
+  private readonly anyListeners = new Set<AnyListener>();
   private position: TailPosition | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -95,10 +98,31 @@ export class LiveChanges {
     };
   }
 
+  /**
+   * Calls `listener` with the id of every group that changes from now on, from any
+   * process (home streams: a user's groups, and groups they are added to). The same
+   * change may be told twice (once from this process's command, once from the tail).
+   */
+  subscribeAny(listener: AnyListener): () => void {
+    this.anyListeners.add(listener);
+    return () => this.anyListeners.delete(listener);
+  }
+
   /** This process committed a change: its streams hear it at once, without a read. */
   committed(view: GroupView): void {
     const watched = this.watched.get(view.groupId);
     if (watched) this.deliver(watched, view);
+    this.tellAny(view.groupId);
+  }
+
+  private tellAny(groupId: string): void {
+    for (const listener of [...this.anyListeners]) {
+      try {
+        listener(groupId);
+      } catch (error) {
+        this.logger.warn({ err: error, groupId }, 'a live stream could not take a change');
+      }
+    }
   }
 
   private deliver(watched: Watched, view: GroupView): void {
@@ -132,6 +156,7 @@ export class LiveChanges {
         const watched = this.watched.get(change.groupId);
         if (watched && (change.rebuilt || !watched.shown || change.version > watched.shown.version)) this.refresh(change.groupId, watched);
       }
+      if (this.anyListeners.size > 0) for (const groupId of new Set(changes.map((c) => c.groupId))) this.tellAny(groupId);
       if (full) delay = 0;
       if (this.failures > 0) this.logger.info({ failures: this.failures }, 'the log tail is back');
       this.failures = 0;

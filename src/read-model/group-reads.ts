@@ -53,6 +53,12 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
     .executeTakeFirst();
 }
 
+/** The ids of the group's current members (at most 500: a group's member limit). */
+export async function currentMemberIds(db: Db | Tx, groupId: string): Promise<Set<string>> {
+  const rows = await db.selectFrom('group_members').select('user_id').where('group_id', '=', groupId).where('removed_version', 'is', null).execute();
+  return new Set(rows.map((r) => r.user_id));
+}
+
 /** A current member of the group known only by a name (no account), if `userId` is one. */
 export async function findNameOnlyMember(db: Db | Tx, groupId: string, userId: string): Promise<MemberRow | undefined> {
   return db

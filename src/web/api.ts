@@ -111,6 +111,8 @@ export interface Me {
   userId: string;
   name: string;
   groups: { groupId: string; name: string; currency: string; version: number; archived: boolean; balance: string }[];
+  /** The balance summed over the groups, per currency. */
+  totals: { currency: string; balance: string }[];
 }
 
 export interface WriteResult {

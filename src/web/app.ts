@@ -66,12 +66,25 @@ function App() {
     if (token) revokeUnsavedKey(new Api(token));
   }, [token]);
 
+  // The home stream's views (see Home) are never older than the last one; a /me answer
+  // that crossed one of them in flight may be, and is dropped.
+  const streamed = useRef(0);
+  const onStreamedMe = useCallback((next: Me) => {
+    streamed.current += 1;
+    setMe(next);
+  }, []);
   const refreshMe = useCallback(() => {
     if (!token) return;
+    const asked = streamed.current;
     // A 401 signs this page out (the Api's onSignedOut above).
-    new Api(token, lost(token)).me().then(setMe, (error: unknown) => {
-      if (!(error instanceof ApiError && error.problem.status === 401)) setProblem(message(error));
-    });
+    new Api(token, lost(token)).me().then(
+      (next) => {
+        if (streamed.current === asked) setMe(next);
+      },
+      (error: unknown) => {
+        if (!(error instanceof ApiError && error.problem.status === 401)) setProblem(message(error));
+      },
+    );
   }, [token]);
   useEffect(refreshMe, [token, route.groupId]);
 
@@ -110,7 +123,7 @@ function App() {
           ? html`<${DevicesPage} api=${api} me=${me} onSignOut=${() => setSigningOut(true)} />`
           : route.groupId
             ? html`<${GroupPage} key=${route.groupId} api=${api} token=${token} me=${me} groupId=${route.groupId} />`
-            : html`<${Home} api=${api} me=${me} onChanged=${refreshMe} />`;
+            : html`<${Home} api=${api} token=${token} me=${me} onMe=${onStreamedMe} onChanged=${refreshMe} />`;
   return html`<header class="top">
       <a href="#/" class="brand">FairShare</a>
       <div class="who">

@@ -5,13 +5,11 @@ import { type Api, type BalancesView, type Expense, type Group, type Me, type Tr
 import { History } from './history.js';
 import { ExpenseForm } from './expense-form.js';
 import { AmountTextError, amountForInput, distinctNames, formatMoney, parseAmountText } from './format.js';
-import { followGroup, type LiveStatus } from './live.js';
+import { followGroup, STATUS_TEXT, type LiveStatus } from './live.js';
 import { newId, useSubmission } from './submission.js';
 import { Amount, message } from './common.js';
 import { ManageGroup, AddMember, AddByName } from './members.js';
 import { CsvExchange } from './csv.js';
-
-const STATUS_TEXT: Record<LiveStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Not available' };
 
 export function GroupPage({ api, token, me, groupId }: { api: Api; token: string; me: Me; groupId: string }) {
   const [view, setView] = useState<BalancesView | null>(null);

@@ -1,11 +1,28 @@
-// The home screen: your groups with your balance in each, and a new group.
+// The home screen: your groups with your balance in each, your totals per currency, and
+// a new group. It follows the home stream, so a group you are added to appears (and one
+// you leave disappears) and the balances change without a reload.
 import { html } from 'htm/preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Api, Me } from './api.js';
 import { useSubmission } from './submission.js';
 import { Amount, message } from './common.js';
+import { absolute, formatMoney, signOf } from './format.js';
+import { followMe, STATUS_TEXT, type LiveStatus } from './live.js';
 
-export function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () => void }) {
+/** "You are owed €12.50 in total · you owe $3.00 in total", one part per currency. */
+export function totalsText(totals: Me['totals']): string {
+  const parts = totals.map(({ currency, balance }) => {
+    const sign = signOf(balance);
+    const amount = formatMoney(absolute(balance), currency);
+    return sign > 0 ? `you are owed ${amount} in total` : sign < 0 ? `you owe ${amount} in total` : `you are settled up in ${currency}`;
+  });
+  const text = parts.join(' · ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export function Home({ api, token, me, onMe, onChanged }: { api: Api; token: string; me: Me; onMe: (me: Me) => void; onChanged: () => void }) {
+  const [status, setStatus] = useState<LiveStatus>('connecting');
+  useEffect(() => followMe(token, onMe, setStatus, () => api.signedOut()), [token]);
   const [name, setName] = useState('');
   const [currency, setCurrency] = useState('EUR');
   const [error, setError] = useState<string | null>(null);
@@ -25,6 +42,10 @@ export function Home({ api, me, onChanged }: { api: Api; me: Me; onChanged: () =
   };
   return html`<section aria-labelledby="groups-h">
       <h1 id="groups-h">Your groups</h1>
+      <p class="meta">
+        <span class=${`live ${status}`} data-testid="live-status" role="status">${STATUS_TEXT[status]}</span>
+      </p>
+      ${me.totals.length > 0 ? html`<p class="totals" data-testid="totals">${totalsText(me.totals)}</p>` : null}
       ${
         me.groups.length === 0
           ? html`<p>No groups yet. Create one below, or give a friend your user id so they can add you.</p>`

@@ -1,6 +1,9 @@
-import type { BalancesView } from './api.js';
+import type { BalancesView, Me } from './api.js';
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
+
+/** What the page says for each state of a live connection. */
+export const STATUS_TEXT: Record<LiveStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Not available' };
 
 /**
  * Follows a group's live stream (server-sent events) with fetch, so the bearer token
@@ -9,13 +12,30 @@ export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
  * by itself. Retries with backoff until stopped; a 401/404 ends it. A revoked device's
  * stream is ended by the server: the reconnect's 401 says so.
  */
-export function followGroup(
+export const followGroup = (
   groupId: string,
   token: string,
   onBalances: (view: BalancesView) => void,
   onStatus: (status: LiveStatus) => void,
   /** The token was refused (401): the device was revoked. */
   onSignedOut: () => void = () => undefined,
+): (() => void) => follow(`/groups/${encodeURIComponent(groupId)}/live`, 'balances', token, onBalances, onStatus, onSignedOut);
+
+/** Follows the home stream: the `/me` view (every group, the totals) on connect and after every change. */
+export const followMe = (
+  token: string,
+  onMe: (me: Me) => void,
+  onStatus: (status: LiveStatus) => void,
+  onSignedOut: () => void = () => undefined,
+): (() => void) => follow('/me/live', 'me', token, onMe, onStatus, onSignedOut);
+
+function follow<T>(
+  path: string,
+  eventName: string,
+  token: string,
+  onView: (view: T) => void,
+  onStatus: (status: LiveStatus) => void,
+  onSignedOut: () => void,
 ): () => void {
   const stopped = new AbortController();
   let connection: AbortController | undefined;
@@ -43,7 +63,7 @@ export function followGroup(
       connection = new AbortController();
       lastHeard = Date.now();
       try {
-        const res = await fetch(`/groups/${encodeURIComponent(groupId)}/live`, {
+        const res = await fetch(path, {
           headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
           signal: connection.signal,
           cache: 'no-store',
@@ -58,10 +78,10 @@ export function followGroup(
           res.body,
           () => (lastHeard = Date.now()),
           (event, data) => {
-            if (event !== 'balances') return;
+            if (event !== eventName) return;
             attempt = 0;
             onStatus('live');
-            onBalances(JSON.parse(data) as BalancesView);
+            onView(JSON.parse(data) as T);
           },
         );
       } catch {

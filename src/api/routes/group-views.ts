@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { findGroupForMember, readGroupBalances } from '../../read-model/group-reads.js';
-import { DomainError, groupNotFound } from '../../commands/errors.js';
+import { groupNotFound } from '../../commands/errors.js';
 import type { Db } from '../../db/database.js';
 import { streamIdOf } from '../../events/index.js';
 import { settle } from '../../money/settlements.js';
-import { authenticate, currentDevice, currentUser, principal, tokenKey, unauthenticated } from '../auth.js';
+import { authenticate, currentUser, principal, unauthenticated } from '../auth.js';
+import { openEventStream, takeStreamPlace } from '../event-stream.js';
 import type { ApiDeps } from '../context.js';
 import { notModified } from '../http-cache.js';
 import { isNewer, type GroupView } from '../../live/live-changes.js';
@@ -148,29 +149,7 @@ export const groupViewRoutes =
       async (request, reply) => {
         const { groupId } = request.params;
         const userId = currentUser(request).userId;
-        const deviceId = currentDevice(request);
-        // A place for this stream is taken at once (not after the first read), so
-        // concurrent opens cannot pass the cap together; it is given back when the
-        // stream ends or never opens.
-        const token = tokenKey(request) as string;
-        const holding = deps.liveStreamsByToken.get(token) ?? 0;
-        if (holding >= deps.liveStreamsPerToken) {
-          reply.header('retry-after', '5');
-          throw new DomainError(
-            429,
-            'TOO_MANY_STREAMS',
-            `this token already has ${holding} live streams open (at most ${deps.liveStreamsPerToken}); close one before opening another`,
-          );
-        }
-        deps.liveStreamsByToken.set(token, holding + 1);
-        let released = false;
-        const release = () => {
-          if (released) return;
-          released = true;
-          const left = (deps.liveStreamsByToken.get(token) ?? 1) - 1;
-          if (left > 0) deps.liveStreamsByToken.set(token, left);
-          else deps.liveStreamsByToken.delete(token);
-        };
+        const release = takeStreamPlace(deps, request, reply);
         // Subscribe before the first read, so no change can fall between the two; what
         // arrives before the stream is open waits as `pending`.
         let open = false;
@@ -183,9 +162,9 @@ export const groupViewRoutes =
           }
           if (!isNewer(view, shown)) return;
           // Someone who is no longer a member stops hearing about the group.
-          if (!view.balances.some((b) => b.userId === userId)) return close();
+          if (!view.balances.some((b) => b.userId === userId)) return stream?.close();
           shown = { version: view.version, epoch: view.epoch };
-          res.write(sseBalances(view));
+          stream?.res.write(sseBalances(view));
         };
         const subscription = deps.changes.subscribe(groupId, send);
         const unsubscribe = () => {
@@ -201,42 +180,8 @@ export const groupViewRoutes =
           throw groupNotFound();
         }
 
-        if (request.method === 'HEAD') {
-          // What a GET would start with, and no stream to wait on.
-          unsubscribe();
-          reply.hijack();
-          reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' }).end();
-          return;
-        }
-        reply.hijack();
-        if (request.raw.socket.destroyed) {
-          // The client went away during the first read: its 'close' has already been emitted.
-          unsubscribe();
-          return;
-        }
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-        let forgetDevice = () => {};
-        const close = () => {
-          clearInterval(heartbeat);
-          unsubscribe();
-          forgetDevice();
-          deps.liveStreams.delete(close);
-          if (!res.writableEnded) res.end();
-        };
-        deps.liveStreams.add(close);
-        // Revoking the device ends the stream (see DeviceStreams).
-        forgetDevice = deps.deviceStreams.add(deviceId, close);
-        // Revoked while the first read ran: ended already, nothing is sent.
-        if (res.writableEnded) return;
-        request.raw.on('close', close);
-        res.write('retry: 2000\n\n');
+        const stream = openEventStream(deps, request, reply, unsubscribe);
+        if (!stream) return;
         open = true;
         send({ groupId, currency: found.group.currency, version: found.group.version, epoch: found.group.epoch, balances: found.rows });
         if (pending) send(pending);

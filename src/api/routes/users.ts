@@ -5,6 +5,7 @@ import { notFound } from '../../commands/errors.js';
 import { listGroupsOfUser } from '../../read-model/group-reads.js';
 import { authenticate, currentUser } from '../auth.js';
 import type { ApiDeps } from '../context.js';
+import type { Db } from '../../db/database.js';
 import { money } from '../present.js';
 import { Id, Name, Amount, PathId, Problem, StoredId } from '../schemas/common.js';
 import { DeviceName, SignedIn } from '../schemas/devices.js';
@@ -59,35 +60,39 @@ export const userRoutes =
       {
         onRequest: authenticate(deps.db),
         schema: {
-          summary: 'The caller, with every group they belong to and their balance in it',
+          summary: 'The caller, with every group they belong to, their balance in it, and their totals per currency',
           tags: ['users'],
           security: [{ bearer: [] }],
-          response: {
-            200: z.object({
-              userId: Id,
-              name: z.string(),
-              groups: z.array(
-                z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), archived: z.boolean(), balance: Amount }),
-              ),
-            }),
-            401: Problem,
-          },
+          response: { 200: MeView, 401: Problem },
         },
       },
-      async (request) => {
-        const user = currentUser(request);
-        const groups = await listGroupsOfUser(deps.db, user.userId);
-        return {
-          ...user,
-          groups: groups.map((g) => ({
-            groupId: g.groupId,
-            name: g.name,
-            currency: g.currency,
-            version: g.version,
-            archived: g.archived,
-            balance: money(g.balanceMinor, g.currency),
-          })),
-        };
-      },
+      async (request) => readMe(deps.db, currentUser(request)),
     );
   };
+
+export const MeView = z.object({
+  userId: Id,
+  name: z.string(),
+  groups: z.array(z.object({ groupId: StoredId, name: z.string(), currency: z.string(), version: z.number(), archived: z.boolean(), balance: Amount })),
+  /** The balance summed over the user's groups, one entry per currency (integer minor units, never floats). */
+  totals: z.array(z.object({ currency: z.string(), balance: Amount })),
+});
+
+/** The `/me` body: the user, their groups with their balance in each, and their totals per currency. */
+export async function readMe(db: Db, user: { userId: string; name: string }): Promise<z.infer<typeof MeView>> {
+  const groups = await listGroupsOfUser(db, user.userId);
+  const sums = new Map<string, bigint>();
+  for (const g of groups) sums.set(g.currency, (sums.get(g.currency) ?? 0n) + g.balanceMinor);
+  return {
+    ...user,
+    groups: groups.map((g) => ({
+      groupId: g.groupId,
+      name: g.name,
+      currency: g.currency,
+      version: g.version,
+      archived: g.archived,
+      balance: money(g.balanceMinor, g.currency),
+    })),
+    totals: [...sums].map(([currency, minor]) => ({ currency, balance: money(minor, currency) })),
+  };
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DESKTOP, PHONE, eventsOf, groupOnThePage, signUp, useBrowserWorld, waitForLogVersion, type Person } from './helpers/browser.js';
+import { expenseAction, DESKTOP, PHONE, eventsOf, groupOnThePage, signUp, useBrowserWorld, waitForLogVersion, type Person } from './helpers/browser.js';
 
 // A date on every expense (issue #14 §4), two people: Ann on a desktop in Berlin records
 // what happened on other days; Bob's phone in Los Angeles shows the same days, in date
@@ -66,14 +66,14 @@ t.test('both lists are in date order, and show the day Ann chose, in Berlin and 
 });
 
 t.test('editing shows the day, and a new day moves the expense', async (t) => {
-  await ann.page.locator('ol.expenses li', { hasText: 'Hotel' }).getByRole('button', { name: /^Edit/ }).click();
+  await expenseAction(ann.page.locator('ol.expenses li', { hasText: 'Hotel' }), 'Edit');
   t.equal(await ann.page.getByLabel('Date').inputValue(), '2026-10-15');
   await ann.page.getByLabel('Description').fill('Hotel (3 nights)');
   await ann.page.getByRole('button', { name: 'Save changes' }).click();
   await waitForLogVersion(world.database, groupId, 7);
   t.equal((await eventsOf(world.database, groupId)).at(-1)?.data.occurredAt, '2026-10-15T12:00:00.000Z', 'an edit that keeps the day keeps the instant');
 
-  await ann.page.locator('ol.expenses li', { hasText: 'Hotel (3 nights)' }).getByRole('button', { name: /^Edit/ }).click();
+  await expenseAction(ann.page.locator('ol.expenses li', { hasText: 'Hotel (3 nights)' }), 'Edit');
   await ann.page.getByLabel('Date').fill('2026-11-20');
   await ann.page.getByRole('button', { name: 'Save changes' }).click();
   await waitForLogVersion(world.database, groupId, 9);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import t from 'tap';
 import {
+  expenseAction,
   addMemberById,
   DESKTOP,
   PHONE,
@@ -163,7 +164,7 @@ t.test('three people, three browsers: every screen shows the log-derived balance
     bob,
     'edits Dinner to 120.00',
     async () => {
-      await bob.page.locator('ol.expenses li', { hasText: 'Dinner' }).getByRole('button', { name: /^Edit/ }).click();
+      await expenseAction(bob.page.locator('ol.expenses li', { hasText: 'Dinner' }), 'Edit');
       await bob.page.getByLabel(/^Amount/).fill('120.00');
       await bob.page.getByTestId('preview').getByText('Bob owes €40.00').waitFor();
       await bob.page.getByRole('button', { name: 'Save changes' }).click();
@@ -172,10 +173,7 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   );
 
   await step(cat, 'deletes Groceries', async () => {
-    await cat.page
-      .locator('ol.expenses li', { hasText: 'Groceries' })
-      .getByRole('button', { name: /^Delete/ })
-      .click();
+    await expenseAction(cat.page.locator('ol.expenses li', { hasText: 'Groceries' }), 'Delete');
     await cat.page
       .locator('ol.expenses li', { hasText: 'Groceries' })
       .getByRole('button', { name: /^Confirm delete/ })
@@ -283,20 +281,14 @@ t.test('three people, three browsers: every screen shows the log-derived balance
   await everyScreenShowsTheLog(t, people, groupId, 'Bob is back online and caught up');
 
   await step(bob, 'deletes a tram ticket', async () => {
-    await bob.page
-      .locator('ol.expenses li', { hasText: 'Tram 3.00' })
-      .getByRole('button', { name: /^Delete/ })
-      .click();
+    await expenseAction(bob.page.locator('ol.expenses li', { hasText: 'Tram 3.00' }), 'Delete');
     await bob.page
       .locator('ol.expenses li', { hasText: 'Tram 3.00' })
       .getByRole('button', { name: /^Confirm delete/ })
       .click();
   });
   await step(ann, 'deletes the other', async () => {
-    await ann.page
-      .locator('ol.expenses li', { hasText: 'Tram 6.00' })
-      .getByRole('button', { name: /^Delete/ })
-      .click();
+    await expenseAction(ann.page.locator('ol.expenses li', { hasText: 'Tram 6.00' }), 'Delete');
     await ann.page
       .locator('ol.expenses li', { hasText: 'Tram 6.00' })
       .getByRole('button', { name: /^Confirm delete/ })

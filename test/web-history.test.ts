@@ -1,6 +1,6 @@
 import path from 'node:path';
 import t from 'tap';
-import { PHONE, SHOTS, everyScreenShowsTheLog, groupOnThePage, signUp, useBrowserWorld, type Person } from './helpers/browser.js';
+import { expenseAction, PHONE, SHOTS, everyScreenShowsTheLog, groupOnThePage, signUp, useBrowserWorld, type Person } from './helpers/browser.js';
 import { call } from './helpers/server-process.js';
 
 // The whole history in the page (issue #14 item 3), two people: Ann on a desktop
@@ -95,7 +95,7 @@ t.test('search by description and filter by member, then a deletion by Bob shows
 
   await bob.page.getByLabel('Search').fill('dinner 60');
   await shown(bob, 1);
-  await list(bob).getByRole('button', { name: 'Delete Dinner 60' }).click();
+  await expenseAction(list(bob), 'Delete');
   await list(bob).getByRole('button', { name: 'Confirm delete Dinner 60' }).click();
 
   const row = list(ann).locator('li.deleted', { hasText: 'Dinner 60' });

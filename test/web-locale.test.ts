@@ -1,6 +1,7 @@
 import path from 'node:path';
 import t from 'tap';
 import {
+  expenseAction,
   DESKTOP,
   PHONE,
   SHOTS,
@@ -93,7 +94,7 @@ t.test('Bob types American amounts on his phone; editing shows each amount in th
   await bob.page.getByRole('button', { name: 'Add expense' }).click();
   t.match(await added(5), { data: { description: 'Taxi', amountMinor: 100750 } }, '€1,007.5 is 1007.50');
 
-  await ann.page.locator('ol.expenses li', { hasText: 'Taxi' }).getByRole('button', { name: /^Edit/ }).click();
+  await expenseAction(ann.page.locator('ol.expenses li', { hasText: 'Taxi' }), 'Edit');
   t.equal(await ann.page.getByLabel(/^Amount/).inputValue(), '1007,50', 'Ann edits it in German');
   await ann.page.getByLabel(/^Amount/).fill('1007,40');
   await ann.page.getByRole('button', { name: 'Save changes' }).click();

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import t from 'tap';
-import { DESKTOP, PHONE, SHOTS, groupOnThePage, signUp, useBrowserWorld, waitForLogVersion, type Person } from './helpers/browser.js';
+import { expenseAction, eventsOf, DESKTOP, PHONE, SHOTS, groupOnThePage, signUp, useBrowserWorld, waitForLogVersion, type Person } from './helpers/browser.js';
 import { call } from './helpers/server-process.js';
 
 // Phone first (issue #14 §7), two people: Ann on a desktop, Bob on a 390×844 phone. On
 // the phone the top bar is short, balances and settling up are on the first screen, Edit
-// brings the form into view with the cursor in it, and the page can be installed (a web
-// app manifest with its icons).
+// brings the form into view with the cursor in it, an expense's actions sit in one menu
+// per row, and the page can be installed (a web app manifest with its icons).
 
 declare const document: any;
 declare const window: any;
@@ -59,11 +59,70 @@ t.test('on a phone: a short top bar, then balances and settling up on the first 
 
 t.test('Edit brings the form into view with the cursor in it', async (t) => {
   const page = bob.page;
-  await page.locator('ol.expenses li', { hasText: 'Taxi' }).getByRole('button', { name: /^Edit/ }).click();
+  await expenseAction(page.locator('ol.expenses li', { hasText: 'Taxi' }), 'Edit');
   await page.waitForFunction(() => document.activeElement?.id === 'exp-description');
   const box = await page.locator('#exp-description').boundingBox();
   t.ok(box && box.y >= 0 && box.y + box.height <= 844, `the description field is on screen (at ${Math.round(box?.y ?? -1)} px)`);
   t.equal(await page.locator('#exp-description').inputValue(), 'Taxi');
+});
+
+t.test('an expense’s actions are one menu per row, by touch and by keyboard; Delete asks first, and the other screen follows', async (t) => {
+  const page = bob.page;
+  const museum = page.locator('ol.expenses li', { hasText: 'Museum' });
+  const toggle = museum.getByRole('button', { name: 'Actions for Museum' });
+  t.equal(
+    await page
+      .locator('ol.expenses')
+      .getByRole('button', { name: /^(Edit|Delete)/ })
+      .count(),
+    0,
+    'no Edit or Delete buttons in the rows',
+  );
+  t.equal(await page.getByRole('button', { name: /^Actions for/ }).count(), 3, 'one actions button per expense');
+  const row = await museum.boundingBox();
+  t.ok(row && row.height <= 110, `a row is ${Math.round(row?.height ?? 0)} px tall on the phone`);
+
+  await toggle.click();
+  t.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  const menu = museum.getByRole('menu', { name: 'Actions for Museum' });
+  await page.waitForFunction(() => document.activeElement?.getAttribute('role') === 'menuitem' && document.activeElement.textContent.startsWith('Edit'));
+  const box = await menu.boundingBox();
+  t.ok(box && box.x >= 0 && box.x + box.width <= 390, 'the open menu is inside the phone’s width');
+  t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the phone with the menu open');
+  await page.screenshot({ path: path.join(SHOTS, 'phone-expense-menu.png') });
+  await page.keyboard.press('ArrowDown');
+  t.match(await page.evaluate(() => document.activeElement?.textContent), /^Delete/, 'ArrowDown moves to Delete');
+  await page.keyboard.press('ArrowDown');
+  t.match(await page.evaluate(() => document.activeElement?.textContent), /^Edit/, 'and round to Edit');
+  await page.keyboard.press('Escape');
+  t.equal(await menu.count(), 0, 'Escape closes the menu');
+  t.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Actions for Museum', 'and gives the focus back to its button');
+  await toggle.click();
+  await menu.waitFor();
+  await page.getByRole('heading', { name: 'Settle up' }).click();
+  t.equal(await menu.count(), 0, 'a tap elsewhere closes it');
+
+  const before = (await eventsOf(world.database, groupId)).length;
+  await expenseAction(museum, 'Delete');
+  await page.waitForFunction(() => document.activeElement?.textContent.startsWith('Confirm delete'));
+  await museum.getByRole('button', { name: 'Keep it' }).click();
+  t.equal(await museum.getByRole('button', { name: /^Confirm delete/ }).count(), 0, 'Keep it takes the question away');
+  t.equal((await eventsOf(world.database, groupId)).length, before, 'and nothing was written');
+
+  // Ann, on the desktop, with the keyboard only.
+  const annMuseum = ann.page.locator('ol.expenses li', { hasText: 'Museum' });
+  await annMuseum.getByRole('button', { name: 'Actions for Museum' }).focus();
+  await ann.page.keyboard.press('Enter');
+  await annMuseum.getByRole('menu').waitFor();
+  await ann.page.keyboard.press('End');
+  await ann.page.keyboard.press('Enter');
+  await ann.page.waitForFunction(() => document.activeElement?.textContent.startsWith('Confirm delete'));
+  await ann.page.keyboard.press('Enter');
+  await waitForLogVersion(world.database, groupId, before + 1);
+  const events = await eventsOf(world.database, groupId);
+  t.match(events.at(-1), { type: 'ExpenseDeleted', metadata: { actorUserId: ann.userId } }, 'Ann’s keyboard deleted the museum');
+  await page.locator('ol.expenses li.deleted', { hasText: 'Museum' }).waitFor({ timeout: 5_000 });
+  t.equal(await museum.getByRole('button', { name: /^Actions for/ }).count(), 0, 'Bob’s phone shows it deleted, with no actions left');
 });
 
 t.test('the page can be installed: a manifest with its icons, linked from the page', async (t) => {

@@ -122,7 +122,6 @@ function ExpenseList({
   const [listing, setListing] = useState<Listing | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [confirming, setConfirming] = useState<string | null>(null);
   /** Who deleted what, by the version of the ExpenseDeleted event (events never change, so this is kept). */
   const [deleters, setDeleters] = useState<Map<number, string>>(new Map());
   const asked = useRef(new Set<number>());
@@ -254,23 +253,103 @@ function ExpenseList({
               ? null
               : namesFormer(e)
                 ? html`<p class="meta former-note">It involves someone who is no longer a member: add them back to change it.</p>`
-                : html`<div class="actions">
-                <button type="button" class="secondary" onClick=${() => onEdit(e)}>Edit<span class="sr-only"> ${e.description}</span></button>
-                ${
-                  confirming === e.expenseId
-                    ? html`<button type="button" class="danger" disabled=${busy} onClick=${async () => {
-                        if (await onDelete(e)) setConfirming(null);
-                      }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
-                      <button type="button" class="secondary" onClick=${() => setConfirming(null)}>Keep it</button>`
-                    : html`<button type="button" class="secondary" onClick=${() => setConfirming(e.expenseId)}>Delete<span class="sr-only"> ${e.description}</span></button>`
-                }
-              </div>`
+                : html`<${ExpenseActions} key=${e.version} expense=${e} busy=${busy} onEdit=${onEdit} onDelete=${onDelete} />`
           }
         </li>`,
       )}
       ${items && listing?.nextCursor ? html`<li class="more" ref=${sentinel}><button type="button" class="secondary" disabled=${loadingMore} onClick=${loadMore}>${loadingMore ? 'Loading…' : 'Load more'}</button></li>` : null}
     </ol>
   </div>`;
+}
+
+/**
+ * Edit and Delete for one expense, behind one button (a menu button, WAI-ARIA's pattern:
+ * arrow keys, Home, End, Escape), so a row on a phone is not half buttons. Delete asks
+ * once more, in the row.
+ */
+function ExpenseActions({
+  expense: e,
+  busy,
+  onEdit,
+  onDelete,
+}: {
+  expense: Expense;
+  busy: boolean;
+  onEdit: (e: Expense) => void;
+  onDelete: (e: Expense) => Promise<boolean>;
+}) {
+  const [open, setOpen] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const box = useRef<HTMLDivElement>(null);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const confirm = useRef<HTMLButtonElement>(null);
+  const menuId = `actions-${e.expenseId}`;
+  const items = () => [...(box.current?.querySelectorAll<HTMLElement>('[role=menuitem]') ?? [])];
+  useEffect(() => {
+    if (!open) return;
+    items()[0]?.focus();
+    // A press or focus anywhere else closes the menu.
+    const away = (event: Event) => {
+      if (!box.current?.contains(event.target as Node)) setOpen(false);
+    };
+    document.addEventListener('pointerdown', away);
+    document.addEventListener('focusin', away);
+    return () => {
+      document.removeEventListener('pointerdown', away);
+      document.removeEventListener('focusin', away);
+    };
+  }, [open]);
+  useEffect(() => {
+    if (confirming) confirm.current?.focus();
+  }, [confirming]);
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (!open) return;
+    const all = items();
+    const at = all.indexOf(document.activeElement as HTMLElement);
+    const go = (i: number) => {
+      event.preventDefault();
+      all[(i + all.length) % all.length]?.focus();
+    };
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      setOpen(false);
+      toggle.current?.focus();
+    } else if (event.key === 'ArrowDown') go(at + 1);
+    else if (event.key === 'ArrowUp') go(at - 1);
+    else if (event.key === 'Home') go(0);
+    else if (event.key === 'End') go(all.length - 1);
+  };
+  const choose = (then: () => void) => () => {
+    setOpen(false);
+    then();
+  };
+  return html`<div class="expense-menu" ref=${box} onKeyDown=${onKeyDown}>
+      <button type="button" class="secondary menu-toggle" ref=${toggle} aria-haspopup="menu" aria-expanded=${open ? 'true' : 'false'}
+        aria-controls=${open ? menuId : undefined} aria-label=${`Actions for ${e.description}`} onClick=${() => setOpen(!open)}>
+        <span aria-hidden="true">⋯</span>
+      </button>
+      ${
+        open
+          ? html`<div class="menu" role="menu" id=${menuId} aria-label=${`Actions for ${e.description}`}>
+              <button type="button" role="menuitem" tabindex="-1" onClick=${choose(() => onEdit(e))}>Edit<span class="sr-only"> ${e.description}</span></button>
+              <button type="button" role="menuitem" tabindex="-1" class="delete" onClick=${choose(() => setConfirming(true))}>Delete…<span class="sr-only"> ${e.description}</span></button>
+            </div>`
+          : null
+      }
+    </div>
+    ${
+      confirming
+        ? html`<div class="actions">
+            <button type="button" class="danger" ref=${confirm} disabled=${busy} onClick=${async () => {
+              if (await onDelete(e)) setConfirming(false);
+            }}>Confirm delete<span class="sr-only"> ${e.description}</span></button>
+            <button type="button" class="secondary" onClick=${() => {
+              setConfirming(false);
+              toggle.current?.focus();
+            }}>Keep it</button>
+          </div>`
+        : null
+    }`;
 }
 
 const splitLabel = (e: Expense) =>

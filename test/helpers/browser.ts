@@ -2,7 +2,7 @@
 // and what the event log says the page must show.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { formatMinor } from '../../src/money/decimal.js';
 import { balancesOf, foldEvent, newFold } from '../../src/replay/fold-group.js';
 import { readLogInStreamOrder } from '../../src/store/read-log.js';
@@ -37,6 +37,15 @@ export interface Person {
 }
 
 /** Adds a member by user id as a person does: find the id, check the name it belongs to, add. */
+/**
+ * Chooses Edit or Delete in an expense's actions menu (its row, or the page when only one
+ * expense matches). Delete then asks in the row: `Confirm delete` or `Keep it`.
+ */
+export async function expenseAction(row: Locator, action: 'Edit' | 'Delete'): Promise<void> {
+  await row.getByRole('button', { name: /^Actions for/ }).click();
+  await row.getByRole('menuitem', { name: new RegExp(`^${action}`) }).click();
+}
+
 export async function addMemberById(page: Page, member: { userId: string; name: string }) {
   await page.getByLabel('Add a member by user id').fill(member.userId);
   await page.getByRole('button', { name: 'Find' }).click();

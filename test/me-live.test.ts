@@ -1,6 +1,7 @@
 import pino from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildApp } from '../src/api/app.js';
+import { createDb } from '../src/db/database.js';
 import { handleGroupCommand } from '../src/unit-of-work/command-handler.js';
 import { testEventLogMode, useTestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/database.js';
@@ -113,6 +114,91 @@ t.test('a change committed by another process reaches the stream through the log
   t.ok(await home.until((v) => v?.groups.some((g) => g.groupId === groupId) ?? false), 'added in another process');
   await elsewhere({ type: 'AddExpense', expenseId: 'e1', now: new Date().toISOString(), input: expense(ann.userId, '4.00') });
   t.ok(await home.until((v) => v?.groups[0]?.balance === '-2.00'), 'an expense in another process');
+});
+
+t.test('a burst of changes: views only move forward and the last one is the current /me', async (t) => {
+  const ann = await ctx.api.signUp('Ann');
+  const bob = await ctx.api.signUp('Bob');
+  const trip = (await ann.api.post('/groups', { name: 'Burst', currency: 'EUR', members: [bob.userId] })).body.groupId as string;
+  const home = await openHome(base, bob.token);
+  t.teardown(home.abort);
+  t.ok(await home.until((v) => v !== undefined));
+  const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => ann.api.post(`/groups/${trip}/expenses`, expense(ann.userId, `${i + 1}.00`))));
+  t.same(
+    answers.map((a) => a.status),
+    answers.map(() => 201),
+  );
+  const me = (await bob.api.get('/me')).body as MeBody;
+  t.equal(me.groups[0]?.balance, '-39.00', 'half of 1 + 2 + … + 12');
+  t.ok(await home.until((v) => v?.groups[0]?.version === me.groups[0]?.version), 'the stream reaches the last version');
+  t.same(home.views.at(-1), me, 'and its last view is the /me body');
+  const versions = home.views.map((v) => v.groups[0]?.version ?? 0);
+  t.same(
+    versions,
+    [...versions].sort((a, b) => a - b),
+    `never an older view after a newer one (${versions.length} views for 12 expenses)`,
+  );
+});
+
+/**
+ * The test database behind a second app whose reads can be made to fail: `fail.set(table, n)`
+ * fails the next n `selectFrom(table)` calls (the table as the read names it). `hits` counts
+ * the failures, so a test knows its fault was met.
+ */
+async function appWithFaults(t: Test) {
+  // Its own kysely instance over the test database's pool, so only this app's reads fail.
+  const faulty = createDb(ctx.env.database.pool);
+  const fail = new Map<string, number>();
+  const hits = new Map<string, number>();
+  const selectFrom = faulty.selectFrom.bind(faulty);
+  faulty.selectFrom = ((from: string) => {
+    const left = fail.get(from) ?? 0;
+    if (left > 0) {
+      fail.set(from, left - 1);
+      hits.set(from, (hits.get(from) ?? 0) + 1);
+      throw new Error(`injected failure reading ${from}`);
+    }
+    return selectFrom(from as never);
+  }) as typeof faulty.selectFrom;
+  const app = await buildApp({ db: faulty, changes: ctx.env.changes, logger: pino({ level: 'silent' }) });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => app.close());
+  return { url, fail, hits };
+}
+
+t.test('a /me read that fails ends the home stream (it never stays open on an old view); reconnecting shows the current one', async (t) => {
+  const faults = await appWithFaults(t);
+  const ann = await ctx.api.signUp('Ann');
+  const bob = await ctx.api.signUp('Bob');
+  const trip = (await bob.api.post('/groups', { name: 'Trip', currency: 'EUR', members: [ann.userId] })).body.groupId as string;
+  const home = await openHome(faults.url, bob.token);
+  t.teardown(home.abort);
+  t.ok(await home.until((v) => v?.groups[0]?.balance === '0.00'));
+  faults.fail.set('group_members as m', 1_000);
+  t.equal((await ann.api.post(`/groups/${trip}/expenses`, expense(ann.userId, '10.00'))).status, 201);
+  for (let i = 0; i < 250 && !home.ended(); i++) await sleep(20);
+  t.ok((faults.hits.get('group_members as m') ?? 0) > 0, 'the /me read failed');
+  t.ok(home.ended(), 'and the stream ended');
+  t.equal(home.views.at(-1)?.groups[0]?.balance, '0.00', 'having sent nothing it could not read');
+  faults.fail.clear();
+  const again = await openHome(faults.url, bob.token);
+  t.teardown(again.abort);
+  t.ok(await again.until((v) => v?.groups[0]?.balance === '-5.00'), 'a new stream starts from the current view');
+});
+
+t.test('a members query that fails still brings a new group to the home of the user added to it', async (t) => {
+  const faults = await appWithFaults(t);
+  const ann = await ctx.api.signUp('Ann');
+  const bob = await ctx.api.signUp('Bob');
+  const home = await openHome(faults.url, bob.token);
+  t.teardown(home.abort);
+  t.ok(await home.until((v) => v !== undefined && v.groups.length === 0));
+  const groupId = (await ann.api.post('/groups', { name: 'Solo', currency: 'EUR' })).body.groupId as string;
+  faults.fail.set('group_members', 1_000);
+  t.equal((await ann.api.post(`/groups/${groupId}/members`, { userId: bob.userId })).status, 201);
+  t.ok(await home.until((v) => v?.groups.some((g) => g.groupId === groupId) ?? false), 'the group appears');
+  t.ok((faults.hits.get('group_members') ?? 0) > 0, 'though the members query failed');
+  t.equal(home.ended(), false, 'and the stream stays open');
 });
 
 t.test('401 without a valid token; HEAD answers at once', async (t) => {

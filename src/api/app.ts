@@ -143,6 +143,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock: options.clock ?? (() => new Date()),
     newId: options.newId ?? randomUUID,
     liveStreams: new Set(),
+    closing: () => closing,
     liveStreamsPerToken: options.liveStreamsPerToken ?? 20,
     liveStreamsByToken: new Map(),
     deviceStreams: new DeviceStreams(options.db, options.logger, options.deviceCheckMs ?? 5_000),

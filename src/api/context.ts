@@ -19,6 +19,8 @@ export interface ApiDeps extends HandlerDeps {
   newId: () => string;
   /** Closers of open server-sent-event streams, ended when the server shuts down. */
   liveStreams: Set<() => void>;
+  /** True once the server has begun shutting down (and ended the streams then open). */
+  closing: () => boolean;
   /** At most this many live streams open at once per bearer token; the count per token hash. */
   liveStreamsPerToken: number;
   /** Route configs for @fastify/rate-limit (see rate-limits.ts). */

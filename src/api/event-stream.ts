@@ -45,10 +45,11 @@ export interface EventStream {
 /**
  * Opens the event stream once the first read has succeeded. Returns undefined, with
  * `cleanup` run, when there is nothing to send: a HEAD request (answered with the headers
- * a GET starts with), a client that left during the first read, or a device revoked
- * meanwhile. `cleanup` runs again whenever the stream ends, so it must be idempotent.
+ * a GET starts with), a client that left during the first read, a device revoked
+ * meanwhile, or a server shutting down. `cleanup` runs again whenever the stream ends, so it must be idempotent.
  */
 export function openEventStream(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply, cleanup: () => void): EventStream | undefined {
+  const deviceId = currentDevice(request);
   if (request.method === 'HEAD') {
     cleanup();
     reply.hijack();
@@ -75,7 +76,9 @@ export function openEventStream(deps: ApiDeps, request: FastifyRequest, reply: F
   deps.liveStreams.add(close);
   // Revoking the device ends the stream (see DeviceStreams); revoked while the first
   // read ran, it has ended already and nothing is sent.
-  forgetDevice = deps.deviceStreams.add(currentDevice(request), close);
+  forgetDevice = deps.deviceStreams.add(deviceId, close);
+  // The server began shutting down during the first read, after it ended the streams then open.
+  if (deps.closing()) close();
   if (res.writableEnded) return undefined;
   request.raw.on('close', close);
   res.write('retry: 2000\n\n');

@@ -53,9 +53,18 @@ export async function findGroupForMember(db: Db | Tx, groupId: string, userId: s
     .executeTakeFirst();
 }
 
-/** The ids of the group's current members (at most 500: a group's member limit). */
-export async function currentMemberIds(db: Db | Tx, groupId: string): Promise<Set<string>> {
-  const rows = await db.selectFrom('group_members').select('user_id').where('group_id', '=', groupId).where('removed_version', 'is', null).execute();
+/** Which of `userIds` are current members of at least one of `groupIds`. */
+export async function currentMembersAmong(db: Db | Tx, groupIds: readonly string[], userIds: readonly string[]): Promise<Set<string>> {
+  if (groupIds.length === 0 || userIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('group_members')
+    .select('user_id')
+    .distinct()
+    // Arrays, not lists of parameters: thousands of open streams stay one parameter.
+    .where(sql<boolean>`group_id = any(${[...groupIds]}::text[])`)
+    .where(sql<boolean>`user_id = any(${[...userIds]}::text[])`)
+    .where('removed_version', 'is', null)
+    .execute();
   return new Set(rows.map((r) => r.user_id));
 }
 

@@ -78,7 +78,8 @@ function follow<T>(
           res.body,
           () => (lastHeard = Date.now()),
           (event, data) => {
-            if (event !== eventName) return;
+            // A view still arriving on a stream this page has stopped (another token, another page) is not shown.
+            if (event !== eventName || stopped.signal.aborted) return;
             attempt = 0;
             onStatus('live');
             onView(JSON.parse(data) as T);

@@ -3,13 +3,16 @@
 //
 // LiveChanges tells the process's home streams the id of every changed group (from this
 // process's commands and from the log tail, so from every process, only after commit).
-// Streams that show the group re-read `/me` at once; for the others, one query of the
-// group's current members per change and process (however many home streams are open)
-// finds who was just added: that is how a process learns that someone elsewhere added a
-// user. Reads of one stream run one at a time and a burst collapses into one more read,
-// so a later view never comes from an older snapshot; an unchanged view is not sent.
+// Streams that show the group re-read `/me` at once. For the others, one query per turn
+// of the event loop and process (however many groups changed, however many home streams
+// are open) finds which of their users are members of a changed group: that is how a
+// process learns that someone elsewhere added a user. Reads of one stream run one at a
+// time and a burst collapses into one more read, so a later view never comes from an
+// older snapshot; an unchanged view is not sent. A read that fails ends the stream (the
+// client reconnects and starts from a fresh view) rather than leave it showing an old one;
+// a members query that fails refreshes every stream it was asked for.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { currentMemberIds } from '../../read-model/group-reads.js';
+import { currentMembersAmong } from '../../read-model/group-reads.js';
 import type { LiveChanges } from '../../live/live-changes.js';
 import type { Db } from '../../db/database.js';
 import type { FastifyBaseLogger } from 'fastify';
@@ -30,6 +33,8 @@ interface HomeStream {
 class HomeStreams {
   private readonly streams = new Set<HomeStream>();
   private unsubscribe: (() => void) | undefined;
+  /** Changed groups that some open stream does not show, asked about on the next turn. */
+  private unseen = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -47,17 +52,30 @@ class HomeStreams {
   }
 
   private changed(groupId: string): void {
-    const others: HomeStream[] = [];
+    let unseen = false;
     for (const stream of this.streams) {
       if (stream.shows(groupId)) stream.refresh();
-      else others.push(stream);
+      else unseen = true;
     }
-    if (others.length === 0) return;
-    currentMemberIds(this.db, groupId).then(
+    if (!unseen) return;
+    if (this.unseen.size === 0) setImmediate(() => this.askMembers());
+    this.unseen.add(groupId);
+  }
+
+  /** One query for every group changed since the last turn: whose open home must show one now. */
+  private askMembers(): void {
+    const groups = [...this.unseen];
+    this.unseen = new Set();
+    const asked = [...this.streams];
+    const users = [...new Set(asked.map((s) => s.userId))];
+    currentMembersAmong(this.db, groups, users).then(
       (members) => {
-        for (const stream of others) if (members.has(stream.userId) && this.streams.has(stream)) stream.refresh();
+        for (const stream of asked) if (members.has(stream.userId) && this.streams.has(stream)) stream.refresh();
       },
-      (error: unknown) => this.log.warn({ err: error, groupId }, 'reading a changed group’s members for the home streams failed'),
+      (error: unknown) => {
+        this.log.warn({ err: error, groups: groups.length }, 'reading changed groups’ members for the home streams failed; refreshing every home stream');
+        for (const stream of asked) if (this.streams.has(stream)) stream.refresh();
+      },
     );
   }
 }
@@ -88,7 +106,7 @@ export const meLiveRoutes =
         let shownGroups = new Set<string>();
         let lastText: string | undefined;
         let sent = 0;
-        let reading: Promise<void> | undefined;
+        let reading = false;
         let again = false;
         const write = (body: Awaited<ReturnType<typeof readMe>>) => {
           shownGroups = new Set(body.groups.map((g) => g.groupId));
@@ -104,16 +122,23 @@ export const meLiveRoutes =
             again = true;
             return;
           }
-          reading = (async () => {
-            do {
-              again = false;
-              const body = await readMe(deps.db, user).catch((error: unknown) => {
-                request.log.warn({ err: error }, 'reading /me for a home stream failed');
-                return undefined;
-              });
-              if (body && !ended) write(body);
-            } while (again && !ended);
-          })().finally(() => (reading = undefined));
+          reading = true;
+          void (async () => {
+            try {
+              do {
+                again = false;
+                const body = await readMe(deps.db, user).catch((error: unknown) => {
+                  request.log.warn({ err: error }, 'reading /me for a home stream failed; the stream ends and the client reconnects');
+                  return undefined;
+                });
+                if (!body) return stream?.close();
+                if (!ended) write(body);
+              } while (again && !ended);
+            } finally {
+              // In the same step as the last look at `again`, so no refresh falls between.
+              reading = false;
+            }
+          })();
         };
         // Subscribe before the first read, so no change can fall between the two.
         const subscription = homeStreams.add({

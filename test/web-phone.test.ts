@@ -114,6 +114,7 @@ t.test('an expense’s actions are one menu per row, by touch and by keyboard; D
   await annMuseum.getByRole('button', { name: 'Actions for Museum' }).focus();
   await ann.page.keyboard.press('Enter');
   await annMuseum.getByRole('menu').waitFor();
+  await ann.page.waitForFunction(() => document.activeElement?.getAttribute('role') === 'menuitem');
   await ann.page.keyboard.press('End');
   await ann.page.keyboard.press('Enter');
   await ann.page.waitForFunction(() => document.activeElement?.textContent.startsWith('Confirm delete'));

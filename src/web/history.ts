@@ -3,7 +3,7 @@
 // first). Who deleted an expense comes from the log too: the list's row of a deleted
 // expense carries the version of its ExpenseDeleted event, whose metadata names the actor.
 import { html } from 'htm/preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Api, Expense, LogEvent } from './api.js';
 import { message } from './common.js';
 import { formatMoney, fromMinor } from './format.js';
@@ -23,19 +23,7 @@ interface Listing {
   version: number;
 }
 
-export function History({
-  api,
-  groupId,
-  version,
-  currency,
-  nameOf,
-  people,
-  readOnly,
-  namesFormer,
-  busy,
-  onEdit,
-  onDelete,
-}: {
+interface HistoryProps {
   api: Api;
   groupId: string;
   /** The group's version: the list and the activity are read again when it moves on. */
@@ -51,7 +39,10 @@ export function History({
   busy: boolean;
   onEdit: (e: Expense) => void;
   onDelete: (e: Expense) => Promise<boolean>;
-}) {
+}
+
+export function History(props: HistoryProps) {
+  const { api, groupId, version, currency, nameOf } = props;
   const [tab, setTab] = useState<'expenses' | 'activity'>('expenses');
   return html`<section aria-labelledby="expenses-h" class="history">
     <div class="history-head">
@@ -66,8 +57,7 @@ export function History({
     <div id="panel-history" role="tabpanel" aria-labelledby=${`tab-${tab}`}>
       ${
         tab === 'expenses'
-          ? html`<${ExpenseList} api=${api} groupId=${groupId} version=${version} currency=${currency} nameOf=${nameOf} people=${people}
-              readOnly=${readOnly} namesFormer=${namesFormer} busy=${busy} onEdit=${onEdit} onDelete=${onDelete} />`
+          ? html`<${ExpenseList} ...${props} />`
           : html`<${Activity} api=${api} groupId=${groupId} version=${version} currency=${currency} nameOf=${nameOf} />`
       }
     </div>
@@ -91,31 +81,7 @@ async function readUpTo(api: Api, groupId: string, filters: { q: string; member:
   }
 }
 
-function ExpenseList({
-  api,
-  groupId,
-  version,
-  currency,
-  nameOf,
-  people,
-  readOnly,
-  namesFormer,
-  busy,
-  onEdit,
-  onDelete,
-}: {
-  api: Api;
-  groupId: string;
-  version: number;
-  currency: string;
-  nameOf: (userId: string) => string;
-  people: Person[];
-  readOnly: boolean;
-  namesFormer: (e: Expense) => boolean;
-  busy: boolean;
-  onEdit: (e: Expense) => void;
-  onDelete: (e: Expense) => Promise<boolean>;
-}) {
+function ExpenseList({ api, groupId, version, currency, nameOf, people, readOnly, namesFormer, busy, onEdit, onDelete }: HistoryProps) {
   const [typed, setTyped] = useState('');
   const [q, setQ] = useState('');
   const [member, setMember] = useState('');
@@ -285,7 +251,8 @@ function ExpenseActions({
   const confirm = useRef<HTMLButtonElement>(null);
   const menuId = `actions-${e.expenseId}`;
   const items = () => [...(box.current?.querySelectorAll<HTMLElement>('[role=menuitem]') ?? [])];
-  useEffect(() => {
+  // Before paint, so a key pressed the moment the menu shows is not undone by this focus.
+  useLayoutEffect(() => {
     if (!open) return;
     items()[0]?.focus();
     // A press or focus anywhere else closes the menu.

@@ -44,6 +44,14 @@ export interface Person {
 export async function expenseAction(row: Locator, action: 'Edit' | 'Delete'): Promise<void> {
   await row.getByRole('button', { name: /^Actions for/ }).click();
   await row.getByRole('menuitem', { name: new RegExp(`^${action}`) }).click();
+  // Each choice shows at once, so a click that went astray fails here, by name, and not
+  // in a later step: the form in edit mode, or the question in the row.
+  if (action === 'Edit')
+    await row
+      .page()
+      .getByRole('heading', { name: /^Edit “/ })
+      .waitFor({ timeout: 5_000 });
+  else await row.getByRole('button', { name: /^Confirm delete/ }).waitFor({ timeout: 5_000 });
 }
 
 export async function addMemberById(page: Page, member: { userId: string; name: string }) {

@@ -16,14 +16,20 @@ t.teardown(() => database?.close());
 // eslint-disable-next-line no-control-regex -- an ANSI colour escape is what is looked for
 const ANSI = /\u001b\[[0-9;]*m/;
 
+/** The server's output once it has a line with `text`: a log line reaches the pipe a moment after the response. */
+async function outputWith(server: { output: () => string }, text: string): Promise<string[]> {
+  for (let i = 0; i < 100 && !server.output().includes(text); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return server
+    .output()
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+}
+
 t.test('into a pipe (auto): one JSON object per line', async (t) => {
   const server = await startServerProcess({ DATABASE_URL: database.url });
   t.teardown(() => server.stop());
   t.equal((await call(server.url, 'POST', '/users', undefined, { name: 'Ann' })).status, 201);
-  const lines = server
-    .output()
-    .split('\n')
-    .filter((l) => l.trim() !== '');
+  const lines = await outputWith(server, 'user created');
   t.ok(lines.length > 2);
   for (const line of lines) t.doesNotThrow(() => JSON.parse(line), `JSON: ${line.slice(0, 80)}`);
   t.ok(
@@ -36,11 +42,7 @@ t.test('LOG_FORMAT=pretty: one readable line per event, the same facts', async (
   const server = await startServerProcess({ DATABASE_URL: database.url, LOG_FORMAT: 'pretty' });
   t.teardown(() => server.stop());
   t.equal((await call(server.url, 'POST', '/users', undefined, { name: 'Bob' })).status, 201);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  const lines = server
-    .output()
-    .split('\n')
-    .filter((l) => l.trim() !== '');
+  const lines = await outputWith(server, 'user created');
   const created = lines.find((l) => l.includes('user created'));
   t.match(created, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: user created \{.*"userId":/, `pretty: ${created}`);
   t.notOk(

@@ -16,6 +16,8 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
   const [status, setStatus] = useState<LiveStatus>('connecting');
   const [group, setGroup] = useState<Group | null>(null);
   const [transfers, setTransfers] = useState<Transfer[]>([]);
+  /** The group version the settlements were read at (they follow the balances a moment later). */
+  const [settledAt, setSettledAt] = useState(0);
   const [editing, setEditing] = useState<Expense | null>(null);
   /** The suggested transfer whose payment form is open ("from>to"). */
   const [paying, setPaying] = useState<string | null>(null);
@@ -47,6 +49,7 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
         if (!current) return;
         setGroup(g);
         setTransfers(settle.transfers);
+        setSettledAt(settle.version);
       },
       (error: unknown) => current && setNotice(message(error)),
     );
@@ -122,7 +125,7 @@ export function GroupPage({ api, token, me, groupId }: { api: Api; token: string
             )}
           </ul>
         </section>
-        <section aria-labelledby="settle-h">
+        <section aria-labelledby="settle-h" data-testid="settle-up" data-version=${settledAt}>
           <h2 id="settle-h">Settle up</h2>
           ${
             transfers.length === 0

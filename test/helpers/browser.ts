@@ -149,8 +149,9 @@ export async function everyScreenShowsTheLog(t: Asserts, database: TestDatabase,
       }
       t.equal(await p.page.getByTestId('version').textContent(), `Version ${expected.version}`, `${p.name} sees the version`);
       // The rest of the page (expense list, settlements) follows; wait so the next action
-      // does not click into a list that is about to re-render.
+      // does not click into a list that is about to re-render, or read an older suggestion.
       await p.page.locator(`[data-testid="expenses"][data-version="${expected.version}"]`).waitFor({ state: 'attached', timeout: 5_000 });
+      await p.page.locator(`[data-testid="settle-up"][data-version="${expected.version}"]`).waitFor({ state: 'attached', timeout: 5_000 });
     }),
   );
   t.pass(`${what}: all ${people.length} screens show version ${expected.version} from the log (${Date.now() - started} ms)`);

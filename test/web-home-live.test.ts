@@ -1,8 +1,6 @@
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import t from 'tap';
 import { PHONE, SHOTS, addMemberById, fillExpense, signUp, useBrowserWorld, waitForLogVersion, type Person } from './helpers/browser.js';
-import type { TestDatabase } from './helpers/database.js';
 
 // The live home page (issue #14 §5), two people: Ann on a desktop (1280×800), Bob on a
 // phone. Bob keeps his home page open; Ann adds him to a group and adds an expense; his
@@ -12,16 +10,13 @@ declare const document: any;
 declare const window: any;
 
 const DESKTOP_800 = { viewport: { width: 1280, height: 800 } };
-let database: TestDatabase;
-let browser: Browser;
 let ann: Person;
 let bob: Person;
 let groupId: string;
 const world = useBrowserWorld(t);
 t.before(async () => {
-  ({ database, browser } = world);
-  ann = await signUp(browser, world.server.url, 'Ann', DESKTOP_800);
-  bob = await signUp(browser, world.server.url, 'Bob', PHONE);
+  ann = await signUp(world.browser, world.server.url, 'Ann', DESKTOP_800);
+  bob = await signUp(world.browser, world.server.url, 'Bob', PHONE);
 });
 
 const fitsTheScreen = (p: Person) => p.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
@@ -35,7 +30,7 @@ t.test("Bob's open home page shows the group Ann adds him to, live", async (t) =
   await ann.page.waitForURL(/#\/groups\//);
   groupId = decodeURIComponent(ann.page.url().split('#/groups/')[1] ?? '');
   await addMemberById(ann.page, bob);
-  await waitForLogVersion(database, groupId, 2);
+  await waitForLogVersion(world.database, groupId, 2);
 
   const row = bob.page.locator(`ul.groups li[data-group-id="${groupId}"]`);
   await row.waitFor({ timeout: 5_000 });
@@ -46,7 +41,7 @@ t.test("Bob's open home page shows the group Ann adds him to, live", async (t) =
 t.test("Ann's expense changes Bob's balance and totals, live; both screens fit", async (t) => {
   await fillExpense(ann.page, { description: 'Chalet', amount: '90.00', paidBy: ann, mode: 'equal' }, [ann, bob]);
   await ann.page.getByRole('button', { name: 'Add expense' }).click();
-  await waitForLogVersion(database, groupId, 3);
+  await waitForLogVersion(world.database, groupId, 3);
   const row = bob.page.locator(`ul.groups li[data-group-id="${groupId}"]`);
   await row.locator('[data-balance="-45.00"]').waitFor({ timeout: 5_000 });
   t.pass("Bob's balance in the group is -45.00");
@@ -69,13 +64,13 @@ t.test('Ann removes Bob (at zero) and the group leaves his home page, live', asy
   await ann.page.goto(`${world.server.url}/#/groups/${encodeURIComponent(groupId)}`);
   await fillExpense(ann.page, { description: 'Refund', amount: '90.00', paidBy: bob, mode: 'equal' }, [ann, bob]);
   await ann.page.getByRole('button', { name: 'Add expense' }).click();
-  await waitForLogVersion(database, groupId, 4);
+  await waitForLogVersion(world.database, groupId, 4);
   const row = bob.page.locator(`ul.groups li[data-group-id="${groupId}"]`);
   await row.locator('[data-balance="0.00"]').waitFor({ timeout: 5_000 });
   const member = ann.page.getByTestId('members').locator(`li[data-user-id="${bob.userId}"]`);
   await member.getByRole('button', { name: 'Remove Bob' }).click();
   await member.getByRole('button', { name: 'Confirm: remove Bob' }).click();
-  await waitForLogVersion(database, groupId, 5);
+  await waitForLogVersion(world.database, groupId, 5);
   await row.waitFor({ state: 'detached', timeout: 5_000 });
   t.pass('the group is gone from his phone');
   t.equal(await bob.page.getByTestId('live-status').textContent(), 'Live');

@@ -102,6 +102,20 @@ t.test('a Splitwise export imports to exactly its Total balance row, after a pre
   t.same((await ctx.env.verify()).mismatches, []);
 });
 
+t.test('a Total balance row with a date (the day of the export) is the totals, not an expense', async (t) => {
+  const { ann, groupId } = await threeOf('dated-total');
+  const csv = SPLITWISE.replace(',Total balance, , ,USD', '2026-10-06,Total balance, , ,USD');
+  t.not(csv, SPLITWISE);
+  const preview = await ann.api.post(`/groups/${groupId}/import/preview`, { csv });
+  t.equal(preview.status, 200, JSON.stringify(preview.body));
+  t.equal(preview.body.toImport, 6, 'the six rows, not the totals');
+  t.equal(preview.body.totalsAgree, true, 'and the totals are read as such');
+  t.notOk(
+    (preview.body.rows as { description: string }[]).some((r) => r.description === 'Total balance'),
+    'no row called Total balance',
+  );
+});
+
 t.test('a file half imported is completed by importing it again', async (t) => {
   const { ann, groupId } = await threeOf('half');
   const lines = SPLITWISE.split('\n');

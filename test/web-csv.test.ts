@@ -66,8 +66,10 @@ t.test('Ann previews her Splitwise file, maps a column, imports; Bob sees the ba
   t.match(await bob.page.getByTestId('expenses').textContent(), /Rent.*€800\.00.*Paid by Ann/s, 'the imported expenses are listed');
   await bob.page.screenshot({ path: path.join(SHOTS, 'csv-imported-phone.png'), fullPage: true });
 
-  // The same file again: both rows are there already, nothing to import.
-  await page.getByTestId('csv-file').setInputFiles({ name: 'splitwise-again.csv', mimeType: 'text/csv', buffer: Buffer.from(FILE) });
+  // The same file again: both rows are there already, nothing to import. The file box was
+  // emptied once the file was read, so choosing the same file again is a change.
+  t.equal(await page.getByTestId('csv-file').inputValue(), '', 'the file box is ready for the same file again');
+  await page.getByTestId('csv-file').setInputFiles({ name: 'splitwise.csv', mimeType: 'text/csv', buffer: Buffer.from(FILE) });
   await page.getByLabel('Column “Robert”').selectOption(bob.userId);
   await page
     .getByTestId('csv-summary')

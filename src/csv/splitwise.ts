@@ -6,7 +6,7 @@ import { CsvSyntaxError, readCsv, writeCsv } from './rfc4180.js';
 //   Date,Description,Category,Cost,Currency,<member>,<member>,…
 //   one row per expense: each member column holds that member's net for the row (what
 //   they paid minus their share; positive: they are owed), Category "Payment" for a
-//   settle-up, and last a "Total balance" row (empty Date) with every member's balance.
+//   settle-up, and last a "Total balance" row (no category, no cost; dated or not) with every member's balance.
 // Blank lines are skipped. Amounts are decimal strings in the currency's minor digits,
 // a net may carry a leading "-".
 //
@@ -123,7 +123,9 @@ export function readSplitwise(text: string, digits: number, limits: Limits): Spl
     const cell = (i: number) => cells[i] as string;
     const nets = columns.map((name, i) => money(cell(MEMBER_FROM + i), digits, at(line, name), true, limits.maxMinor));
     const description = unguard(cell(1).trim());
-    if (cell(0).trim() === '' && description.toLowerCase() === 'total balance') {
+    // The totals row: Splitwise may date it (the day of the export) or not; what marks it
+    // is its description with no category and no cost, which no expense row has.
+    if (description.toLowerCase() === 'total balance' && cell(2).trim() === '' && cell(3).trim() === '') {
       totals = nets;
       continue;
     }

@@ -59,6 +59,9 @@ export function CsvExchange({
   const chosen = (event: Event) => {
     const input = event.target as HTMLInputElement;
     const file = input.files?.[0];
+    // Emptied once read, so choosing the same file again (after Cancel, after an import,
+    // or once it is mended) reads it again: a browser reports no change for the same file.
+    input.value = '';
     if (!file) return;
     if (file.size > MAX_FILE_BYTES) {
       setNotice('The file is larger than 1 MB; FairShare imports files up to 1 MB.');

@@ -125,6 +125,44 @@ t.test('a double click on Record payment records one payment, of the amount the 
   await everyScreenShowsTheLog(t, database, [ann, bob], groupId, 'after the payment');
 });
 
+t.test(
+  'a payment above the suggestion is asked about once (5000 typed for 50.00); another amount is asked about afresh; Record anyway records it',
+  async (t) => {
+    const before = (await eventsOf(database, groupId)).length;
+    const line = bob.page.getByTestId('settlements').locator('li', { hasText: 'Bob pays Ann' });
+    await line.getByRole('button', { name: /^Record payment/ }).click();
+    const amount = bob.page.getByLabel(/How much did Bob pay Ann/);
+    const suggested = await amount.inputValue();
+    await amount.fill('5000');
+    await bob.page.getByRole('button', { name: 'Confirm payment' }).click();
+    const question = bob.page.getByTestId('overpayment');
+    await question.waitFor();
+    t.match(
+      await question.textContent(),
+      new RegExp(`€5,000\\.00 is more than the €${suggested.replace('.', '\\.')} that settles Bob with Ann\\. If it is right, press Record anyway\\.$`),
+      'it says how much settles the two',
+    );
+    t.ok(await bob.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the question fits the phone');
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal((await eventsOf(database, groupId)).length, before, 'the first press records nothing');
+
+    await amount.fill('60');
+    t.equal(await question.count(), 0, 'another amount: the question goes');
+    await bob.page.getByRole('button', { name: 'Confirm payment' }).click();
+    await question.waitFor();
+    t.match(await question.textContent(), /€60\.00 is more than/, 'and is asked afresh');
+    await bob.page.getByRole('button', { name: 'Record anyway' }).click();
+    await waitForLogVersion(database, groupId, before + 1);
+    const payment = (await eventsOf(database, groupId)).at(-1)?.data;
+    t.same(
+      { kind: payment?.kind, amountMinor: payment?.amountMinor, payers: payment?.payers },
+      { kind: 'payment', amountMinor: 6000, payers: [{ userId: bob.userId, amountMinor: 6000 }] },
+      'Record anyway records the amount asked about',
+    );
+    await everyScreenShowsTheLog(t, database, [ann, bob], groupId, 'after the payment above the suggestion');
+  },
+);
+
 t.test('a write whose response is lost is recorded once when the person tries again', async (t) => {
   const before = (await eventsOf(database, groupId)).length;
   // The request reaches the server and commits; the browser never sees the answer.

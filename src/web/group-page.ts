@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { type Api, type BalancesView, type Expense, type Group, type Me, type Transfer, type WriteResult } from './api.js';
 import { History } from './history.js';
 import { ExpenseForm } from './expense-form.js';
-import { AmountTextError, amountForInput, distinctNames, formatMoney, parseAmountText } from './format.js';
+import { AmountTextError, amountForInput, currencyDigits, distinctNames, formatMoney, minorOf, parseAmountText } from './format.js';
 import { followGroup, STATUS_TEXT, type LiveStatus } from './live.js';
 import { newId, useSubmission } from './submission.js';
 import { Amount, message } from './common.js';
@@ -219,8 +219,20 @@ function RecordPayment({
   const [amount, setAmount] = useState(() => amountForInput(transfer.amount));
   const [expenseId] = useState(newId);
   const [error, setError] = useState<string | null>(null);
+  /** An amount above the suggestion, once asked about: pressing again with it records it. */
+  const [overConfirmed, setOverConfirmed] = useState<string | null>(null);
   const saving = useSubmission();
   const [from, to] = [nameOf(transfer.from), nameOf(transfer.to)];
+  let over: string | null = null;
+  try {
+    const typed = parseAmountText(amount, undefined, currency);
+    const digits = currencyDigits(currency);
+    const [paid, owed] = [minorOf(typed, digits), minorOf(transfer.amount, digits)];
+    if (paid !== undefined && owed !== undefined && paid > owed) over = typed;
+  } catch {
+    // not an amount yet: said when it is sent
+  }
+  const asking = over !== null && overConfirmed !== over;
   const submit = async (event: Event) => {
     event.preventDefault();
     let canonical: string;
@@ -229,6 +241,11 @@ function RecordPayment({
     } catch (e) {
       if (!(e instanceof AmountTextError)) throw e;
       setError(e.message);
+      return;
+    }
+    // A payment above what settles the two is most often a typo (5000 for 500.00): ask once.
+    if (asking) {
+      setOverConfirmed(over);
       return;
     }
     const body = {
@@ -251,9 +268,14 @@ function RecordPayment({
     <div class="inline-form">
       <input id="payment-amount" inputmode="decimal" autocomplete="off" value=${amount} aria-invalid=${error ? 'true' : undefined}
         aria-describedby=${error ? 'payment-error' : undefined} onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)} />
-      <button type="submit" disabled=${saving.busy}>Confirm payment</button>
+      <button type="submit" disabled=${saving.busy}>${over !== null && overConfirmed === over ? 'Record anyway' : 'Confirm payment'}</button>
       <button type="button" class="secondary" onClick=${onCancel}>Cancel</button>
     </div>
     ${error ? html`<span class="field-error" id="payment-error" role="alert">${error}</span>` : null}
+    ${
+      over !== null && overConfirmed === over
+        ? html`<p class="notice" role="alert" data-testid="overpayment">${`${formatMoney(over, currency)} is more than the ${formatMoney(transfer.amount, currency)} that settles ${from} with ${to}. If it is right, press Record anyway.`}</p>`
+        : null
+    }
   </form>`;
 }
